@@ -51,12 +51,12 @@ var Success = []byte("errorCode=0")
 // ErrorPairs are the keys of an error answer in the contract's order:
 // errorCode, errorMessage, errorItem (when set), errorDetail (when set).
 func ErrorPairs(e *Error) []Pair {
-	p := []Pair{{"errorCode", strconv.Itoa(int(e.Code))}, {"errorMessage", e.Message()}}
+	p := []Pair{{Name: "errorCode", Value: strconv.Itoa(int(e.Code))}, {Name: "errorMessage", Value: e.Message()}}
 	if e.Item != "" {
-		p = append(p, Pair{"errorItem", e.Item})
+		p = append(p, Pair{Name: "errorItem", Value: e.Item})
 	}
 	if e.Detail != "" {
-		p = append(p, Pair{"errorDetail", e.Detail})
+		p = append(p, Pair{Name: "errorDetail", Value: e.Detail})
 	}
 	return p
 }

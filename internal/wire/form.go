@@ -1,7 +1,6 @@
 package wire
 
 import (
-	"errors"
 	"net/url"
 	"strings"
 )
@@ -13,21 +12,19 @@ const MaxBody = 64 << 10
 type Pair struct {
 	Name  string
 	Value string
+	// Bad marks a pair whose name or value is not valid percent-encoding;
+	// the undecodable part is kept as sent.
+	Bad bool
 }
-
-// BadEscapeError reports a parameter whose name or value is not valid
-// percent-encoding.
-type BadEscapeError struct{ Name string }
-
-func (e *BadEscapeError) Error() string { return "wire: bad escape in parameter " + e.Name }
 
 // ParseForm splits an application/x-www-form-urlencoded string leniently:
 // pairs split on '&', name from value on the first '='; '+' is a space and
 // %XX an octet, but characters that should have been escaped ('@', ':', '/',
 // and so on) are taken as they are, since some real clients never escape.
 // Empty segments are skipped; a segment without '=' is a name with an empty
-// value. A bad %-escape is a *BadEscapeError naming the parameter.
-func ParseForm(s string) ([]Pair, error) {
+// value. A pair with a bad %-escape is kept with its raw text and Bad set,
+// so that the caller can still answer in the contract's order of checks.
+func ParseForm(s string) []Pair {
 	var out []Pair
 	for s != "" {
 		var seg string
@@ -36,17 +33,19 @@ func ParseForm(s string) ([]Pair, error) {
 			continue
 		}
 		rawName, rawValue, _ := strings.Cut(seg, "=")
-		name, err := url.QueryUnescape(rawName)
-		if err != nil {
-			return out, &BadEscapeError{Name: rawName}
+		p := Pair{Name: rawName, Value: rawValue}
+		name, nerr := url.QueryUnescape(rawName)
+		value, verr := url.QueryUnescape(rawValue)
+		if nerr == nil {
+			p.Name = name
 		}
-		value, err := url.QueryUnescape(rawValue)
-		if err != nil {
-			return out, &BadEscapeError{Name: name}
+		if verr == nil {
+			p.Value = value
 		}
-		out = append(out, Pair{name, value})
+		p.Bad = nerr != nil || verr != nil
+		out = append(out, p)
 	}
-	return out, nil
+	return out
 }
 
 // TruncatedName is the name of the parameter that a body cut at MaxBody
@@ -62,6 +61,3 @@ func TruncatedName(prefix string) string {
 	}
 	return "body"
 }
-
-// ErrTooLarge is returned by readers of bodies larger than MaxBody.
-var ErrTooLarge = errors.New("wire: request body larger than 64 KiB")

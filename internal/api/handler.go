@@ -1,0 +1,185 @@
+// Package api serves the Sectigo-compatible endpoints under /products/. It
+// parses and checks each request in the contract's order, authenticates the
+// caller, hands the call to package dcv, and turns dcv's answer into the
+// wire format. It is the only package that knows errorCodes.
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"runtime/debug"
+	"time"
+
+	"github.com/dcvmail/dcvmail/internal/accounts"
+	"github.com/dcvmail/dcvmail/internal/dcv"
+	"github.com/dcvmail/dcvmail/internal/store"
+	"github.com/dcvmail/dcvmail/internal/wire"
+)
+
+// Handler serves the API.
+type Handler struct {
+	dcv     *dcv.Service
+	auth    *accounts.Authenticator
+	proxies []netip.Prefix
+	log     *slog.Logger
+	mux     *http.ServeMux
+}
+
+// Config wires a Handler.
+type Config struct {
+	DCV  *dcv.Service
+	Auth *accounts.Authenticator
+	// TrustedProxies may mark a plain-HTTP request as HTTPS with
+	// X-Forwarded-Proto: https; the header from anyone else is ignored.
+	TrustedProxies []netip.Prefix
+	Log            *slog.Logger
+}
+
+// New returns the API handler. Its routes are the paths of wire.md section
+// 1; the `!` of each may arrive percent-encoded.
+func New(cfg Config) *Handler {
+	h := &Handler{dcv: cfg.DCV, auth: cfg.Auth, proxies: cfg.TrustedProxies, log: cfg.Log, mux: http.NewServeMux()}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	h.route("/products/!ResendDCVEmail", wire.FormatForm, h.resend)
+	h.route("/products/!GetDCVEmailAddressList", wire.FormatText, h.addressList)
+	h.route("/products/download/!GetDCVEmailAddressList", wire.FormatText, h.addressList)
+	return h
+}
+
+// Handle adds another route to the handler's mux (the confirmation page).
+func (h *Handler) Handle(pattern string, handler http.Handler) { h.mux.Handle(pattern, handler) }
+
+// call is one API request in progress: its id, its answer's format, and the
+// errorCode it got, for the log.
+type call struct {
+	id     string
+	format wire.Format
+	code   wire.Code
+}
+
+type callKey struct{}
+
+// route registers an API endpoint for every method (the handler itself
+// answers -17 to other methods, as the contract asks).
+func (h *Handler) route(path string, defaultFormat wire.Format, fn func(http.ResponseWriter, *http.Request, *call)) {
+	h.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+		c := &call{id: newRequestID(), format: defaultFormat}
+		start := time.Now()
+		defer func() {
+			if p := recover(); p != nil {
+				h.log.Error("panic in API handler", "request", c.id, "panic", p, "stack", string(debug.Stack()))
+				h.writeError(w, c, &wire.Error{Code: wire.Internal, Detail: "request id " + c.id})
+			}
+			h.log.Info("api", "request", c.id, "path", r.URL.Path, "method", r.Method, "remote", r.RemoteAddr,
+				"errorCode", int(c.code), "ms", time.Since(start).Milliseconds())
+		}()
+		fn(w, r.WithContext(context.WithValue(r.Context(), callKey{}, c)), c)
+	})
+}
+
+// ServeHTTP serves the API and whatever was added with Handle.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+func newRequestID() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// isHTTPS tells whether a request came over TLS, directly or through a
+// trusted proxy that says so.
+func (h *Handler) isHTTPS(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	if r.Header.Get("X-Forwarded-Proto") != "https" || len(h.proxies) == 0 {
+		return false
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return false
+	}
+	ip = ip.Unmap()
+	for _, p := range h.proxies {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// authenticate is check 6: the login and password.
+func (h *Handler) authenticate(r *http.Request, a args) (store.Account, error) {
+	acct, err := h.auth.Authenticate(r.Context(), a.str("loginName"), a.str("loginPassword"))
+	if errors.Is(err, accounts.ErrBadLogin) {
+		return acct, wire.Errorf(wire.BadLogin, "")
+	}
+	return acct, err
+}
+
+// write sends a successful answer; every answer is HTTP 200.
+func (h *Handler) write(w http.ResponseWriter, c *call, body []byte) {
+	hdr := w.Header()
+	hdr.Set("Content-Type", c.format.ContentType())
+	hdr.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
+}
+
+func (h *Handler) writeError(w http.ResponseWriter, c *call, e *wire.Error) {
+	c.code = e.Code
+	h.write(w, c, wire.EncodeError(c.format, e))
+}
+
+// fail answers err: a wire error as it is, a dcv refusal as its errorCode,
+// anything else as -14 with a request id that the log explains.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, c *call, err error) {
+	var we *wire.Error
+	if errors.As(err, &we) {
+		h.writeError(w, c, we)
+		return
+	}
+	if e, ok := dcv.AsError(err); ok {
+		switch e.Kind {
+		case dcv.Invalid:
+			h.writeError(w, c, &wire.Error{Code: wire.InvalidArgument, Item: e.Item, Detail: e.Detail})
+			return
+		case dcv.CannotResend:
+			h.writeError(w, c, &wire.Error{Code: wire.CannotResend, Detail: e.Detail})
+			return
+		case dcv.Forbidden:
+			h.writeError(w, c, &wire.Error{Code: wire.PermissionDenied})
+			return
+		}
+	}
+	h.log.Error("internal failure", "request", c.id, "path", r.URL.Path, "err", err)
+	h.writeError(w, c, &wire.Error{Code: wire.Internal, Detail: "request id " + c.id})
+}
+
+// begin runs checks 1 to 6 and returns the arguments and the caller.
+func (h *Handler) begin(w http.ResponseWriter, r *http.Request, c *call, ep *endpoint) (args, store.Account, bool) {
+	a, werr := h.parse(r, ep)
+	c.format = a.format
+	if werr != nil {
+		h.writeError(w, c, werr)
+		return a, store.Account{}, false
+	}
+	acct, err := h.authenticate(r, a)
+	if err != nil {
+		h.fail(w, r, c, err)
+		return a, acct, false
+	}
+	return a, acct, true
+}

@@ -1,0 +1,140 @@
+// Package config is the one table of dcvmail's command-line flags and their
+// environment variables: every flag NAME also reads DCVMAIL_NAME (upper
+// case, '-' as '_'), and a flag given on the command line wins.
+package config
+
+import (
+	"flag"
+	"fmt"
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Common are the flags of every command that opens the database.
+type Common struct {
+	Data string
+	DB   string
+}
+
+// BindCommon registers --data and --db.
+func BindCommon(fs *flag.FlagSet, c *Common) {
+	fs.StringVar(&c.Data, "data", "./dcvmail-data", "state directory: the SQLite database and the generated TLS certificate")
+	fs.StringVar(&c.DB, "db", "", "database URL: sqlite://FILE or postgres://... (default sqlite://<data>/dcvmail.db)")
+}
+
+// DatabaseURL is --db, or the SQLite file in --data.
+func (c Common) DatabaseURL() string {
+	if c.DB != "" {
+		return c.DB
+	}
+	return "sqlite://" + filepath.ToSlash(filepath.Join(c.Data, "dcvmail.db"))
+}
+
+// Serve is the configuration of `dcvmail serve`.
+type Serve struct {
+	Common
+	Listen         string
+	HTTPListen     string
+	AdminListen    string
+	TLSCert        string
+	TLSKey         string
+	SMTP           string
+	MailFrom       string
+	PublicURL      string
+	DNSResolvers   List
+	DNSQuorum      int
+	DNSRequireAD   bool
+	DNSTimeout     time.Duration
+	TrustedProxies List
+	Demo           bool
+	CodeValidity   time.Duration
+	ResendBurst    int
+	ResendInterval time.Duration
+	LogFormat      string
+}
+
+// BindServe registers the flags of `dcvmail serve` (operator.md).
+func BindServe(fs *flag.FlagSet, c *Serve) {
+	BindCommon(fs, &c.Common)
+	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8443", "HTTPS address of the API and the confirmation page")
+	fs.StringVar(&c.HTTPListen, "http-listen", "", "plain-HTTP address (off by default); API calls on it get errorCode -1")
+	fs.StringVar(&c.AdminListen, "admin-listen", "", "address of the operator endpoints: /healthz, /mailbox (off by default; never public)")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate file (PEM); without it a self-signed one is made once in --data")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS private key file (PEM)")
+	fs.StringVar(&c.SMTP, "smtp", "", "SMTP submission URL, smtp://user:pass@host:587 or smtps://...; without it mail goes to the built-in mailbox")
+	fs.StringVar(&c.MailFrom, "mail-from", "dcvmail@localhost", "From address of DCV emails")
+	fs.StringVar(&c.PublicURL, "public-url", "", "base URL of the confirmation page in emails (default https://<listen>)")
+	fs.Var(&c.DNSResolvers, "dns-resolver", "host:port of a resolver for DNS contact lookups; repeat for perspectives (default: the system's)")
+	fs.IntVar(&c.DNSQuorum, "dns-quorum", 0, "how many resolvers must see a DNS contact (0: the BR 3.2.2.9 default for their number)")
+	fs.BoolVar(&c.DNSRequireAD, "dns-require-ad", false, "accept only DNSSEC-validated (AD bit) answers for DNS contacts")
+	fs.DurationVar(&c.DNSTimeout, "dns-timeout", 3*time.Second, "timeout of one DNS query")
+	fs.Var(&c.TrustedProxies, "trusted-proxy", "CIDR of a proxy whose X-Forwarded-Proto: https is believed; repeatable")
+	fs.BoolVar(&c.Demo, "demo", false, "seed the demo account and order on start (idempotent)")
+	fs.DurationVar(&c.CodeValidity, "code-validity", 29*24*time.Hour, "how long a random value confirms (at most 720h, BR 3.2.2.4)")
+	fs.IntVar(&c.ResendBurst, "resend-burst", 5, "resends per order allowed at once")
+	fs.DurationVar(&c.ResendInterval, "resend-interval", time.Minute, "one more resend per order is allowed after each interval")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
+}
+
+// Proxies parses --trusted-proxy values.
+func (c Serve) Proxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range c.TrustedProxies {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return nil, fmt.Errorf("--trusted-proxy %q: want a CIDR", s)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// List is a repeatable string flag; from the environment it takes a
+// comma-separated list.
+type List []string
+
+func (l *List) String() string { return strings.Join(*l, ",") }
+
+// Set adds one value.
+func (l *List) Set(v string) error {
+	*l = append(*l, v)
+	return nil
+}
+
+// EnvName is the environment variable of a flag.
+func EnvName(flagName string) string {
+	return "DCVMAIL_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// Parse parses args and then, for every flag not given on the command line,
+// takes its environment variable when set.
+func Parse(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		v := getenv(EnvName(f.Name))
+		if given[f.Name] || v == "" || err != nil {
+			return
+		}
+		values := []string{v}
+		if _, repeat := f.Value.(*List); repeat {
+			values = strings.Split(v, ",")
+		}
+		for _, one := range values {
+			if e := fs.Set(f.Name, strings.TrimSpace(one)); e != nil {
+				err = fmt.Errorf("%s: %w", EnvName(f.Name), e)
+			}
+		}
+	})
+	return err
+}

@@ -1,0 +1,202 @@
+package dcv
+
+import (
+	"context"
+	"errors"
+	"slices"
+
+	"github.com/dcvmail/dcvmail/internal/contacts"
+	"github.com/dcvmail/dcvmail/internal/store"
+)
+
+// ResendRequest is a parsed !ResendDCVEmail call.
+type ResendRequest struct {
+	Account         store.Account
+	OrderNumber     int64  // 0 when not given
+	BaseOrderNumber int64  // 0 when not given
+	Recipient       string // normalized mailbox; "" when not given
+	TemplateID      int64  // 0 when not given
+}
+
+// Resend carries out wire.md section 2: it sends the order's DCV email
+// again, to a newly chosen recipient or to the last one, and commits the
+// state change and the outgoing message together.
+func (s *Service) Resend(ctx context.Context, r ResendRequest) error {
+	if r.Account.ReadOnly {
+		return &Error{Kind: Forbidden, Detail: "the account is read-only"}
+	}
+	err := s.store.Tx(ctx, func(tx *store.Tx) error {
+		order, err := s.resolveOrder(ctx, tx, r.Account.ID, r.OrderNumber, r.BaseOrderNumber)
+		if err != nil {
+			return err
+		}
+		awaiting, err := s.awaiting(ctx, tx, order)
+		if err != nil {
+			return err
+		}
+		// Rule 3: a chosen address must have been offered to this account
+		// within the window for a domain of this order that awaits validation.
+		var chosen []recipient
+		if r.Recipient != "" {
+			if chosen, err = s.permittedDomains(ctx, tx, r.Account.ID, r.Recipient, awaiting); err != nil {
+				return err
+			}
+		}
+		// Rule 5: a template given must exist and be open to the account.
+		tmplID := order.TemplateID
+		if r.TemplateID != 0 {
+			if _, err := s.template(ctx, tx, r.TemplateID, r.Account.ID); err != nil {
+				return err
+			}
+			tmplID = r.TemplateID
+		}
+		// Rule 4: without an address, resend what was last sent.
+		var live []store.Email
+		if r.Recipient == "" {
+			if live, err = s.liveEmails(ctx, tx, awaiting); err != nil {
+				return err
+			}
+		}
+		// Rule 7: the per-order limit, checked once the call is otherwise valid.
+		now := s.clock.Now()
+		tat, ok, next := s.policy.allowResend(order.ResendTAT, now)
+		if !ok {
+			return &Error{Kind: CannotResend, Detail: "resend limit reached; next resend allowed at " + next.UTC().Format("2006-01-02T15:04:05Z")}
+		}
+		if err := tx.SetOrderResend(ctx, order.Number, tmplID, tat); err != nil {
+			return err
+		}
+		if r.Recipient != "" {
+			return s.sendNew(ctx, tx, order, r.Recipient, chosen, tmplID)
+		}
+		for _, e := range live {
+			if now.Before(e.Expires) && e.TemplateID == tmplID {
+				// The identical message: same recipient, content and value.
+				if err := s.enqueue(ctx, tx, e.ID, e.Recipient); err != nil {
+					return err
+				}
+				continue
+			}
+			// Expired, or another template: a new email, a new value, same address.
+			var to []recipient
+			for _, d := range awaiting {
+				if d.CurrentEmailID == e.ID {
+					to = append(to, recipient{d, contacts.Source(d.Source)})
+				}
+			}
+			if err := s.sendNew(ctx, tx, order, e.Recipient, to, tmplID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		s.enqueued()
+	}
+	return err
+}
+
+// resolveOrder finds the order a call names (rule 1), locking its row. A
+// missing order and another account's are refused alike.
+func (s *Service) resolveOrder(ctx context.Context, tx *store.Tx, accountID, number, base int64) (store.Order, error) {
+	item := ItemOrderNumber
+	if number == 0 {
+		item = ItemBaseOrderNumber
+		n, err := tx.NewestInChain(ctx, accountID, base)
+		if errors.Is(err, store.ErrNotFound) {
+			return store.Order{}, invalid(item, "no such order for this account")
+		}
+		if err != nil {
+			return store.Order{}, err
+		}
+		number = n
+	}
+	order, err := tx.LockOrder(ctx, accountID, number)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Order{}, invalid(item, "no such order for this account")
+	}
+	if err != nil {
+		return store.Order{}, err
+	}
+	if base != 0 && order.BaseNumber != base {
+		return store.Order{}, invalid(ItemBaseOrderNumber, "the order is not in this chain")
+	}
+	return order, nil
+}
+
+// awaiting lists the domains of an order that await email validation, or
+// refuses with CannotResend when there are none (rule 2).
+func (s *Service) awaiting(ctx context.Context, tx *store.Tx, order store.Order) ([]store.Domain, error) {
+	if order.Status != store.OrderActive {
+		return nil, cannotResend("the order is " + order.Status)
+	}
+	domains, err := tx.Domains(ctx, order.Number)
+	if err != nil {
+		return nil, err
+	}
+	var out []store.Domain
+	for _, d := range domains {
+		if d.Awaiting() {
+			out = append(out, d)
+		}
+	}
+	if len(out) == 0 {
+		return nil, cannotResend("no domain of the order awaits email validation")
+	}
+	return out, nil
+}
+
+// permittedDomains applies rule 3: mailbox must have been offered to the
+// account within the window for one of the awaiting domains; it returns
+// every awaiting domain for which mailbox is a permitted recipient, with the
+// BR method that permits it.
+func (s *Service) permittedDomains(ctx context.Context, tx *store.Tx, accountID int64, mailbox string, awaiting []store.Domain) ([]recipient, error) {
+	offers, err := tx.OffersOf(ctx, accountID, mailbox, s.clock.Now().Add(-s.policy.OfferWindow))
+	if err != nil {
+		return nil, err
+	}
+	offeredFor := func(fqdn string) bool {
+		return slices.ContainsFunc(offers, func(o store.Offer) bool { return o.FQDN == fqdn })
+	}
+	if !slices.ContainsFunc(awaiting, func(d store.Domain) bool { return offeredFor(d.FQDN) }) {
+		return nil, invalid(ItemDCVEmailAddress, "the address was not offered to this account for a domain of this order in the last 24 hours")
+	}
+	var out []recipient
+	for _, d := range awaiting {
+		if contacts.IsConstructedFor(mailbox, d.FQDN) {
+			out = append(out, recipient{d, contacts.Constructed})
+			continue
+		}
+		// A DNS contact covers only the name it was found for.
+		for _, o := range offers {
+			if o.FQDN == d.FQDN && o.Source != string(contacts.Constructed) {
+				out = append(out, recipient{d, contacts.Source(o.Source)})
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+// liveEmails lists the emails currently live for the awaiting domains (what
+// was last sent for each), or refuses when none was ever sent (rule 4).
+func (s *Service) liveEmails(ctx context.Context, tx *store.Tx, awaiting []store.Domain) ([]store.Email, error) {
+	var ids []int64
+	for _, d := range awaiting {
+		if d.CurrentEmailID != 0 && !slices.Contains(ids, d.CurrentEmailID) {
+			ids = append(ids, d.CurrentEmailID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, cannotResend("no DCV email was ever sent for this order")
+	}
+	out := make([]store.Email, 0, len(ids))
+	for _, id := range ids {
+		e, err := tx.Email(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}

@@ -1,0 +1,48 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+
+	"github.com/dcvmail/dcvmail/internal/accounts"
+	"github.com/dcvmail/dcvmail/internal/dcv"
+	"github.com/dcvmail/dcvmail/internal/store"
+)
+
+// The demo data of operator.md, which makes the vendor's own sample request
+// work against a fresh server.
+const (
+	DemoLogin    = "login_name"
+	DemoPassword = "login_password"
+	DemoOrder    = 1234567
+	DemoDomain   = "example.com"
+	DemoEmail    = "admin@example.com"
+)
+
+// SeedDemo creates the demo account and order unless they exist; the
+// order's first DCV email goes to admin@example.com.
+func SeedDemo(ctx context.Context, app *App) error {
+	if _, err := app.Store.AccountByLogin(ctx, DemoLogin); errors.Is(err, store.ErrNotFound) {
+		hash, err := accounts.HashPassword(DemoPassword, rand.Reader)
+		if err != nil {
+			return err
+		}
+		now := app.DCV.Now()
+		if _, err := app.Store.CreateAccount(ctx, store.Account{Login: DemoLogin, PasswordHash: hash, Created: now}); err != nil && !errors.Is(err, store.ErrExists) {
+			return err
+		}
+	} else if err != nil {
+		return err
+	}
+	if _, err := app.Store.OrderByNumber(ctx, DemoOrder); err == nil {
+		return nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	_, err := app.DCV.CreateOrder(ctx, dcv.NewOrder{Login: DemoLogin, Domains: []string{DemoDomain}, Number: DemoOrder, DCVEmail: DemoEmail})
+	if errors.Is(err, store.ErrExists) {
+		return nil // another node seeded it first
+	}
+	return err
+}

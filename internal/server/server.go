@@ -1,0 +1,397 @@
+// Package server assembles dcvmail from its parts: it opens the store, builds
+// the DCV service, the API and the outbox worker, and runs the listeners
+// (HTTPS, optional plain HTTP, optional admin) until told to stop.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/dcvmail/dcvmail/internal/accounts"
+	"github.com/dcvmail/dcvmail/internal/api"
+	"github.com/dcvmail/dcvmail/internal/clock"
+	"github.com/dcvmail/dcvmail/internal/config"
+	"github.com/dcvmail/dcvmail/internal/contacts"
+	"github.com/dcvmail/dcvmail/internal/dcv"
+	"github.com/dcvmail/dcvmail/internal/mail"
+	"github.com/dcvmail/dcvmail/internal/store"
+)
+
+// Settings that `serve` records so that admin commands run beside it render
+// emails as it does.
+const (
+	settingPublicURL = "public_url"
+	settingMailFrom  = "mail_from"
+)
+
+// App is the opened state shared by `serve` and the admin commands.
+type App struct {
+	Store *store.Store
+	DCV   *dcv.Service
+	Log   *slog.Logger
+	// Enqueued is called after a commit that put mail in the outbox.
+	wake func()
+}
+
+// AppOptions configure Open.
+type AppOptions struct {
+	DatabaseURL string
+	Clock       clock.Clock
+	Random      io.Reader
+	Policy      dcv.Policy
+	Finder      dcv.AddressFinder
+	PublicURL   string // "" reads the one the server recorded
+	MailFrom    string // "" reads the one the server recorded
+	Log         *slog.Logger
+}
+
+// Open opens and migrates the database and builds the DCV service.
+func Open(ctx context.Context, o AppOptions) (*App, error) {
+	st, err := store.Open(ctx, o.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.Migrate(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	app := &App{Store: st, Log: o.Log, wake: func() {}}
+	if app.Log == nil {
+		app.Log = slog.Default()
+	}
+	if o.PublicURL == "" {
+		o.PublicURL, _ = st.Setting(ctx, settingPublicURL)
+		if o.PublicURL == "" {
+			o.PublicURL = "https://localhost:8443"
+		}
+	}
+	if o.MailFrom == "" {
+		o.MailFrom, _ = st.Setting(ctx, settingMailFrom)
+		if o.MailFrom == "" {
+			o.MailFrom = "dcvmail@localhost"
+		}
+	}
+	if o.Finder == nil {
+		o.Finder = contacts.NewFinder(contacts.Config{})
+	}
+	app.DCV, err = dcv.New(ctx, dcv.Config{
+		Store:     st,
+		Clock:     o.Clock,
+		Random:    o.Random,
+		Policy:    o.Policy,
+		Finder:    o.Finder,
+		PublicURL: o.PublicURL,
+		MailFrom:  o.MailFrom,
+		Enqueued:  func() { app.wake() },
+	})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return app, nil
+}
+
+// Close closes the database.
+func (a *App) Close() error { return a.Store.Close() }
+
+// Server is a running dcvmail.
+type Server struct {
+	App    *App
+	cfg    config.Serve
+	clock  clock.Clock
+	worker *mail.Worker
+
+	https, plain, admin       *http.Server
+	httpsLn, plainLn, adminLn net.Listener
+
+	stopWorker context.CancelFunc
+	workerDone chan struct{}
+	closeOnce  sync.Once
+}
+
+// Option adjusts a Server for tests.
+type Option func(*serverOptions)
+
+type serverOptions struct {
+	clock  clock.Clock
+	random io.Reader
+	log    *slog.Logger
+}
+
+// WithClock sets the clock of the whole server.
+func WithClock(c clock.Clock) Option { return func(o *serverOptions) { o.clock = c } }
+
+// WithLogger sets the logger.
+func WithLogger(l *slog.Logger) Option { return func(o *serverOptions) { o.log = l } }
+
+// New opens the database, binds the listeners and prepares everything; Serve
+// then runs it. Listen addresses with port 0 get a free port (see URL).
+func New(ctx context.Context, cfg config.Serve, opts ...Option) (*Server, error) {
+	so := serverOptions{clock: clock.System, random: rand.Reader, log: slog.Default()}
+	for _, o := range opts {
+		o(&so)
+	}
+	if cfg.SMTP != "" {
+		return nil, errors.New("--smtp: delivery over SMTP is not built yet (issue 4); run without it to use the built-in mailbox")
+	}
+	proxies, err := cfg.Proxies()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return nil, fmt.Errorf("--data: %w", err)
+	}
+	cert, err := loadOrCreateCertificate(cfg.TLSCert, cfg.TLSKey, cfg.Data, so.clock.Now())
+	if err != nil {
+		return nil, fmt.Errorf("TLS certificate: %w", err)
+	}
+	s := &Server{cfg: cfg, clock: so.clock}
+	if s.httpsLn, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, fmt.Errorf("--listen: %w", err)
+	}
+	if cfg.HTTPListen != "" {
+		if s.plainLn, err = net.Listen("tcp", cfg.HTTPListen); err != nil {
+			s.closeListeners()
+			return nil, fmt.Errorf("--http-listen: %w", err)
+		}
+	}
+	if cfg.AdminListen != "" {
+		if s.adminLn, err = net.Listen("tcp", cfg.AdminListen); err != nil {
+			s.closeListeners()
+			return nil, fmt.Errorf("--admin-listen: %w", err)
+		}
+	}
+	publicURL := cfg.PublicURL
+	if publicURL == "" {
+		publicURL = "https://" + publicHost(s.httpsLn.Addr())
+	}
+	resolvers := []string(cfg.DNSResolvers)
+	if len(resolvers) == 0 {
+		if resolvers, err = contacts.SystemResolvers(); err != nil {
+			so.log.Warn("no system resolver: DNS contacts are off", "err", err)
+		}
+	}
+	finder := contacts.NewFinder(contacts.Config{Resolvers: resolvers, Quorum: cfg.DNSQuorum, RequireAD: cfg.DNSRequireAD, Timeout: cfg.DNSTimeout})
+	app, err := Open(ctx, AppOptions{
+		DatabaseURL: cfg.DatabaseURL(),
+		Clock:       so.clock,
+		Random:      so.random,
+		Policy: dcv.Policy{
+			CodeValidity:   cfg.CodeValidity,
+			ResendBurst:    cfg.ResendBurst,
+			ResendInterval: cfg.ResendInterval,
+			OfferWindow:    24 * time.Hour,
+		},
+		Finder:    finder,
+		PublicURL: publicURL,
+		MailFrom:  cfg.MailFrom,
+		Log:       so.log,
+	})
+	if err != nil {
+		s.closeListeners()
+		return nil, err
+	}
+	s.App = app
+	for name, v := range map[string]string{settingPublicURL: publicURL, settingMailFrom: cfg.MailFrom} {
+		if err := app.Store.SetSetting(ctx, name, v); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	if cfg.Demo {
+		if err := SeedDemo(ctx, app); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("--demo: %w", err)
+		}
+	}
+
+	s.worker = &mail.Worker{
+		Store:  app.Store,
+		Sender: &mail.Mailbox{Store: app.Store, Clock: so.clock, Codes: app.DCV.RandomValues().Find},
+		Clock:  so.clock,
+		From:   cfg.MailFrom,
+		Owner:  workerName(),
+		Log:    so.log,
+	}
+	app.wake = s.worker.Wake
+
+	handler := api.New(api.Config{DCV: app.DCV, Auth: accounts.NewAuthenticator(app.Store, accounts.WithClock(so.clock)), TrustedProxies: proxies, Log: so.log})
+	s.https = newHTTPServer(handler, so.log)
+	s.https.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	if s.plainLn != nil {
+		s.plain = newHTTPServer(handler, so.log)
+	}
+	if s.adminLn != nil {
+		s.admin = newHTTPServer(s.adminHandler(), so.log)
+	}
+	return s, nil
+}
+
+// newHTTPServer sets timeouts that bound what a slow or idle client costs.
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+func publicHost(a net.Addr) string {
+	host, port, _ := net.SplitHostPort(a.String())
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() || ip.IsLoopback() {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func workerName() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	rand.Read(b)
+	return host + "-" + strconv.Itoa(os.Getpid()) + "-" + hex.EncodeToString(b)
+}
+
+// URL is the HTTPS base URL, e.g. https://127.0.0.1:8443.
+func (s *Server) URL() string { return "https://" + s.httpsLn.Addr().String() }
+
+// HTTPURL is the plain-HTTP base URL, or "".
+func (s *Server) HTTPURL() string {
+	if s.plainLn == nil {
+		return ""
+	}
+	return "http://" + s.plainLn.Addr().String()
+}
+
+// AdminURL is the admin base URL, or "".
+func (s *Server) AdminURL() string {
+	if s.adminLn == nil {
+		return ""
+	}
+	return "http://" + s.adminLn.Addr().String()
+}
+
+// Serve runs the listeners and the outbox worker until Shutdown; it returns
+// the first listener error, or nil after a Shutdown.
+func (s *Server) Serve() error {
+	wctx, cancel := context.WithCancel(context.Background())
+	s.stopWorker = cancel
+	s.workerDone = make(chan struct{})
+	go func() {
+		defer close(s.workerDone)
+		s.worker.Run(wctx)
+	}()
+	errc := make(chan error, 3)
+	run := func(srv *http.Server, ln net.Listener, tlsOn bool) {
+		var err error
+		if tlsOn {
+			err = srv.ServeTLS(ln, "", "")
+		} else {
+			err = srv.Serve(ln)
+		}
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		errc <- err
+	}
+	n := 1
+	go run(s.https, s.httpsLn, true)
+	if s.plain != nil {
+		n++
+		go run(s.plain, s.plainLn, false)
+	}
+	if s.admin != nil {
+		n++
+		go run(s.admin, s.adminLn, false)
+	}
+	s.App.Log.Info("dcvmail serving", "https", s.URL(), "http", s.HTTPURL(), "admin", s.AdminURL(), "db", s.App.Store.Dialect())
+	var first error
+	for range n {
+		if err := <-errc; err != nil && first == nil {
+			first = err
+			go s.Shutdown(context.Background())
+		}
+	}
+	return first
+}
+
+// Shutdown stops accepting requests, lets those in flight finish (until ctx
+// ends), stops the outbox worker after its current batch, and closes the
+// database.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var err error
+	s.closeOnce.Do(func() {
+		for _, srv := range []*http.Server{s.https, s.plain, s.admin} {
+			if srv != nil {
+				if e := srv.Shutdown(ctx); e != nil && err == nil {
+					err = e
+				}
+			}
+		}
+		if s.stopWorker != nil {
+			s.stopWorker()
+			<-s.workerDone
+		}
+		s.App.Close()
+	})
+	return err
+}
+
+// Close releases a Server that was never served.
+func (s *Server) Close() {
+	s.closeListeners()
+	if s.App != nil {
+		s.App.Close()
+	}
+}
+
+func (s *Server) closeListeners() {
+	for _, ln := range []net.Listener{s.httpsLn, s.plainLn, s.adminLn} {
+		if ln != nil {
+			ln.Close()
+		}
+	}
+}
+
+// adminHandler serves the operator endpoints; it is never on the public
+// listener.
+func (s *Server) adminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := s.App.Store.Ping(ctx); err != nil {
+			http.Error(w, "database not answering", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /mailbox", func(w http.ResponseWriter, r *http.Request) {
+		order, _ := strconv.ParseInt(r.URL.Query().Get("order"), 10, 64)
+		msgs, err := s.App.Store.Mailbox(r.Context(), order)
+		if err != nil {
+			s.App.Log.Error("admin mailbox", "err", err)
+			http.Error(w, "internal error", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(msgs)
+	})
+	return mux
+}

@@ -1,0 +1,55 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// CapturedMail is a message the built-in mailbox received instead of a mail
+// server.
+type CapturedMail struct {
+	ID          int64     `json:"id"`
+	DeliveryID  int64     `json:"deliveryId"`
+	OrderNumber int64     `json:"orderNumber"`
+	From        string    `json:"from"`
+	To          string    `json:"to"`
+	Subject     string    `json:"subject"`
+	Text        string    `json:"text"`
+	HTML        string    `json:"html"`
+	MessageID   string    `json:"messageId"`
+	DCVCode     string    `json:"dcvCode"`
+	Raw         string    `json:"raw"`
+	Captured    time.Time `json:"capturedAt"`
+}
+
+// Capture stores a delivered message in the mailbox. Capturing the same
+// delivery again (a retry after a crash) changes nothing.
+func (q Queries) Capture(ctx context.Context, m CapturedMail) error {
+	_, err := q.ex.ExecContext(ctx,
+		`INSERT INTO mailbox (outbox_id, order_number, mail_from, recipient, subject, text_body, html_body, message_id, dcv_code, raw, captured_ms)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (outbox_id) DO NOTHING`,
+		m.DeliveryID, m.OrderNumber, m.From, m.To, m.Subject, m.Text, m.HTML, m.MessageID, m.DCVCode, m.Raw, ms(m.Captured))
+	return err
+}
+
+// Mailbox lists captured messages, oldest first; orderNumber 0 means all.
+func (q Queries) Mailbox(ctx context.Context, orderNumber int64) ([]CapturedMail, error) {
+	rows, err := q.ex.QueryContext(ctx,
+		`SELECT id, outbox_id, order_number, mail_from, recipient, subject, text_body, html_body, message_id, dcv_code, raw, captured_ms
+		 FROM mailbox WHERE $1 = 0 OR order_number = $1 ORDER BY id`, orderNumber)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []CapturedMail{}
+	for rows.Next() {
+		var m CapturedMail
+		var at int64
+		if err := rows.Scan(&m.ID, &m.DeliveryID, &m.OrderNumber, &m.From, &m.To, &m.Subject, &m.Text, &m.HTML, &m.MessageID, &m.DCVCode, &m.Raw, &at); err != nil {
+			return nil, err
+		}
+		m.Captured = fromMS(at)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}

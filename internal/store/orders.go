@@ -1,0 +1,201 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"time"
+)
+
+// Order statuses.
+const (
+	OrderActive    = "active"
+	OrderCancelled = "cancelled"
+	OrderRejected  = "rejected"
+)
+
+// DCV methods of a domain (AutoUpdateDCV's newMethod values).
+const (
+	MethodEmail        = "EMAIL"
+	MethodHTTPCSRHash  = "HTTP_CSR_HASH"
+	MethodHTTPSCSRHash = "HTTPS_CSR_HASH"
+	MethodCNAMECSRHash = "CNAME_CSR_HASH"
+)
+
+// Order is a certificate order of an account.
+type Order struct {
+	Number     int64
+	AccountID  int64
+	BaseNumber int64 // the first order of its chain of reissues and renewals
+	Status     string
+	TemplateID int64 // last used; 0 is the built-in template
+	// ResendTAT is the resend limiter's theoretical arrival time (GCRA).
+	ResendTAT time.Time
+	Created   time.Time
+}
+
+// Domain is one domain of an order and its DCV state.
+type Domain struct {
+	OrderNumber      int64
+	Position         int
+	Name             string // as ordered, e.g. *.example.com
+	FQDN             string // normalized
+	Method           string
+	Recipient        string // current DCV email address, "" when none
+	Source           string // BR method by which Recipient qualifies
+	CurrentEmailID   int64  // the email whose random value is live for it; 0 none
+	Validated        time.Time
+	ValidatedEmailID int64
+}
+
+// Awaiting reports whether the domain still awaits email validation.
+func (d Domain) Awaiting() bool { return d.Method == MethodEmail && d.Validated.IsZero() }
+
+const orderColumns = `order_number, account_id, base_order_number, status, template_id, resend_tat_ms, created_ms`
+
+func scanOrder(row interface{ Scan(...any) error }) (Order, error) {
+	var o Order
+	var tmpl sql.NullInt64
+	var tat, created int64
+	err := row.Scan(&o.Number, &o.AccountID, &o.BaseNumber, &o.Status, &tmpl, &tat, &created)
+	o.TemplateID, o.ResendTAT, o.Created = tmpl.Int64, fromMS(tat), fromMS(created)
+	return o, notFound(err)
+}
+
+// NextOrderNumber allocates an order number.
+func (q Queries) NextOrderNumber(ctx context.Context) (int64, error) {
+	var n int64
+	err := q.ex.QueryRowContext(ctx,
+		`UPDATE counters SET value = value + 1 WHERE name = 'order_number' RETURNING value`).Scan(&n)
+	return n, err
+}
+
+// CreateOrder inserts an order and its domains; ErrExists when the number is
+// taken.
+func (q Queries) CreateOrder(ctx context.Context, o Order, domains []Domain) error {
+	var one int
+	err := q.ex.QueryRowContext(ctx, `SELECT 1 FROM orders WHERE order_number = $1`, o.Number).Scan(&one)
+	if err == nil {
+		return ErrExists
+	} else if err != sql.ErrNoRows {
+		return err
+	}
+	if _, err := q.ex.ExecContext(ctx,
+		`INSERT INTO orders (`+orderColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		o.Number, o.AccountID, o.BaseNumber, o.Status, nullInt(o.TemplateID), ms(o.ResendTAT), ms(o.Created)); err != nil {
+		return err
+	}
+	for _, d := range domains {
+		if _, err := q.ex.ExecContext(ctx,
+			`INSERT INTO order_domains (order_number, position, domain_name, fqdn, dcv_method) VALUES ($1, $2, $3, $4, $5)`,
+			o.Number, d.Position, d.Name, d.FQDN, d.Method); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Order reads an order of an account. ErrNotFound covers both a missing
+// order and another account's, so callers cannot tell them apart.
+func (q Queries) Order(ctx context.Context, accountID, number int64) (Order, error) {
+	return scanOrder(q.ex.QueryRowContext(ctx,
+		`SELECT `+orderColumns+` FROM orders WHERE order_number = $1 AND account_id = $2`, number, accountID))
+}
+
+// OrderByNumber reads an order whatever its account (operator commands and
+// the confirmation page).
+func (q Queries) OrderByNumber(ctx context.Context, number int64) (Order, error) {
+	return scanOrder(q.ex.QueryRowContext(ctx,
+		`SELECT `+orderColumns+` FROM orders WHERE order_number = $1`, number))
+}
+
+// LockOrder reads an order of an account and, on PostgreSQL, locks its row
+// until the transaction ends, so that concurrent resends of one order
+// serialize (SQLite's immediate transactions already do).
+func (q Queries) LockOrder(ctx context.Context, accountID, number int64) (Order, error) {
+	return scanOrder(q.ex.QueryRowContext(ctx,
+		`SELECT `+orderColumns+` FROM orders WHERE order_number = $1 AND account_id = $2`+q.d.forUpdate, number, accountID))
+}
+
+// NewestInChain is the number of the newest order of an account whose chain
+// starts at base.
+func (q Queries) NewestInChain(ctx context.Context, accountID, base int64) (int64, error) {
+	var n sql.NullInt64
+	err := q.ex.QueryRowContext(ctx,
+		`SELECT MAX(order_number) FROM orders WHERE base_order_number = $1 AND account_id = $2`, base, accountID).Scan(&n)
+	if err != nil {
+		return 0, err
+	}
+	if !n.Valid {
+		return 0, ErrNotFound
+	}
+	return n.Int64, nil
+}
+
+// SetOrderResend records the order's last template and limiter state.
+func (q Queries) SetOrderResend(ctx context.Context, number, templateID int64, tat time.Time) error {
+	res, err := q.ex.ExecContext(ctx,
+		`UPDATE orders SET template_id = $2, resend_tat_ms = $3 WHERE order_number = $1`,
+		number, nullInt(templateID), ms(tat))
+	return affectedOne(res, err)
+}
+
+// SetOrderStatus changes an order's status.
+func (q Queries) SetOrderStatus(ctx context.Context, number int64, status string) error {
+	res, err := q.ex.ExecContext(ctx, `UPDATE orders SET status = $2 WHERE order_number = $1`, number, status)
+	return affectedOne(res, err)
+}
+
+const domainColumns = `order_number, position, domain_name, fqdn, dcv_method, dcv_email, dcv_source, current_email_id, validated_ms, validated_email_id`
+
+// Domains lists an order's domains in order.
+func (q Queries) Domains(ctx context.Context, number int64) ([]Domain, error) {
+	rows, err := q.ex.QueryContext(ctx,
+		`SELECT `+domainColumns+` FROM order_domains WHERE order_number = $1 ORDER BY position`, number)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Domain
+	for rows.Next() {
+		var d Domain
+		var cur, val, valEmail sql.NullInt64
+		if err := rows.Scan(&d.OrderNumber, &d.Position, &d.Name, &d.FQDN, &d.Method, &d.Recipient, &d.Source, &cur, &val, &valEmail); err != nil {
+			return nil, err
+		}
+		d.CurrentEmailID, d.Validated, d.ValidatedEmailID = cur.Int64, nullTime(val), valEmail.Int64
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// SetDomainRecipient points a domain at a new DCV email: its recipient, the
+// BR method by which the recipient qualifies, and the email whose random
+// value is now the live one. An earlier email's value stops covering it.
+func (q Queries) SetDomainRecipient(ctx context.Context, number int64, position int, recipient, source string, emailID int64) error {
+	res, err := q.ex.ExecContext(ctx,
+		`UPDATE order_domains SET dcv_email = $3, dcv_source = $4, current_email_id = $5 WHERE order_number = $1 AND position = $2`,
+		number, position, recipient, source, nullInt(emailID))
+	return affectedOne(res, err)
+}
+
+// SetDomainMethod changes a domain's DCV method; a non-email method clears
+// its recipient and live email.
+func (q Queries) SetDomainMethod(ctx context.Context, number int64, position int, method string) error {
+	res, err := q.ex.ExecContext(ctx,
+		`UPDATE order_domains SET dcv_method = $3, dcv_email = '', dcv_source = '', current_email_id = NULL
+		 WHERE order_number = $1 AND position = $2`, number, position, method)
+	return affectedOne(res, err)
+}
+
+// ValidateDomains marks as validated every domain of an order that still
+// awaits validation with emailID as its live email, and returns how many.
+func (q Queries) ValidateDomains(ctx context.Context, number, emailID int64, at time.Time) (int64, error) {
+	res, err := q.ex.ExecContext(ctx,
+		`UPDATE order_domains SET validated_ms = $3, validated_email_id = $2
+		 WHERE order_number = $1 AND current_email_id = $2 AND validated_ms IS NULL AND dcv_method = 'EMAIL'`,
+		number, emailID, ms(at))
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}

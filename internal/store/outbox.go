@@ -1,0 +1,171 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Outbox states.
+const (
+	OutboxPending = "pending"
+	OutboxSent    = "sent"
+	OutboxFailed  = "failed"
+)
+
+// Delivery is one message in the outbox: a sending of a DCV email to its
+// recipient. An identical resend is a new Delivery of the same email.
+type Delivery struct {
+	ID          int64
+	EmailID     int64
+	OrderNumber int64
+	Recipient   string
+	MessageID   string
+	State       string
+	Attempts    int
+	NextAttempt time.Time
+	LastReply   string
+	Created     time.Time
+	Sent        time.Time
+	// Content of the email, filled by Claim.
+	Subject, Text, HTML, CodeHash string
+}
+
+// Enqueue adds a delivery of an email to the outbox, due at once.
+func (q Queries) Enqueue(ctx context.Context, emailID int64, recipient, messageID string, now time.Time) (int64, error) {
+	var id int64
+	err := q.ex.QueryRowContext(ctx,
+		`INSERT INTO outbox (email_id, recipient, message_id, state, next_attempt_ms, created_ms)
+		 VALUES ($1, $2, $3, 'pending', $4, $4) RETURNING id`,
+		emailID, recipient, messageID, ms(now)).Scan(&id)
+	return id, err
+}
+
+// Claim leases up to n due deliveries to owner until now+lease: another
+// worker sees them again only if owner has not finished them by then (it
+// crashed). On PostgreSQL, SKIP LOCKED lets several nodes claim at once
+// without waiting on or duplicating each other.
+func (q Queries) Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, n int) ([]Delivery, error) {
+	rows, err := q.ex.QueryContext(ctx,
+		`UPDATE outbox SET lease_owner = $1, next_attempt_ms = $2, attempts = attempts + 1
+		 WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_ms <= $3
+		              ORDER BY next_attempt_ms, id LIMIT $4`+q.d.skipLocked+`)
+		 RETURNING id`,
+		owner, ms(now.Add(lease)), ms(now), n)
+	if err != nil {
+		return nil, err
+	}
+	var ids []any
+	var marks []string
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ids = append(ids, id)
+		marks = append(marks, fmt.Sprintf("$%d", len(ids)))
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	return q.deliveries(ctx, `o.id IN (`+strings.Join(marks, ",")+`)`, ids...)
+}
+
+func (q Queries) deliveries(ctx context.Context, where string, args ...any) ([]Delivery, error) {
+	rows, err := q.ex.QueryContext(ctx,
+		`SELECT o.id, o.email_id, e.order_number, o.recipient, o.message_id, o.state, o.attempts, o.next_attempt_ms,
+		        o.last_reply, o.created_ms, o.sent_ms, e.subject, e.text_body, e.html_body, e.code_hash
+		 FROM outbox o JOIN dcv_emails e ON e.id = o.email_id WHERE `+where+` ORDER BY o.id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Delivery
+	for rows.Next() {
+		var d Delivery
+		var next, created int64
+		var sent sql.NullInt64
+		if err := rows.Scan(&d.ID, &d.EmailID, &d.OrderNumber, &d.Recipient, &d.MessageID, &d.State, &d.Attempts, &next,
+			&d.LastReply, &created, &sent, &d.Subject, &d.Text, &d.HTML, &d.CodeHash); err != nil {
+			return nil, err
+		}
+		d.NextAttempt, d.Created, d.Sent = fromMS(next), fromMS(created), nullTime(sent)
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// DeliveriesOfOrder lists every delivery of an order's emails, oldest first.
+func (q Queries) DeliveriesOfOrder(ctx context.Context, orderNumber int64) ([]Delivery, error) {
+	return q.deliveries(ctx, `e.order_number = $1`, orderNumber)
+}
+
+// PendingDeliveries counts deliveries not yet sent or given up.
+func (q Queries) PendingDeliveries(ctx context.Context) (int, error) {
+	var n int
+	err := q.ex.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox WHERE state = 'pending'`).Scan(&n)
+	return n, err
+}
+
+// Attempt is the outcome of one try to deliver, kept as evidence.
+type Attempt struct {
+	DeliveryID int64
+	At         time.Time
+	Outcome    string // sent, retry or failed
+	Reply      string // the mail server's answer, or the error
+}
+
+// FinishAttempt records an attempt and moves the delivery on: sent, failed
+// (given up), or pending again at next. It changes nothing when owner no
+// longer holds the lease, and reports whether it did.
+func (q Queries) FinishAttempt(ctx context.Context, owner string, a Attempt, next time.Time) (bool, error) {
+	state := OutboxPending
+	var sent sql.NullInt64
+	switch a.Outcome {
+	case OutboxSent:
+		state, sent = OutboxSent, sql.NullInt64{Int64: ms(a.At), Valid: true}
+	case OutboxFailed:
+		state = OutboxFailed
+	}
+	res, err := q.ex.ExecContext(ctx,
+		`UPDATE outbox SET state = $3, next_attempt_ms = $4, last_reply = $5, sent_ms = $6, lease_owner = ''
+		 WHERE id = $1 AND lease_owner = $2 AND state = 'pending'`,
+		a.DeliveryID, owner, state, ms(next), a.Reply, sent)
+	if err != nil {
+		return false, err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return false, err
+	}
+	_, err = q.ex.ExecContext(ctx,
+		`INSERT INTO delivery_attempts (outbox_id, attempted_ms, outcome, reply) VALUES ($1, $2, $3, $4)`,
+		a.DeliveryID, ms(a.At), a.Outcome, a.Reply)
+	return err == nil, err
+}
+
+// AttemptsOfOrder lists the delivery attempts of an order, oldest first.
+func (q Queries) AttemptsOfOrder(ctx context.Context, orderNumber int64) ([]Attempt, error) {
+	rows, err := q.ex.QueryContext(ctx,
+		`SELECT a.outbox_id, a.attempted_ms, a.outcome, a.reply FROM delivery_attempts a
+		 JOIN outbox o ON o.id = a.outbox_id JOIN dcv_emails e ON e.id = o.email_id
+		 WHERE e.order_number = $1 ORDER BY a.id`, orderNumber)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Attempt
+	for rows.Next() {
+		var a Attempt
+		var at int64
+		if err := rows.Scan(&a.DeliveryID, &at, &a.Outcome, &a.Reply); err != nil {
+			return nil, err
+		}
+		a.At = fromMS(at)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}

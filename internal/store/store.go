@@ -1,0 +1,184 @@
+// Package store keeps dcvmail's state: accounts, orders and their domains,
+// DCV emails, the outbox, the built-in mailbox and the record of offered
+// addresses. One SQL text serves SQLite and PostgreSQL through database/sql;
+// the few differences live in dialect.go.
+//
+// The store decides nothing: the rules of DCV are in package dcv, which reads
+// and writes through a Tx so that each decision and its effects commit
+// together.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"testing/fstest"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+	_ "modernc.org/sqlite" // SQLite driver "sqlite"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// ErrNotFound is returned when a looked-up row does not exist.
+var ErrNotFound = errors.New("store: not found")
+
+// ErrExists is returned when a row to create already exists.
+var ErrExists = errors.New("store: already exists")
+
+// Store is an open database. It is safe for concurrent use.
+type Store struct {
+	Queries
+	db *sql.DB
+	d  *dialect
+}
+
+// Open connects to the database named by a --db URL. It does not migrate.
+func Open(ctx context.Context, dbURL string) (*Store, error) {
+	d, dsn, err := parseURL(dbURL)
+	if err != nil {
+		return nil, err
+	}
+	db, err := sql.Open(d.driver, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store: open: %w", err)
+	}
+	if d == sqliteDialect {
+		// One writer at a time anyway; a few connections let reads proceed
+		// beside it under WAL.
+		db.SetMaxOpenConns(8)
+		db.SetMaxIdleConns(8)
+	} else {
+		db.SetMaxOpenConns(32)
+		db.SetMaxIdleConns(32)
+	}
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: connect: %w", err)
+	}
+	return &Store{Queries: Queries{ex: db, d: d}, db: db, d: d}, nil
+}
+
+// Dialect names the database kind: "sqlite" or "postgres".
+func (s *Store) Dialect() string { return s.d.name }
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Ping tells whether the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+// Migrate brings the schema up to date. Several processes may call it at
+// once: on PostgreSQL a session advisory lock serializes them, and SQLite's
+// write lock does the same there.
+func (s *Store) Migrate(ctx context.Context) error {
+	fsys, err := s.migrationFS()
+	if err != nil {
+		return err
+	}
+	var opts []goose.ProviderOption
+	if s.d == postgresDialect {
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return fmt.Errorf("store: migration lock: %w", err)
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	p, err := goose.NewProvider(s.d.goose, s.db, fsys, opts...)
+	if err != nil {
+		return fmt.Errorf("store: migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	return nil
+}
+
+// migrationFS is the embedded migrations with the dialect's words in place.
+func (s *Store) migrationFS() (fs.FS, error) {
+	out := fstest.MapFS{}
+	entries, err := fs.ReadDir(migrations, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		b, err := migrations.ReadFile("migrations/" + e.Name())
+		if err != nil {
+			return nil, err
+		}
+		text := strings.ReplaceAll(string(b), "ID_COLUMN", s.d.idColumn)
+		out[e.Name()] = &fstest.MapFile{Data: []byte(text)}
+	}
+	return out, nil
+}
+
+// Tx runs fn in one transaction and commits when fn returns nil. On SQLite
+// the transaction holds the write lock from its start; on PostgreSQL rows are
+// locked as fn reads them with the ...ForUpdate methods.
+func (s *Store) Tx(ctx context.Context, fn func(*Tx) error) error {
+	sqlTx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	tx := &Tx{Queries: Queries{ex: sqlTx, d: s.d}}
+	if err := fn(tx); err != nil {
+		sqlTx.Rollback()
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return nil
+}
+
+// Tx is an open transaction; its Queries see and change the same snapshot.
+type Tx struct {
+	Queries
+}
+
+// execer is what *sql.DB and *sql.Tx have in common.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// Queries are the statements of the store, run on the database directly or
+// inside a Tx.
+type Queries struct {
+	ex execer
+	d  *dialect
+}
+
+// ms converts a time to stored Unix milliseconds.
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+// fromMS converts stored Unix milliseconds to a UTC time.
+func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
+
+// nullTime converts a nullable millisecond column; zero time for NULL.
+func nullTime(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return fromMS(v.Int64)
+}
+
+// nullInt returns NULL for 0.
+func nullInt(v int64) sql.NullInt64 { return sql.NullInt64{Int64: v, Valid: v != 0} }
+
+func notFound(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	return err
+}
