@@ -12,6 +12,8 @@ import (
 	"net"
 	"net/mail"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/net/idna"
 	"golang.org/x/net/publicsuffix"
@@ -44,7 +46,7 @@ var idnaProfile = idna.New(
 // converted to A-labels. IP addresses, invalid names and bare public suffixes
 // (ICANN section) are refused with ErrInvalidName.
 func Normalize(name string) (string, error) {
-	if name == "" || len(name) > 255 || hasControl(name) {
+	if name == "" || len(name) > 255 || hasControl(name) || !utf8.ValidString(name) {
 		return "", ErrInvalidName
 	}
 	n := strings.TrimPrefix(name, "*.")
@@ -71,6 +73,11 @@ func hostName(n string) (string, error) {
 		return "", ErrInvalidName
 	}
 	a = strings.ToLower(a)
+	// The result must be its own normal form (an A-label that does not
+	// decode back to a valid U-label is refused).
+	if again, err := idnaProfile.ToASCII(a); err != nil || again != a {
+		return "", ErrInvalidName
+	}
 	labels := strings.Split(a, ".")
 	if len(labels) < 2 {
 		return "", ErrInvalidName
@@ -108,6 +115,8 @@ func allDigits(s string) bool {
 	}
 	return s != ""
 }
+
+func notGraphic(r rune) bool { return !unicode.IsGraphic(r) }
 
 func hasControl(s string) bool {
 	for i := 0; i < len(s); i++ {
@@ -226,10 +235,12 @@ func IsConstructedFor(mailbox, fqdn string) bool {
 }
 
 // NormalizeMailbox checks that s is one bare mailbox (no display name, no
-// comments, no CR, LF or NUL, at most 255 octets) and returns it with its
-// domain lowercased and converted to A-labels. The local part keeps its case.
+// comments, no CR, LF or NUL, at most 255 octets, valid UTF-8) and returns
+// it with its domain lowercased and converted to A-labels. The local part
+// keeps its case; a non-ASCII local part (RFC 6531) is accepted when every
+// character in it is graphic.
 func NormalizeMailbox(s string) (string, error) {
-	if s == "" || len(s) > 255 || hasControl(s) {
+	if s == "" || len(s) > 255 || hasControl(s) || !utf8.ValidString(s) {
 		return "", ErrInvalidMailbox
 	}
 	a, err := mail.ParseAddress(s)
@@ -238,7 +249,7 @@ func NormalizeMailbox(s string) (string, error) {
 	}
 	at := strings.LastIndexByte(s, '@')
 	local, domain := s[:at], s[at+1:]
-	if local == "" || strings.ContainsAny(local, "\" \\") {
+	if local == "" || strings.ContainsAny(local, "\" \\") || strings.IndexFunc(local, notGraphic) >= 0 {
 		return "", ErrInvalidMailbox
 	}
 	d, err := hostName(domain)
