@@ -26,6 +26,7 @@ import (
 // admin runs the two-word commands that work on the database directly.
 func admin(name string, args []string, env Env) error {
 	var c config.Common
+	var resolvers config.List
 	fs := newFlagSet(name, env)
 	config.BindCommon(fs, &c)
 	var run func(ctx context.Context, app *server.App) error
@@ -46,6 +47,7 @@ func admin(name string, args []string, env Env) error {
 		fs.Var(&domains, "domain", "a domain of the order (FQDN or *.FQDN); repeatable")
 		base := fs.Int64("base-order", 0, "chain this order (a reissue or renewal) to an earlier order")
 		email := fs.String("dcv-email", "", "send the first DCV email to this permitted address now")
+		fs.Var(&resolvers, "dns-resolver", "host:port of a resolver, to accept a DNS TXT/CAA contact as --dcv-email; repeatable")
 		run = func(ctx context.Context, app *server.App) error {
 			if *acct == "" || len(domains) == 0 {
 				return usageError{"order add needs --account and at least one --domain"}
@@ -107,7 +109,7 @@ func admin(name string, args []string, env Env) error {
 		return err
 	}
 	ctx := context.Background()
-	app, err := openApp(ctx, c, env)
+	app, err := openApp(ctx, c, resolvers, env)
 	if err != nil {
 		return err
 	}

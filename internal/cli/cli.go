@@ -175,7 +175,7 @@ func migrate(args []string, env Env) error {
 	if err := parse(fs, args, env); err != nil {
 		return err
 	}
-	app, err := openApp(context.Background(), c, env)
+	app, err := openApp(context.Background(), c, nil, env)
 	if err != nil {
 		return err
 	}
@@ -186,15 +186,15 @@ func migrate(args []string, env Env) error {
 
 // openApp opens the database of --data/--db for an admin command, which may
 // run while `serve` runs on the same database.
-func openApp(ctx context.Context, c config.Common, env Env) (*server.App, error) {
+//
+// DNS contacts are looked up only for an --dcv-email that is not a
+// constructed address, and only at the resolvers given with --dns-resolver.
+func openApp(ctx context.Context, c config.Common, resolvers []string, env Env) (*server.App, error) {
 	if !strings.HasPrefix(c.DatabaseURL(), "postgres") {
 		if err := os.MkdirAll(c.Data, 0o700); err != nil {
 			return nil, err
 		}
 	}
-	// DNS contacts are looked up only for an --dcv-email that is not a
-	// constructed address; the system's resolver serves the operator here.
-	resolvers, _ := contacts.SystemResolvers()
 	return server.Open(ctx, server.AppOptions{
 		DatabaseURL: c.DatabaseURL(),
 		Finder:      contacts.NewFinder(contacts.Config{Resolvers: resolvers}),

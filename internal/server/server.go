@@ -179,7 +179,12 @@ func New(ctx context.Context, cfg config.Serve, opts ...Option) (*Server, error)
 		publicURL = "https://" + publicHost(s.httpsLn.Addr())
 	}
 	resolvers := []string(cfg.DNSResolvers)
-	if len(resolvers) == 0 {
+	switch {
+	case len(resolvers) > 0:
+	case cfg.Demo:
+		// The demo is offline and repeatable: no DNS unless asked for.
+		so.log.Info("--demo without --dns-resolver: DNS contacts are off, constructed addresses only")
+	default:
 		if resolvers, err = contacts.SystemResolvers(); err != nil {
 			so.log.Warn("no system resolver: DNS contacts are off", "err", err)
 		}

@@ -182,3 +182,8 @@ func notFound(err error) error {
 	}
 	return err
 }
+
+// QueryRow runs a one-row, one-column query (tests and status output).
+func (q Queries) QueryRow(ctx context.Context, query string, dst any, args ...any) error {
+	return q.ex.QueryRowContext(ctx, query, args...).Scan(dst)
+}
