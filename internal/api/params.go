@@ -63,7 +63,11 @@ func (a args) int(name string) int64 {
 // malformed value. It returns the first failure.
 func (h *Handler) parse(r *http.Request, ep *endpoint) (args, *wire.Error) {
 	a := args{values: map[string]string{}, format: ep.defaultFormat}
-	body, tooLarge := readBody(r)
+	head, tooLarge := readBody(r)
+	body := head
+	if tooLarge {
+		body = head[:wire.MaxBody]
+	}
 	pairs := append(wire.ParseForm(r.URL.RawQuery), wire.ParseForm(body)...)
 
 	// The answer's format, if the request asks for one we know, applies to
@@ -83,7 +87,7 @@ func (h *Handler) parse(r *http.Request, ep *endpoint) (args, *wire.Error) {
 		return a, &wire.Error{Code: wire.WrongMethod, Method: r.Method}
 	}
 	if tooLarge {
-		return a, &wire.Error{Code: wire.InvalidArgument, Item: ep.canonical(wire.TruncatedName(body)),
+		return a, &wire.Error{Code: wire.InvalidArgument, Item: ep.canonical(wire.TruncatedName(head)),
 			Detail: "the request body is larger than 64 KiB"}
 	}
 
@@ -126,17 +130,15 @@ func (h *Handler) parse(r *http.Request, ep *endpoint) (args, *wire.Error) {
 	return a, nil
 }
 
-// readBody reads at most wire.MaxBody octets of the body and reports whether
-// there was more.
+// readBody reads the body, and reports whether it is longer than
+// wire.MaxBody; then it returns only the body's head (a little more than
+// the limit, so that the parameter crossing it can be named).
 func readBody(r *http.Request) (string, bool) {
 	if r.Body == nil {
 		return "", false
 	}
-	b, _ := io.ReadAll(io.LimitReader(r.Body, wire.MaxBody+1))
-	if len(b) > wire.MaxBody {
-		return string(b[:wire.MaxBody]), true
-	}
-	return string(b), false
+	b, _ := io.ReadAll(io.LimitReader(r.Body, wire.MaxBody+1024))
+	return string(b), len(b) > wire.MaxBody
 }
 
 // canonical maps a parameter name to the documented spelling when it matches

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dcvmail/dcvmail/internal/clientcmd"
 	"github.com/dcvmail/dcvmail/internal/config"
 	"github.com/dcvmail/dcvmail/internal/contacts"
 	"github.com/dcvmail/dcvmail/internal/server"
@@ -47,6 +48,8 @@ Usage:
   dcvmail order show   N [--json]
   dcvmail template add --id N --file FILE [--account NAME]...
   dcvmail mail list    [--json] [--order N]
+  dcvmail client resend|addresses|status|update --url URL --login NAME [flags]
+                       (password from DCVMAIL_CLIENT_PASSWORD or --password-stdin)
   dcvmail version
 
 Every flag also reads DCVMAIL_<FLAG> (e.g. --data from DCVMAIL_DATA); the flag wins.
@@ -73,6 +76,8 @@ func Run(args []string, env Env) int {
 			break
 		}
 		err = admin(cmd+" "+rest[0], rest[1:], env)
+	case "client":
+		return clientcmd.Run(context.Background(), rest, env.Stdin, env.Stdout, env.Stderr, env.Getenv)
 	case "version", "--version", "-version":
 		fmt.Fprintln(env.Stdout, "dcvmail", Version())
 	case "help", "-h", "--help":

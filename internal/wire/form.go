@@ -48,14 +48,15 @@ func ParseForm(s string) []Pair {
 	return out
 }
 
-// TruncatedName is the name of the parameter that a body cut at MaxBody
-// octets was carrying when it was cut: the errorItem of the -4 answer to an
-// over-long body.
-func TruncatedName(prefix string) string {
-	if i := strings.LastIndexByte(prefix, '&'); i >= 0 {
-		prefix = prefix[i+1:]
-	}
-	raw, _, _ := strings.Cut(prefix, "=")
+// TruncatedName is the name of the parameter that a body crosses MaxBody
+// octets in: the errorItem of the -4 answer to an over-long body. head is
+// the body's start, read somewhat past MaxBody so that a name cut by the
+// limit can still be read whole.
+func TruncatedName(head string) string {
+	cut := min(len(head), MaxBody)
+	start := strings.LastIndexByte(head[:cut], '&') + 1
+	seg, _, _ := strings.Cut(head[start:], "&")
+	raw, _, _ := strings.Cut(seg, "=")
 	if name, err := url.QueryUnescape(raw); err == nil && name != "" {
 		return name
 	}
