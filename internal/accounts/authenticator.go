@@ -8,6 +8,7 @@ import (
 	"errors"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dcvmail/dcvmail/internal/clock"
@@ -43,7 +44,12 @@ type Authenticator struct {
 
 	mu    sync.Mutex
 	cache map[[32]byte]time.Time
+
+	verifications atomic.Int64 // argon2id runs, for metrics and tests
 }
+
+// Verifications is how many argon2id verifications have run.
+func (a *Authenticator) Verifications() int64 { return a.verifications.Load() }
 
 // Option configures an Authenticator.
 type Option func(*Authenticator)
@@ -143,5 +149,6 @@ func (a *Authenticator) verify(ctx context.Context, hash, password string) (bool
 		return false, ctx.Err()
 	}
 	defer func() { <-a.slots }()
+	a.verifications.Add(1)
 	return VerifyPassword(hash, password)
 }
