@@ -54,7 +54,6 @@ func (f *fakeAccounts) AccountByLogin(_ context.Context, login string) (store.Ac
 	return f.acct, nil
 }
 
-
 func TestCacheAvoidsArgonAndNeverOutlivesAPasswordChange(t *testing.T) {
 	h, _ := HashPassword("old-pass", rand.Reader)
 	f := &fakeAccounts{acct: store.Account{ID: 1, Login: "alice", PasswordHash: h}}
