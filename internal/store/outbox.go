@@ -117,6 +117,7 @@ type Attempt struct {
 	At         time.Time
 	Outcome    string // sent, retry or failed
 	Reply      string // the mail server's answer, or the error
+	Worker     string // the worker that tried (filled when read)
 }
 
 // FinishAttempt records an attempt and moves the delivery on: sent, failed
@@ -142,15 +143,15 @@ func (q Queries) FinishAttempt(ctx context.Context, owner string, a Attempt, nex
 		return false, err
 	}
 	_, err = q.ex.ExecContext(ctx,
-		`INSERT INTO delivery_attempts (outbox_id, attempted_ms, outcome, reply) VALUES ($1, $2, $3, $4)`,
-		a.DeliveryID, ms(a.At), a.Outcome, a.Reply)
+		`INSERT INTO delivery_attempts (outbox_id, attempted_ms, outcome, reply, worker) VALUES ($1, $2, $3, $4, $5)`,
+		a.DeliveryID, ms(a.At), a.Outcome, a.Reply, owner)
 	return err == nil, err
 }
 
 // AttemptsOfOrder lists the delivery attempts of an order, oldest first.
 func (q Queries) AttemptsOfOrder(ctx context.Context, orderNumber int64) ([]Attempt, error) {
 	rows, err := q.ex.QueryContext(ctx,
-		`SELECT a.outbox_id, a.attempted_ms, a.outcome, a.reply FROM delivery_attempts a
+		`SELECT a.outbox_id, a.attempted_ms, a.outcome, a.reply, a.worker FROM delivery_attempts a
 		 JOIN outbox o ON o.id = a.outbox_id JOIN dcv_emails e ON e.id = o.email_id
 		 WHERE e.order_number = $1 ORDER BY a.id`, orderNumber)
 	if err != nil {
@@ -161,7 +162,7 @@ func (q Queries) AttemptsOfOrder(ctx context.Context, orderNumber int64) ([]Atte
 	for rows.Next() {
 		var a Attempt
 		var at int64
-		if err := rows.Scan(&a.DeliveryID, &at, &a.Outcome, &a.Reply); err != nil {
+		if err := rows.Scan(&a.DeliveryID, &at, &a.Outcome, &a.Reply, &a.Worker); err != nil {
 			return nil, err
 		}
 		a.At = fromMS(at)

@@ -103,7 +103,8 @@ CREATE TABLE delivery_attempts (
     outbox_id    BIGINT NOT NULL REFERENCES outbox (id),
     attempted_ms BIGINT NOT NULL,
     outcome      TEXT NOT NULL,                -- sent, retry, failed
-    reply        TEXT NOT NULL
+    reply        TEXT NOT NULL,
+    worker       TEXT NOT NULL                 -- which node's worker tried
 );
 CREATE INDEX delivery_attempts_outbox ON delivery_attempts (outbox_id);
 
