@@ -97,10 +97,21 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("store: migrations: %w", err)
 	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("store: migrate: %w", err)
+	// SQLite has no session lock: two processes may both see a migration
+	// pending and the second then fails on what the first created. Once a
+	// failed run finds nothing pending, another process has done the work.
+	for attempt := 1; ; attempt++ {
+		_, err := p.Up(ctx)
+		if err == nil {
+			return nil
+		}
+		if pending, perr := p.HasPending(ctx); perr == nil && !pending {
+			return nil
+		}
+		if attempt == 3 {
+			return fmt.Errorf("store: migrate: %w", err)
+		}
 	}
-	return nil
 }
 
 // migrationFS is the embedded migrations with the dialect's words in place.

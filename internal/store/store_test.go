@@ -1,0 +1,401 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dcvmail/dcvmail/internal/pgtest"
+	"github.com/dcvmail/dcvmail/internal/store"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// backends is the one table of databases every store test runs against.
+var backends = []struct {
+	name string
+	url  func(t *testing.T) string
+}{
+	{"sqlite", func(t *testing.T) string { return store.SQLiteURL(filepath.Join(t.TempDir(), "test.db")) }},
+	{"postgres", func(t *testing.T) string { return pgtest.URL(t) }},
+}
+
+// each runs fn against a fresh, migrated database of every back end.
+func each(t *testing.T, fn func(t *testing.T, s *store.Store)) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			fn(t, open(t, b.url(t)))
+		})
+	}
+}
+
+func open(t *testing.T, url string) *store.Store {
+	t.Helper()
+	s, err := store.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+
+func account(t *testing.T, s *store.Store, login string) store.Account {
+	t.Helper()
+	a, err := s.CreateAccount(context.Background(), store.Account{Login: login, PasswordHash: "h-" + login, Created: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// order creates an order with one domain and one email that is its live
+// email, and returns the email id.
+func order(t *testing.T, s *store.Store, acct store.Account, number, base int64) int64 {
+	t.Helper()
+	ctx := context.Background()
+	var id int64
+	err := s.Tx(ctx, func(tx *store.Tx) error {
+		o := store.Order{Number: number, AccountID: acct.ID, BaseNumber: base, Status: store.OrderActive, Created: t0}
+		if err := tx.CreateOrder(ctx, o, []store.Domain{{Position: 1, Name: "example.com", FQDN: "example.com", Method: store.MethodEmail}}); err != nil {
+			return err
+		}
+		var err error
+		id, err = tx.CreateEmail(ctx, store.Email{OrderNumber: number, Recipient: "admin@example.com", CodeHash: fmt.Sprintf("hash-%d", number),
+			Subject: "s", Text: "t", HTML: "h", Created: t0, Expires: t0.Add(time.Hour)})
+		if err != nil {
+			return err
+		}
+		return tx.SetDomainRecipient(ctx, number, 1, "admin@example.com", "constructed", id)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func TestAccounts(t *testing.T) {
+	each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		a := account(t, s, "alice")
+		if _, err := s.CreateAccount(ctx, store.Account{Login: "alice", PasswordHash: "x", Created: t0}); !errors.Is(err, store.ErrExists) {
+			t.Fatalf("duplicate login: %v", err)
+		}
+		if _, err := s.AccountByLogin(ctx, "ALICE"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("logins are case-sensitive: %v", err)
+		}
+		a.PasswordHash, a.ReadOnly, a.Disabled, a.Updated = "new", true, true, t0.Add(time.Hour)
+		if err := s.UpdateAccount(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.AccountByID(ctx, a.ID)
+		if err != nil || got.PasswordHash != "new" || !got.ReadOnly || !got.Disabled || !got.Updated.Equal(t0.Add(time.Hour)) || !got.Created.Equal(t0) {
+			t.Fatalf("%+v %v", got, err)
+		}
+	})
+}
+
+func TestOrdersChainsAndScoping(t *testing.T) {
+	each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		alice, bob := account(t, s, "alice"), account(t, s, "bob")
+		n1, _ := s.NextOrderNumber(ctx)
+		n2, _ := s.NextOrderNumber(ctx)
+		if n1 != 10000001 || n2 != n1+1 {
+			t.Fatalf("order numbers %d %d", n1, n2)
+		}
+		order(t, s, alice, n1, n1)
+		order(t, s, alice, n2, n1)
+		order(t, s, bob, 555, 555)
+		if err := s.CreateOrder(ctx, store.Order{Number: n1, AccountID: alice.ID, BaseNumber: n1, Status: store.OrderActive}, nil); !errors.Is(err, store.ErrExists) {
+			t.Fatalf("duplicate order: %v", err)
+		}
+		if newest, err := s.NewestInChain(ctx, alice.ID, n1); err != nil || newest != n2 {
+			t.Fatalf("newest in chain: %d %v", newest, err)
+		}
+		if _, err := s.NewestInChain(ctx, bob.ID, n1); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("another account's chain: %v", err)
+		}
+		if _, err := s.Order(ctx, alice.ID, 555); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("another account's order: %v", err)
+		}
+		err := s.Tx(ctx, func(tx *store.Tx) error {
+			o, err := tx.LockOrder(ctx, alice.ID, n2)
+			if err != nil || o.BaseNumber != n1 {
+				return fmt.Errorf("lock: %+v %v", o, err)
+			}
+			return tx.SetOrderResend(ctx, n2, 7, t0.Add(time.Minute))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, _ := s.OrderByNumber(ctx, n2)
+		if o.TemplateID != 7 || !o.ResendTAT.Equal(t0.Add(time.Minute)) {
+			t.Fatalf("%+v", o)
+		}
+	})
+}
+
+// A transaction whose function fails leaves nothing behind.
+func TestTxRollsBack(t *testing.T) {
+	each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		boom := errors.New("boom")
+		err := s.Tx(ctx, func(tx *store.Tx) error {
+			if _, err := tx.CreateAccount(ctx, store.Account{Login: "ghost", PasswordHash: "x", Created: t0}); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatal(err)
+		}
+		if _, err := s.AccountByLogin(ctx, "ghost"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("rolled-back account exists: %v", err)
+		}
+	})
+}
+
+// Validating with an email covers only the domains whose live email it is.
+func TestValidateOnlyLiveDomains(t *testing.T) {
+	each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		alice := account(t, s, "alice")
+		old := order(t, s, alice, 1, 1)
+		var fresh int64
+		err := s.Tx(ctx, func(tx *store.Tx) error {
+			var err error
+			fresh, err = tx.CreateEmail(ctx, store.Email{OrderNumber: 1, Recipient: "webmaster@example.com", CodeHash: "fresh", Subject: "s", Text: "t", Created: t0, Expires: t0.Add(time.Hour)})
+			if err != nil {
+				return err
+			}
+			return tx.SetDomainRecipient(ctx, 1, 1, "webmaster@example.com", "constructed", fresh)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := s.ValidateDomains(ctx, 1, old, t0); err != nil || n != 0 {
+			t.Fatalf("superseded email validated %d (%v)", n, err)
+		}
+		if n, err := s.ValidateDomains(ctx, 1, fresh, t0); err != nil || n != 1 {
+			t.Fatalf("live email validated %d (%v)", n, err)
+		}
+		if n, _ := s.ValidateDomains(ctx, 1, fresh, t0); n != 0 {
+			t.Fatal("validated twice")
+		}
+		if e, err := s.EmailByCode(ctx, 1, "fresh"); err != nil || e.ID != fresh {
+			t.Fatalf("by code: %+v %v", e, err)
+		}
+		if _, err := s.EmailByCode(ctx, 2, "fresh"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("code of another order: %v", err)
+		}
+	})
+}
+
+// The outbox claim: 8 workers draining 1,000 deliveries each finish every
+// delivery exactly once (dependencies.md: FOR UPDATE SKIP LOCKED on
+// PostgreSQL, the single writer on SQLite).
+func TestOutboxClaimsEachDeliveryOnce(t *testing.T) {
+	each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		alice := account(t, s, "alice")
+		email := order(t, s, alice, 1, 1)
+		err := s.Tx(ctx, func(tx *store.Tx) error {
+			for i := range 1000 {
+				if _, err := tx.Enqueue(ctx, email, "admin@example.com", fmt.Sprintf("m%d@test", i), t0); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		finished := map[int64]string{}
+		var wg sync.WaitGroup
+		for w := range 8 {
+			owner := fmt.Sprintf("worker-%d", w)
+			wg.Go(func() {
+				for {
+					batch, err := s.Claim(ctx, owner, t0, time.Minute, 16)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if len(batch) == 0 {
+						return
+					}
+					for _, d := range batch {
+						ok, err := s.FinishAttempt(ctx, owner, store.Attempt{DeliveryID: d.ID, At: t0, Outcome: store.OutboxSent, Reply: "250 ok"}, t0)
+						if err != nil || !ok {
+							t.Errorf("finish %d: %v %v", d.ID, ok, err)
+						}
+						mu.Lock()
+						if prev, dup := finished[d.ID]; dup {
+							t.Errorf("delivery %d finished by %s and %s", d.ID, prev, owner)
+						}
+						finished[d.ID] = owner
+						mu.Unlock()
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if len(finished) != 1000 {
+			t.Fatalf("%d deliveries finished, want 1000", len(finished))
+		}
+		if n, _ := s.PendingDeliveries(ctx); n != 0 {
+			t.Fatalf("%d still pending", n)
+		}
+	})
+}
+
+// A crashed worker's claim comes back after its lease, and the crashed
+// worker can no longer record an outcome for it.
+func TestOutboxLeaseExpires(t *testing.T) {
+	each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		alice := account(t, s, "alice")
+		email := order(t, s, alice, 1, 1)
+		if _, err := s.Enqueue(ctx, email, "admin@example.com", "m@test", t0); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := s.Claim(ctx, "dead", t0, time.Minute, 10)
+		if len(got) != 1 || got[0].Subject != "s" || got[0].CodeHash != "hash-1" || got[0].OrderNumber != 1 {
+			t.Fatalf("claim: %+v", got)
+		}
+		if again, _ := s.Claim(ctx, "alive", t0.Add(59*time.Second), time.Minute, 10); len(again) != 0 {
+			t.Fatal("claimed twice within the lease")
+		}
+		again, _ := s.Claim(ctx, "alive", t0.Add(time.Minute), time.Minute, 10)
+		if len(again) != 1 || again[0].Attempts != 2 {
+			t.Fatalf("after the lease: %+v", again)
+		}
+		if ok, _ := s.FinishAttempt(ctx, "dead", store.Attempt{DeliveryID: again[0].ID, At: t0, Outcome: store.OutboxSent}, t0); ok {
+			t.Fatal("the old owner recorded an outcome after losing the lease")
+		}
+		ok, err := s.FinishAttempt(ctx, "alive", store.Attempt{DeliveryID: again[0].ID, At: t0.Add(time.Minute), Outcome: "retry", Reply: "451 try later"}, t0.Add(5*time.Minute))
+		if !ok || err != nil {
+			t.Fatal(ok, err)
+		}
+		if early, _ := s.Claim(ctx, "alive", t0.Add(4*time.Minute), time.Minute, 10); len(early) != 0 {
+			t.Fatal("retried before its time")
+		}
+		atts, _ := s.AttemptsOfOrder(ctx, 1)
+		if len(atts) != 1 || atts[0].Reply != "451 try later" || atts[0].Worker != "alive" {
+			t.Fatalf("attempts: %+v", atts)
+		}
+	})
+}
+
+func TestMailboxCaptureIsIdempotent(t *testing.T) {
+	each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		alice := account(t, s, "alice")
+		email := order(t, s, alice, 1, 1)
+		id, _ := s.Enqueue(ctx, email, "admin@example.com", "m@test", t0)
+		m := store.CapturedMail{DeliveryID: id, OrderNumber: 1, From: "f@x", To: "admin@example.com", Subject: "s", Text: "t", DCVCode: "C", Raw: "raw", Captured: t0}
+		for range 2 {
+			if err := s.Capture(ctx, m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := s.Mailbox(ctx, 0)
+		if err != nil || len(got) != 1 || got[0].DCVCode != "C" || !got[0].Captured.Equal(t0) {
+			t.Fatalf("%+v %v", got, err)
+		}
+		if other, _ := s.Mailbox(ctx, 2); len(other) != 0 {
+			t.Fatal("order filter")
+		}
+	})
+}
+
+func TestOffersWindowAndSettingsAndTemplates(t *testing.T) {
+	each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		alice, bob := account(t, s, "alice"), account(t, s, "bob")
+		err := s.RecordOffers(ctx, []store.Offer{
+			{AccountID: alice.ID, FQDN: "example.com", Mailbox: "admin@example.com", Source: "constructed", ADN: "example.com", At: t0},
+			{AccountID: alice.ID, FQDN: "www.example.com", Mailbox: "admin@example.com", Source: "constructed", ADN: "example.com", Product: 24, At: t0.Add(time.Hour)},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.OffersOf(ctx, alice.ID, "admin@example.com", t0.Add(time.Minute)); len(got) != 1 || got[0].FQDN != "www.example.com" {
+			t.Fatalf("window: %+v", got)
+		}
+		if got, _ := s.OffersOf(ctx, bob.ID, "admin@example.com", t0); len(got) != 0 {
+			t.Fatal("offers leak across accounts")
+		}
+
+		v1, _ := s.EnsureSetting(ctx, "k", "first")
+		v2, _ := s.EnsureSetting(ctx, "k", "second")
+		if v1 != "first" || v2 != "first" {
+			t.Fatalf("EnsureSetting: %q %q", v1, v2)
+		}
+		s.SetSetting(ctx, "k", "third")
+		if v, _ := s.Setting(ctx, "k"); v != "third" {
+			t.Fatalf("SetSetting: %q", v)
+		}
+		if v, err := s.Setting(ctx, "none"); v != "" || err != nil {
+			t.Fatalf("missing setting: %q %v", v, err)
+		}
+
+		err = s.Tx(ctx, func(tx *store.Tx) error {
+			if err := tx.PutTemplate(ctx, store.Template{ID: 1, Subject: "open", Text: "t", Created: t0}, nil); err != nil {
+				return err
+			}
+			return tx.PutTemplate(ctx, store.Template{ID: 2, Subject: "bob's", Text: "t", Created: t0}, []int64{bob.ID})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tm, err := s.UsableTemplate(ctx, 1, alice.ID); err != nil || tm.Subject != "open" || !tm.OpenToAll {
+			t.Fatalf("open template: %+v %v", tm, err)
+		}
+		if _, err := s.UsableTemplate(ctx, 2, alice.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("granted template for another account: %v", err)
+		}
+		if _, err := s.UsableTemplate(ctx, 2, bob.ID); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// Several nodes may start at once: concurrent migrations all succeed.
+func TestConcurrentMigrate(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			url := b.url(t)
+			var wg sync.WaitGroup
+			errs := make(chan error, 4)
+			for range 4 {
+				wg.Go(func() {
+					s, err := store.Open(context.Background(), url)
+					if err != nil {
+						errs <- err
+						return
+					}
+					defer s.Close()
+					errs <- s.Migrate(context.Background())
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+}
