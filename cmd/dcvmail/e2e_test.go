@@ -112,6 +112,18 @@ type captured struct {
 	DCVCode     string `json:"dcvCode"`
 }
 
+// waitFor polls cond for at most 60 s.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 60 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // mailList runs `mail list --json`, waiting (at most 10 s) for want messages.
 func mailList(t *testing.T, bin, data string, want int) []captured {
 	t.Helper()

@@ -23,9 +23,14 @@ import (
 	"github.com/dcvmail/dcvmail/internal/clock"
 	"github.com/dcvmail/dcvmail/internal/config"
 	"github.com/dcvmail/dcvmail/internal/dcv"
+	"github.com/dcvmail/dcvmail/internal/pgtest"
 	"github.com/dcvmail/dcvmail/internal/server"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
+
+// EnvBackend selects the database of servers started without Options.DB:
+// "postgres" runs the same tests on PostgreSQL.
+const EnvBackend = "DCVMAIL_TEST_BACKEND"
 
 // Epoch is where the fake clock starts.
 var Epoch = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
@@ -39,7 +44,10 @@ type Options struct {
 	DNSQuorum      int
 	DNSRequireAD   bool
 	TrustedProxies []string
-	DB             string // "" for a SQLite file in the test's directory
+	// DB is the database URL; "" means a SQLite file in the test's
+	// directory, or a fresh PostgreSQL database when DCVMAIL_TEST_BACKEND
+	// is "postgres" (the package's TestMain must then call pgtest.Main).
+	DB string
 	ResendBurst    int    // 0 for the default
 	Log            io.Writer
 }
@@ -59,6 +67,9 @@ type Env struct {
 func Start(t testing.TB, o Options) *Env {
 	t.Helper()
 	dir := t.TempDir()
+	if o.DB == "" && os.Getenv(EnvBackend) == "postgres" {
+		o.DB = pgtest.URL(t)
+	}
 	cfg := config.Serve{
 		Common:         config.Common{Data: dir, DB: o.DB},
 		Listen:         "127.0.0.1:0",
