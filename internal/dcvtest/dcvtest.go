@@ -47,9 +47,9 @@ type Options struct {
 	// DB is the database URL; "" means a SQLite file in the test's
 	// directory, or a fresh PostgreSQL database when DCVMAIL_TEST_BACKEND
 	// is "postgres" (the package's TestMain must then call pgtest.Main).
-	DB string
-	ResendBurst    int    // 0 for the default
-	Log            io.Writer
+	DB          string
+	ResendBurst int // 0 for the default
+	Log         io.Writer
 }
 
 // Env is a running server and what a test needs to drive it.
