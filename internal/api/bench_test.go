@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,15 +17,22 @@ import (
 	"github.com/dcvmail/dcvmail/internal/api"
 	"github.com/dcvmail/dcvmail/internal/contacts"
 	"github.com/dcvmail/dcvmail/internal/dcv"
+	"github.com/dcvmail/dcvmail/internal/pgtest"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
 
 // benchHandler is the API handler over a fresh SQLite file with one account
 // and one order whose DCV email was sent, and no resend limit to speak of.
 func benchHandler(b *testing.B, opts ...accounts.Option) (http.Handler, string) {
+	h, bodies := benchHandlerOn(b, store.SQLiteURL(filepath.Join(b.TempDir(), "bench.db")), 1, opts...)
+	return h, bodies[0]
+}
+
+// benchHandlerOn is benchHandler on any database, with several orders.
+func benchHandlerOn(b *testing.B, dbURL string, orders int, opts ...accounts.Option) (http.Handler, []string) {
 	b.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, store.SQLiteURL(filepath.Join(b.TempDir(), "bench.db")))
+	st, err := store.Open(ctx, dbURL)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -42,12 +50,16 @@ func benchHandler(b *testing.B, opts ...accounts.Option) (http.Handler, string) 
 	if _, err := st.CreateAccount(ctx, store.Account{Login: alice, PasswordHash: hash, Created: time.Now()}); err != nil {
 		b.Fatal(err)
 	}
-	order, err := svc.CreateOrder(ctx, dcv.NewOrder{Login: alice, Domains: []string{"example.com"}, DCVEmail: "admin@example.com"})
-	if err != nil {
-		b.Fatal(err)
+	var bodies []string
+	for range orders {
+		order, err := svc.CreateOrder(ctx, dcv.NewOrder{Login: alice, Domains: []string{"example.com"}, DCVEmail: "admin@example.com"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		bodies = append(bodies, "loginName="+alice+"&loginPassword="+alicePass+"&orderNumber="+n(order))
 	}
 	h := api.New(api.Config{DCV: svc, Auth: accounts.NewAuthenticator(st, opts...), Log: slog.New(slog.DiscardHandler)})
-	return h, "loginName=" + alice + "&loginPassword=" + alicePass + "&orderNumber=" + n(order)
+	return h, bodies
 }
 
 func serveOnce(b *testing.B, h http.Handler, path, body, want string) {
@@ -90,4 +102,31 @@ func BenchmarkResendDCVEmail(b *testing.B) {
 			serveOnce(b, h, resendPath, "x=1", want)
 		}
 	})
+}
+
+// BenchmarkResendDCVEmailParallel compares the back ends in one run: every
+// goroutine resends its own order, so the database's concurrency shows.
+//
+//	go test -run '^$' -bench ResendDCVEmailParallel -benchtime 3s ./internal/api
+func BenchmarkResendDCVEmailParallel(b *testing.B) {
+	for _, backend := range []struct {
+		name string
+		url  func() string
+	}{
+		{"sqlite", func() string { return store.SQLiteURL(filepath.Join(b.TempDir(), "bench.db")) }},
+		{"postgres", func() string { return pgtest.URL(b) }},
+	} {
+		b.Run(backend.name, func(b *testing.B) {
+			h, bodies := benchHandlerOn(b, backend.url(), 64)
+			var next atomic.Int64
+			b.SetParallelism(8) // 16 goroutines on 2 cores
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				body := bodies[next.Add(1)%int64(len(bodies))]
+				for pb.Next() {
+					serveOnce(b, h, resendPath, body, "errorCode=0")
+				}
+			})
+		})
+	}
 }

@@ -237,16 +237,17 @@ func (c *cluster) initdb() error {
 	if len(socketDir) > 90 { // Unix socket paths are limited to ~107 bytes
 		socketDir = "" // TCP only
 	}
+	durability := "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
+	if os.Getenv(EnvDurable) == "1" {
+		durability = "" // the server's defaults: every commit is flushed
+	}
 	conf := fmt.Sprintf(`
-# pgtest: throwaway test cluster; durability off for speed.
+# pgtest: throwaway test cluster.
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '%s'
 max_connections = 200
-fsync = off
-synchronous_commit = off
-full_page_writes = off
 logging_collector = off
-`, strings.ReplaceAll(socketDir, "'", "''"))
+%s`, strings.ReplaceAll(socketDir, "'", "''"), durability)
 	if err := appendFile(filepath.Join(c.data, "postgresql.conf"), conf); err != nil {
 		return err
 	}

@@ -62,6 +62,10 @@ const (
 	EnvURL     = "DCVMAIL_TEST_POSTGRES_URL"
 	EnvRequire = "DCVMAIL_REQUIRE_POSTGRES"
 	EnvBin     = "DCVMAIL_PG_BIN"
+	// EnvDurable=1 keeps PostgreSQL's durable defaults (fsync and
+	// synchronous_commit on), for benchmarks that compare with SQLite's
+	// synchronous=FULL fairly.
+	EnvDurable = "DCVMAIL_PG_DURABLE"
 )
 
 var (
