@@ -66,7 +66,12 @@ type Env struct {
 // Start starts a server; it stops when the test ends.
 func Start(t testing.TB, o Options) *Env {
 	t.Helper()
-	dir := t.TempDir()
+	return StartIn(t, t.TempDir(), o)
+}
+
+// StartIn starts a server on an existing --data directory.
+func StartIn(t testing.TB, dir string, o Options) *Env {
+	t.Helper()
 	if o.DB == "" && os.Getenv(EnvBackend) == "postgres" {
 		o.DB = pgtest.URL(t)
 	}
