@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dcvmail/dcvmail/internal/contacts/dnstest"
 	"github.com/dcvmail/dcvmail/sps"
 )
 
@@ -267,5 +268,24 @@ func TestCommandFailures(t *testing.T) {
 		if lines := strings.Count(strings.TrimSpace(stderr.String()), "\n"); lines != 0 || stderr.Len() == 0 {
 			t.Errorf("%v: stderr is not one line: %q", args, stderr.String())
 		}
+	}
+}
+
+// issue 3: order add accepts a DNS contact as --dcv-email when it can ask a
+// resolver, and refuses it when it cannot.
+func TestOrderAddWithDNSContact(t *testing.T) {
+	dnsSrv := dnstest.Start(t, `_validation-contactemail.example.com. TXT "owner@contacts.example.net"`)
+	bin := binary(t)
+	data := t.TempDir()
+	run(t, bin, data, "pw-dns-test\n", "account", "add", "--login", "dana", "--password-stdin")
+	cmd := exec.Command(bin, "order", "add", "--account", "dana", "--domain", "example.com", "--dcv-email", "owner@contacts.example.net")
+	cmd.Env = append(os.Environ(), "DCVMAIL_DATA="+data)
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "not a permitted recipient") {
+		t.Fatalf("without a resolver: %v %s", err, out)
+	}
+	out := run(t, bin, data, "", "order", "add", "--account", "dana", "--domain", "example.com", "--dcv-email", "owner@contacts.example.net", "--dns-resolver", dnsSrv.Addr())
+	show := run(t, bin, data, "", "order", "show", strings.TrimSpace(out))
+	if !strings.Contains(show, "owner@contacts.example.net") || !strings.Contains(show, "BR 3.2.2.4.14") {
+		t.Fatalf("order show:\n%s", show)
 	}
 }
