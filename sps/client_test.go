@@ -18,9 +18,17 @@ import (
 	"github.com/dcvmail/dcvmail/internal/wire"
 )
 
+// AfterTests run once all tests and examples have (the examples' dcvmail
+// server registers its shutdown here).
+var AfterTests []func()
+
 func TestMain(m *testing.M) {
 	retryDelay = time.Millisecond
-	os.Exit(m.Run())
+	code := m.Run()
+	for _, f := range AfterTests {
+		f()
+	}
+	os.Exit(code)
 }
 
 // recorded is one request as the server saw it.

@@ -2,98 +2,70 @@ package sps_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
-	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
 
-	"github.com/dcvmail/dcvmail/internal/wire"
+	"github.com/dcvmail/dcvmail/internal/config"
+	"github.com/dcvmail/dcvmail/internal/server"
 	"github.com/dcvmail/dcvmail/sps"
 )
 
-// vendor starts a server that answers as the vendor's service does, in
-// its formats, for one account ("login_name", "login_password") and one
-// order (1234567, two domains). The examples run against it; it is not
-// part of what they show.
-func vendor() *httptest.Server {
-	form := func(w http.ResponseWriter, pairs ...wire.Pair) {
-		w.Header().Set("Content-Type", wire.FormatForm.ContentType())
-		w.Write(wire.EncodeForm(pairs))
+// dcvmail starts, once for all examples, a real dcvmail server in this
+// process with its demo data: account "login_name" / "login_password" and
+// order 1234567 for example.com, whose DCV email was sent to
+// admin@example.com. It returns the base URL and an HTTP client that
+// trusts the server's self-signed certificate. The examples run against it;
+// against the vendor, leave BaseURL and HTTPClient unset.
+var dcvmail = sync.OnceValues(func() (string, *http.Client) {
+	dir, err := os.MkdirTemp("", "sps-example-")
+	if err != nil {
+		panic(err)
 	}
-	fail := func(w http.ResponseWriter, f wire.Format, code wire.Code, item string) {
-		w.Header().Set("Content-Type", f.ContentType())
-		w.Write(wire.EncodeError(f, wire.Errorf(code, item)))
+	cfg := config.Serve{
+		Common:         config.Common{Data: dir},
+		Listen:         "127.0.0.1:0",
+		MailFrom:       "dcv@dcvmail.test",
+		Demo:           true,
+		CodeValidity:   29 * 24 * time.Hour,
+		ResendBurst:    5,
+		ResendInterval: time.Minute,
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /products/", func(w http.ResponseWriter, r *http.Request) {
-		if r.ParseForm() != nil || r.PostForm.Get("loginName") != "login_name" || r.PostForm.Get("loginPassword") != "login_password" {
-			fail(w, wire.FormatForm, wire.BadLogin, "")
-			return
-		}
-		order := r.PostForm.Get("orderNumber")
-		switch r.URL.Path {
-		case "/products/!ResendDCVEmail":
-			switch {
-			case order == "":
-				fail(w, wire.FormatForm, wire.MissingArgument, "orderNumber")
-			case order != "1234567":
-				fail(w, wire.FormatForm, wire.InvalidArgument, "orderNumber")
-			default:
-				w.Write(wire.Success)
-			}
-		case "/products/!GetDCVEmailAddressList":
-			if r.PostForm.Get("domainName") != "www.example.com" {
-				fail(w, wire.FormatText, wire.InvalidArgument, "domainName")
-				return
-			}
-			w.Header().Set("Content-Type", wire.FormatText.ContentType())
-			w.Write([]byte("0\n" +
-				"domain_name\twww.example.com\n" +
-				"whois_email\tnone\n" +
-				"level2_email\tadmin@example.com\n" +
-				"level2_email\tadministrator@example.com\n" +
-				"level2_email\thostmaster@example.com\n" +
-				"level2_email\tpostmaster@example.com\n" +
-				"level2_email\twebmaster@example.com\n" +
-				"level3_email\tadmin@www.example.com\n" +
-				"level3_email\tadministrator@www.example.com\n" +
-				"level3_email\thostmaster@www.example.com\n" +
-				"level3_email\tpostmaster@www.example.com\n" +
-				"level3_email\twebmaster@www.example.com\n"))
-		case "/products/!GetMDCDomainDetails":
-			if order != "1234567" {
-				fail(w, wire.FormatForm, wire.InvalidArgument, "orderNumber")
-				return
-			}
-			form(w,
-				wire.Pair{Name: "errorCode", Value: "0"},
-				wire.Pair{Name: "1_domainName", Value: "example.com"},
-				wire.Pair{Name: "1_dcvMethod", Value: "EMAIL"},
-				wire.Pair{Name: "1_dcvStatus", Value: "Validated"},
-				wire.Pair{Name: "2_domainName", Value: "www.example.com"},
-				wire.Pair{Name: "2_dcvMethod", Value: "EMAIL"},
-				wire.Pair{Name: "2_dcvStatus", Value: "Awaiting Validation"},
-			)
-		case "/products/!AutoUpdateDCV":
-			if order != "1234567" {
-				fail(w, wire.FormatForm, wire.InvalidArgument, "orderNumber")
-				return
-			}
-			w.Write(wire.Success)
-		default:
-			http.NotFound(w, r)
-		}
+	srv, err := server.New(context.Background(), cfg, server.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		panic(err)
+	}
+	go srv.Serve()
+	sps.AfterTests = append(sps.AfterTests, func() {
+		srv.Shutdown(context.Background())
+		os.RemoveAll(dir)
 	})
-	return httptest.NewServer(mux)
+	pem, err := os.ReadFile(filepath.Join(dir, "tls-cert.pem"))
+	if err != nil {
+		panic(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	return srv.URL(), &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+})
+
+// demoClient is a client of the in-process dcvmail for the demo account.
+func demoClient() *sps.Client {
+	url, hc := dcvmail()
+	return &sps.Client{BaseURL: url, LoginName: "login_name", LoginPassword: "login_password", HTTPClient: hc}
 }
 
 // A resend, and what to do when it fails.
 func Example() {
-	srv := vendor()
-	defer srv.Close()
 	ctx := context.Background()
-
-	c := &sps.Client{BaseURL: srv.URL, LoginName: "login_name", LoginPassword: "login_password"}
+	c := demoClient()
 	_, err := c.ResendDCVEmail(ctx, sps.ResendDCVEmailRequest{OrderNumber: 7654321})
 	var apiErr *sps.Error
 	switch {
@@ -109,14 +81,11 @@ func Example() {
 	}
 	// Output:
 	// rejected parameter: orderNumber
-	// errorCode -4: The value of the 'orderNumber' argument is invalid! (orderNumber)
+	// errorCode -4: The value of the 'orderNumber' argument is invalid! (orderNumber): no such order for this account
 }
 
 func ExampleClient_ResendDCVEmail() {
-	srv := vendor()
-	defer srv.Close()
-
-	c := &sps.Client{BaseURL: srv.URL, LoginName: "login_name", LoginPassword: "login_password"}
+	c := demoClient()
 	_, err := c.ResendDCVEmail(context.Background(), sps.ResendDCVEmailRequest{OrderNumber: 1234567})
 	fmt.Println(err)
 
@@ -129,10 +98,7 @@ func ExampleClient_ResendDCVEmail() {
 }
 
 func ExampleClient_GetDCVEmailAddressList() {
-	srv := vendor()
-	defer srv.Close()
-
-	c := &sps.Client{BaseURL: srv.URL, LoginName: "login_name", LoginPassword: "login_password"}
+	c := demoClient()
 	list, err := c.GetDCVEmailAddressList(context.Background(), sps.GetDCVEmailAddressListRequest{DomainName: "www.example.com"})
 	if err != nil {
 		fmt.Println(err)
@@ -149,10 +115,7 @@ func ExampleClient_GetDCVEmailAddressList() {
 }
 
 func ExampleClient_GetMDCDomainDetails() {
-	srv := vendor()
-	defer srv.Close()
-
-	c := &sps.Client{BaseURL: srv.URL, LoginName: "login_name", LoginPassword: "login_password"}
+	c := demoClient()
 	r, err := c.GetMDCDomainDetails(context.Background(), sps.GetMDCDomainDetailsRequest{OrderNumber: 1234567})
 	if err != nil {
 		fmt.Println(err)
@@ -162,23 +125,29 @@ func ExampleClient_GetMDCDomainDetails() {
 		fmt.Printf("%s %s validated=%t\n", d.DomainName, d.DCVMethod, d.Validated())
 	}
 	// Output:
-	// example.com EMAIL validated=true
-	// www.example.com EMAIL validated=false
+	// example.com EMAIL validated=false
 }
 
 func ExampleClient_AutoUpdateDCV() {
-	srv := vendor()
-	defer srv.Close()
-
-	c := &sps.Client{BaseURL: srv.URL, LoginName: "login_name", LoginPassword: "login_password"}
-	_, err := c.AutoUpdateDCV(context.Background(), sps.AutoUpdateDCVRequest{
-		OrderNumber:          1234567,
-		DomainNames:          []string{"example.com", "www.example.com"},
-		NewMethods:           []string{sps.MethodEmail, sps.MethodEmail},
-		NewDCVEmailAddresses: []string{"admin@example.com", "admin@www.example.com"},
+	c := demoClient()
+	ctx := context.Background()
+	// A new address must first be offered by GetDCVEmailAddressList.
+	if _, err := c.GetDCVEmailAddressList(ctx, sps.GetDCVEmailAddressListRequest{DomainName: "example.com"}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	_, err := c.AutoUpdateDCV(ctx, sps.AutoUpdateDCVRequest{
+		OrderNumber:        1234567,
+		DomainName:         "example.com",
+		NewMethod:          sps.MethodEmail,
+		NewDCVEmailAddress: "hostmaster@example.com",
 	})
 	fmt.Println(err)
-	// Output: <nil>
+	r, _ := c.GetMDCDomainDetails(ctx, sps.GetMDCDomainDetailsRequest{OrderNumber: 1234567, ShowStatusDetails: true})
+	fmt.Println(r.Domains[0].DCVEmailAddress)
+	// Output:
+	// <nil>
+	// hostmaster@example.com
 }
 
 func ExampleClient_String() {

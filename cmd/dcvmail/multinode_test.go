@@ -2,9 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -172,6 +177,53 @@ func TestRulesHoldAcrossNodes(t *testing.T) {
 	for _, c := range []*sps.Client{a, b} {
 		if _, err := c.GetDCVEmailAddressList(ctx, sps.GetDCVEmailAddressListRequest{DomainName: "example.org"}); !errors.Is(err, sps.ErrAuthentication) {
 			t.Fatalf("disabled account: %v", err)
+		}
+	}
+}
+
+// issue 5: a code confirmed on one node reads Validated on another.
+func TestConfirmOnOneNodeValidatedOnAnother(t *testing.T) {
+	db := pgtest.URL(t)
+	bin := binary(t)
+	data := t.TempDir()
+	run(t, bin, data, "", "migrate", "--db", db)
+	run(t, bin, data, "pw-confirm\n", "account", "add", "--db", db, "--login", "eve", "--password-stdin")
+	var order int64
+	fmt.Sscan(run(t, bin, data, "", "order", "add", "--db", db, "--account", "eve", "--domain", "example.com", "--dcv-email", "admin@example.com"), &order)
+	urls := nodes(t, bin, data, db, 2)
+	a, b := client(t, urls[0], data, "eve", "pw-confirm"), client(t, urls[1], data, "eve", "pw-confirm")
+
+	var code string
+	waitFor(t, func() bool {
+		var msgs []captured
+		json.Unmarshal([]byte(run(t, bin, data, "", "mail", "list", "--json", "--db", db)), &msgs)
+		if len(msgs) == 1 {
+			code = msgs[0].DCVCode
+		}
+		return code != ""
+	})
+	form := url.Values{"orderNumber": {strconv.FormatInt(order, 10)}, "dcvCode": {code}}
+	resp, err := a.HTTPClient.PostForm(urls[0]+"/products/EnterDCVCode2", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(page), "You have entered the correct Domain Control Validation code") {
+		t.Fatalf("confirmation on node A: HTTP %d\n%s", resp.StatusCode, page)
+	}
+	details, err := b.GetMDCDomainDetails(context.Background(), sps.GetMDCDomainDetailsRequest{OrderNumber: order, ShowStatusDetails: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(details.Domains) != 1 || !details.Domains[0].Validated() || details.Domains[0].ValidatedAt.IsZero() {
+		t.Fatalf("node B: %+v", details.Domains)
+	}
+	// dcv-rules.md, Evidence: who confirmed, from where, and every attempt.
+	show := run(t, bin, data, "", "order", "show", "--db", db, strconv.FormatInt(order, 10))
+	for _, want := range []string{"Validated", "127.0.0.1", "Go-http-client", "BR 3.2.2.4.4", "sent"} {
+		if !strings.Contains(show, want) {
+			t.Errorf("order show lacks %q:\n%s", want, show)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"net/netip"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -41,15 +42,25 @@ type Authenticator struct {
 	useCache bool
 	dummy    string        // hash verified for unknown logins, to spend the same time
 	slots    chan struct{} // bounds concurrent argon2id runs (19 MiB each)
+	lockout  *Lockout      // nil: failed logins are not counted
 
 	mu    sync.Mutex
 	cache map[[32]byte]time.Time
 
 	verifications atomic.Int64 // argon2id runs, for metrics and tests
+	waiting       atomic.Int64 // verifications waiting for a slot
 }
 
 // Verifications is how many argon2id verifications have run.
 func (a *Authenticator) Verifications() int64 { return a.verifications.Load() }
+
+// Waiting is how many verifications wait for one of the Slots: they hold
+// no argon2id memory yet.
+func (a *Authenticator) Waiting() int64 { return a.waiting.Load() }
+
+// Slots is how many argon2id verifications may run at once; each holds
+// 19 MiB while it runs.
+func (a *Authenticator) Slots() int { return cap(a.slots) }
 
 // Option configures an Authenticator.
 type Option func(*Authenticator)
@@ -57,8 +68,12 @@ type Option func(*Authenticator)
 // WithoutCache verifies argon2id on every call (for benchmarks).
 func WithoutCache() Option { return func(a *Authenticator) { a.useCache = false } }
 
-// WithClock sets the clock for cache lifetimes.
+// WithClock sets the clock for cache lifetimes and lockout windows.
 func WithClock(c clock.Clock) Option { return func(a *Authenticator) { a.clock = c } }
+
+// WithLockout counts failed logins and refuses locked login names and
+// source addresses.
+func WithLockout(l *Lockout) Option { return func(a *Authenticator) { a.lockout = l } }
 
 // NewAuthenticator returns an Authenticator over accounts.
 func NewAuthenticator(accounts Lookup, opts ...Option) *Authenticator {
@@ -99,23 +114,46 @@ func (a *Authenticator) cacheKey(acct store.Account, password string) [32]byte {
 }
 
 // Authenticate returns the account for a login and password, or
-// ErrBadLogin. Other errors are internal failures (the database).
+// ErrBadLogin. Other errors are internal failures (the database). It is
+// AuthenticateFrom without a source address: only the login name's
+// failures are counted.
 func (a *Authenticator) Authenticate(ctx context.Context, login, password string) (store.Account, error) {
+	return a.AuthenticateFrom(ctx, login, password, netip.Addr{})
+}
+
+// AuthenticateFrom is Authenticate for a request from source (the zero
+// Addr when unknown). With a Lockout, a failure counts against the login
+// name and the source, and while either is locked every attempt fails,
+// even with the right password.
+//
+// Every attempt that is not a cache hit costs exactly one argon2id run:
+// an unknown login verifies a dummy hash, a disabled or locked account its
+// own, so that neither the existence of a login nor a lock shows in the
+// time of the answer.
+func (a *Authenticator) AuthenticateFrom(ctx context.Context, login, password string, source netip.Addr) (store.Account, error) {
 	acct, err := a.accounts.AccountByLogin(ctx, login)
-	if errors.Is(err, store.ErrNotFound) {
-		// Spend what a known login costs, so logins cannot be probed by time.
-		a.verify(ctx, a.dummy, password)
-		return store.Account{}, ErrBadLogin
-	}
-	if err != nil {
+	known := err == nil
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return store.Account{}, err
 	}
-	if acct.Disabled {
-		return store.Account{}, ErrBadLogin
-	}
 	now := a.clock.Now()
+	var subjects []store.LoginSubject
+	locked := false
+	if a.lockout != nil {
+		label := ""
+		if known {
+			label = acct.Login
+		}
+		subjects = a.lockout.subjects(login, label, source)
+		until, err := a.lockout.lockedUntil(ctx, subjects, now)
+		if err != nil {
+			return store.Account{}, err
+		}
+		locked = !until.IsZero()
+	}
+	usable := known && !acct.Disabled && !locked
 	var key [32]byte
-	if a.useCache {
+	if usable && a.useCache {
 		key = a.cacheKey(acct, password)
 		a.mu.Lock()
 		exp, hit := a.cache[key]
@@ -124,28 +162,42 @@ func (a *Authenticator) Authenticate(ctx context.Context, login, password string
 			return acct, nil
 		}
 	}
-	ok, err := a.verify(ctx, acct.PasswordHash, password)
+	hash := a.dummy // spend what a known login costs, so logins cannot be probed by time
+	if known {
+		hash = acct.PasswordHash
+	}
+	ok, err := a.verify(ctx, hash, password)
 	if err != nil {
 		return store.Account{}, err
 	}
-	if !ok {
-		return store.Account{}, ErrBadLogin
-	}
-	if a.useCache {
-		a.mu.Lock()
-		if len(a.cache) >= cacheMax {
-			clear(a.cache)
+	if usable && ok {
+		if a.useCache {
+			a.mu.Lock()
+			if len(a.cache) >= cacheMax {
+				clear(a.cache)
+			}
+			a.cache[key] = now.Add(CacheTTL)
+			a.mu.Unlock()
 		}
-		a.cache[key] = now.Add(CacheTTL)
-		a.mu.Unlock()
+		return acct, nil
 	}
-	return acct, nil
+	// A locked subject's attempts are not counted: the lock ends when it
+	// was set to, however many attempts it refused.
+	if a.lockout != nil && !locked {
+		if err := a.lockout.fail(ctx, subjects, now); err != nil {
+			return store.Account{}, err
+		}
+	}
+	return store.Account{}, ErrBadLogin
 }
 
 func (a *Authenticator) verify(ctx context.Context, hash, password string) (bool, error) {
+	a.waiting.Add(1)
 	select {
 	case a.slots <- struct{}{}:
+		a.waiting.Add(-1)
 	case <-ctx.Done():
+		a.waiting.Add(-1)
 		return false, ctx.Err()
 	}
 	defer func() { <-a.slots }()

@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -29,6 +30,7 @@ type Handler struct {
 	proxies []netip.Prefix
 	log     *slog.Logger
 	mux     *http.ServeMux
+	limiter *accountLimiter // nil: no per-account request limit
 }
 
 // Config wires a Handler.
@@ -39,18 +41,24 @@ type Config struct {
 	// X-Forwarded-Proto: https; the header from anyone else is ignored.
 	TrustedProxies []netip.Prefix
 	Log            *slog.Logger
+	// RequestLimit bounds each account's requests (limits.go); the zero
+	// value sets no limit.
+	RequestLimit RequestLimit
 }
 
 // New returns the API handler. Its routes are the paths of wire.md section
 // 1; the `!` of each may arrive percent-encoded.
 func New(cfg Config) *Handler {
-	h := &Handler{dcv: cfg.DCV, auth: cfg.Auth, proxies: cfg.TrustedProxies, log: cfg.Log, mux: http.NewServeMux()}
+	h := &Handler{dcv: cfg.DCV, auth: cfg.Auth, proxies: cfg.TrustedProxies, log: cfg.Log, mux: http.NewServeMux(),
+		limiter: newAccountLimiter(cfg.RequestLimit)}
 	if h.log == nil {
 		h.log = slog.Default()
 	}
 	h.route("/products/!ResendDCVEmail", wire.FormatForm, h.resend)
 	h.route("/products/!GetDCVEmailAddressList", wire.FormatText, h.addressList)
 	h.route("/products/download/!GetDCVEmailAddressList", wire.FormatText, h.addressList)
+	h.route("/products/!GetMDCDomainDetails", wire.FormatForm, h.details)
+	h.route("/products/!AutoUpdateDCV", wire.FormatForm, h.autoUpdate)
 	return h
 }
 
@@ -63,7 +71,14 @@ type call struct {
 	id     string
 	format wire.Format
 	code   wire.Code
+	https  bool
+	// password is the request's loginPassword, kept only to be cut out of
+	// whatever an error or a panic would put in the log.
+	password string
 }
+
+// redact removes the request's password from text bound for the log.
+func (c *call) redact(s string) string { return redactor{secrets: []string{c.password}}.redact(s) }
 
 type callKey struct{}
 
@@ -71,11 +86,11 @@ type callKey struct{}
 // answers -17 to other methods, as the contract asks).
 func (h *Handler) route(path string, defaultFormat wire.Format, fn func(http.ResponseWriter, *http.Request, *call)) {
 	h.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
-		c := &call{id: newRequestID(), format: defaultFormat}
+		c := &call{id: newRequestID(), format: defaultFormat, https: h.isHTTPS(r)}
 		start := time.Now()
 		defer func() {
 			if p := recover(); p != nil {
-				h.log.Error("panic in API handler", "request", c.id, "panic", p, "stack", string(debug.Stack()))
+				h.log.Error("panic in API handler", "request", c.id, "panic", c.redact(fmt.Sprint(p)), "stack", c.redact(string(debug.Stack())))
 				h.writeError(w, c, &wire.Error{Code: wire.Internal, Detail: "request id " + c.id})
 			}
 			h.log.Info("api", "request", c.id, "path", r.URL.Path, "method", r.Method, "remote", r.RemoteAddr,
@@ -122,7 +137,7 @@ func (h *Handler) isHTTPS(r *http.Request) bool {
 
 // authenticate is check 6: the login and password.
 func (h *Handler) authenticate(r *http.Request, a args) (store.Account, error) {
-	acct, err := h.auth.Authenticate(r.Context(), a.str("loginName"), a.str("loginPassword"))
+	acct, err := h.auth.AuthenticateFrom(r.Context(), a.str("loginName"), a.str("loginPassword"), h.sourceOf(r))
 	if errors.Is(err, accounts.ErrBadLogin) {
 		return acct, wire.Errorf(wire.BadLogin, "")
 	}
@@ -134,6 +149,10 @@ func (h *Handler) write(w http.ResponseWriter, c *call, body []byte) {
 	hdr := w.Header()
 	hdr.Set("Content-Type", c.format.ContentType())
 	hdr.Set("Cache-Control", "no-store")
+	if c.https {
+		// Browsers heed HSTS only over HTTPS (RFC 6797 section 7.2).
+		hdr.Set("Strict-Transport-Security", "max-age=31536000")
+	}
 	w.WriteHeader(http.StatusOK)
 	w.Write(body)
 }
@@ -162,13 +181,19 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, c *call, err erro
 		case dcv.Forbidden:
 			h.writeError(w, c, &wire.Error{Code: wire.PermissionDenied})
 			return
+		case dcv.Missing:
+			h.writeError(w, c, &wire.Error{Code: wire.MissingArgument, Item: e.Item, Detail: e.Detail})
+			return
 		}
 	}
-	h.log.Error("internal failure", "request", c.id, "path", r.URL.Path, "err", err)
+	// The error, never the request's parameters; and should the error quote
+	// the password, not that either.
+	h.log.Error("internal failure", "request", c.id, "path", r.URL.Path, "err", c.redact(err.Error()))
 	h.writeError(w, c, &wire.Error{Code: wire.Internal, Detail: "request id " + c.id})
 }
 
-// begin runs checks 1 to 6 and returns the arguments and the caller.
+// begin runs checks 1 to 6, then the account's request limit, and returns
+// the arguments and the caller.
 func (h *Handler) begin(w http.ResponseWriter, r *http.Request, c *call, ep *endpoint) (args, store.Account, bool) {
 	a, werr := h.parse(r, ep)
 	c.format = a.format
@@ -176,9 +201,13 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request, c *call, ep *end
 		h.writeError(w, c, werr)
 		return a, store.Account{}, false
 	}
+	c.password = a.str("loginPassword")
 	acct, err := h.authenticate(r, a)
 	if err != nil {
 		h.fail(w, r, c, err)
+		return a, acct, false
+	}
+	if !h.limitRequest(w, c, acct) {
 		return a, acct, false
 	}
 	return a, acct, true

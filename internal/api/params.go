@@ -32,6 +32,13 @@ type param struct {
 	unless string
 	max    int // characters; 0 for no limit beyond the body's
 	kind   kind
+	// requiredIf makes the parameter required when it holds for the
+	// request's other values (raw, as sent), checked with the required ones.
+	requiredIf func(values map[string]string) bool
+	// validate, when set, checks and normalizes the value instead of kind;
+	// it sees the request's other values (raw, as sent) for rules that
+	// join parameters, such as lists that must have equal lengths.
+	validate func(v string, values map[string]string) (string, bool)
 }
 
 // endpoint is an API call's parameter table, in the contract's order (the
@@ -110,7 +117,10 @@ func (h *Handler) parse(r *http.Request, ep *endpoint) (args, *wire.Error) {
 
 	// Check 4: missing required parameters, in table order.
 	for _, p := range ep.params {
-		if p.required && values[p.name] == "" && (p.unless == "" || values[p.unless] == "") {
+		if values[p.name] != "" {
+			continue
+		}
+		if (p.required && (p.unless == "" || values[p.unless] == "")) || (p.requiredIf != nil && p.requiredIf(values)) {
 			return a, wire.Errorf(wire.MissingArgument, p.name)
 		}
 	}
@@ -121,7 +131,7 @@ func (h *Handler) parse(r *http.Request, ep *endpoint) (args, *wire.Error) {
 		if !given || (v == "" && !bad[p.name]) {
 			continue
 		}
-		norm, ok := p.check(v)
+		norm, ok := p.check(v, values)
 		if bad[p.name] || !ok {
 			return a, wire.Errorf(wire.InvalidArgument, p.name)
 		}
@@ -164,13 +174,17 @@ func (ep *endpoint) find(name string) *param {
 	return nil
 }
 
-// check validates a value and returns it normalized.
-func (p *param) check(v string) (string, bool) {
+// check validates a value and returns it normalized; values are the
+// request's others, as sent.
+func (p *param) check(v string, values map[string]string) (string, bool) {
 	if p.max > 0 && utf8.RuneCountInString(v) > p.max {
 		return "", false
 	}
 	if !utf8.ValidString(v) || strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return "", false
+	}
+	if p.validate != nil {
+		return p.validate(v, values)
 	}
 	switch p.kind {
 	case integer:
@@ -228,4 +242,37 @@ var addressListEndpoint = endpoint{
 	},
 	defaultFormat: wire.FormatText,
 	formats:       responseFormats(wire.FormatText),
+}
+
+var detailsEndpoint = endpoint{
+	params: []param{
+		loginName,
+		loginPassword,
+		{name: "orderNumber", required: true, kind: integer},
+		{name: "showStatusDetails", kind: yesNo},
+		{name: "responseFormat", kind: format},
+	},
+	defaultFormat: wire.FormatForm,
+	formats:       responseFormats(wire.FormatForm),
+}
+
+// autoUpdateEndpoint takes one domain (domainName, newMethod,
+// newDCVEmailAddress) or several (domainNames, newMethods,
+// newDCVEmailAddresses), never both; autoupdate.go has the rules that join
+// them.
+var autoUpdateEndpoint = endpoint{
+	params: []param{
+		loginName,
+		loginPassword,
+		{name: "orderNumber", required: true, unless: "baseOrderNumber", kind: integer},
+		{name: "baseOrderNumber", required: true, unless: "orderNumber", kind: integer},
+		{name: "domainName", max: 255, validate: singular(domainKey)},
+		{name: "newMethod", max: 32, requiredIf: givenNone("domainNames", "newMethods"), validate: singular(method)},
+		{name: "newDCVEmailAddress", max: 255, requiredIf: singleEmail, validate: singleAddress},
+		{name: "domainNames", requiredIf: givenAny("newMethods", "newDCVEmailAddresses"), validate: domainList},
+		{name: "newMethods", requiredIf: givenAny("domainNames"), validate: methodList},
+		{name: "newDCVEmailAddresses", requiredIf: listEmail, validate: addressList},
+		{name: "dcvTemplateID", kind: integer},
+	},
+	defaultFormat: wire.FormatForm,
 }

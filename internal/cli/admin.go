@@ -207,6 +207,25 @@ type orderView struct {
 	Domains     []domainView   `json:"domains"`
 	Emails      []emailView    `json:"emails"`
 	Deliveries  []deliveryView `json:"deliveries"`
+	Attempts    []attemptView  `json:"attempts"`
+	Confirmed   []confirmView  `json:"confirmations"`
+}
+
+type attemptView struct {
+	DeliveryID int64     `json:"deliveryId"`
+	At         time.Time `json:"at"`
+	Outcome    string    `json:"outcome"`
+	Reply      string    `json:"reply"`
+	Worker     string    `json:"worker"`
+}
+
+type confirmView struct {
+	At        time.Time `json:"at"`
+	EmailID   int64     `json:"emailId"`
+	Domains   []string  `json:"domains"`
+	ClientIP  string    `json:"clientIp"`
+	PeerAddr  string    `json:"peerAddr"`
+	UserAgent string    `json:"userAgent"`
 }
 
 type domainView struct {
@@ -260,6 +279,12 @@ func printOrder(env Env, d dcv.OrderDetails, asJSON bool) error {
 		}
 		v.Deliveries = append(v.Deliveries, dv)
 	}
+	for _, a := range d.Attempts {
+		v.Attempts = append(v.Attempts, attemptView{a.DeliveryID, a.At, a.Outcome, a.Reply, a.Worker})
+	}
+	for _, c := range d.Confirmations {
+		v.Confirmed = append(v.Confirmed, confirmView{c.At, c.EmailID, c.Domains, c.ClientIP, c.PeerAddr, c.UserAgent})
+	}
 	if asJSON {
 		enc := json.NewEncoder(env.Stdout)
 		enc.SetIndent("", "  ")
@@ -286,6 +311,14 @@ func printOrder(env Env, d dcv.OrderDetails, asJSON bool) error {
 			sent = o.Sent.Format(time.RFC3339)
 		}
 		fmt.Fprintf(w, "%d\t%d\t%s\t%s\t%d\t%s\t%s\n", o.ID, o.EmailID, o.Recipient, o.State, o.Attempts, sent, o.LastReply)
+	}
+	fmt.Fprintln(w, "\nATTEMPT\tDELIVERY\tOUTCOME\tWORKER\tREPLY")
+	for _, a := range v.Attempts {
+		fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\n", a.At.Format(time.RFC3339), a.DeliveryID, a.Outcome, a.Worker, a.Reply)
+	}
+	fmt.Fprintln(w, "\nCONFIRMED\tEMAIL\tDOMAINS\tFROM\tUSER AGENT")
+	for _, c := range v.Confirmed {
+		fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\n", c.At.Format(time.RFC3339), c.EmailID, strings.Join(c.Domains, " "), c.ClientIP, c.UserAgent)
 	}
 	return w.Flush()
 }

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dcvmail/dcvmail/internal/bench"
 	"github.com/dcvmail/dcvmail/internal/clientcmd"
 	"github.com/dcvmail/dcvmail/internal/config"
 	"github.com/dcvmail/dcvmail/internal/contacts"
@@ -50,6 +51,7 @@ Usage:
   dcvmail mail list    [--json] [--order N]
   dcvmail client resend|addresses|status|update --url URL --login NAME [flags]
                        (password from DCVMAIL_CLIENT_PASSWORD or --password-stdin)
+  dcvmail bench        [--db URL] [--orders N] [--large-orders N] [--markdown FILE] (see BENCHMARKS.md)
   dcvmail version
 
 Every flag also reads DCVMAIL_<FLAG> (e.g. --data from DCVMAIL_DATA); the flag wins.
@@ -78,6 +80,8 @@ func Run(args []string, env Env) int {
 		err = admin(cmd+" "+rest[0], rest[1:], env)
 	case "client":
 		return clientcmd.Run(context.Background(), rest, env.Stdin, env.Stdout, env.Stderr, env.Getenv)
+	case "bench":
+		err = bench.Main(rest, env.Stdout, env.Stderr, env.Getenv)
 	case "version", "--version", "-version":
 		fmt.Fprintln(env.Stdout, "dcvmail", Version())
 	case "help", "-h", "--help":

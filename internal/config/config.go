@@ -53,6 +53,35 @@ type Serve struct {
 	ResendBurst    int
 	ResendInterval time.Duration
 	LogFormat      string
+	Mail           Mail
+	Limits         Limits
+}
+
+// Limits are the defences against password guessing and floods
+// (SECURITY.md). A zero field takes the default, which matters only to
+// configurations built by hand (tests): the flags carry the defaults.
+type Limits struct {
+	LoginFailures   int           // failed logins of one login name that lock it
+	SourceFailures  int           // failed logins from one source address that lock it
+	LockoutWindow   time.Duration // the window in which failures are counted
+	LockoutDuration time.Duration // how long a lock lasts
+	RequestRate     float64       // API requests per second per account on each node; negative: no limit
+	RequestBurst    int           // API requests an account may make at once
+}
+
+// Mail is the delivery configuration of `dcvmail serve` (docs/mail.md).
+type Mail struct {
+	SMTPCA          string
+	SMTPConnections int
+	SMTPTimeout     time.Duration
+	SMTPHELO        string
+	MaxAge          time.Duration
+	RetryBase       time.Duration
+	RetryMax        time.Duration
+	Lease           time.Duration
+	DKIMKey         string
+	DKIMSelector    string
+	DKIMDomain      string
 }
 
 // BindServe registers the flags of `dcvmail serve` (operator.md).
@@ -76,6 +105,25 @@ func BindServe(fs *flag.FlagSet, c *Serve) {
 	fs.IntVar(&c.ResendBurst, "resend-burst", 5, "resends per order allowed at once")
 	fs.DurationVar(&c.ResendInterval, "resend-interval", time.Minute, "one more resend per order is allowed after each interval")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
+	m := &c.Mail
+	fs.StringVar(&m.SMTPCA, "smtp-ca", "", "PEM file of CA certificates trusted for the SMTP server, besides the system's")
+	fs.IntVar(&m.SMTPConnections, "smtp-connections", 4, "SMTP connections open at once (messages in flight)")
+	fs.DurationVar(&m.SMTPTimeout, "smtp-timeout", 30*time.Second, "timeout of each SMTP step (connect, one command, the message data)")
+	fs.StringVar(&m.SMTPHELO, "smtp-helo", "", "name to greet the SMTP server with (default: the host name)")
+	fs.DurationVar(&m.MaxAge, "mail-max-age", 48*time.Hour, "retry temporary delivery failures until a message is this old, then give up")
+	fs.DurationVar(&m.RetryBase, "mail-retry-base", 5*time.Second, "delay before the first retry of a delivery; it doubles with each retry, up to --mail-retry-max")
+	fs.DurationVar(&m.RetryMax, "mail-retry-max", 30*time.Minute, "longest delay between two retries of a delivery")
+	fs.DurationVar(&m.Lease, "mail-lease", 2*time.Minute, "how long a worker holds messages it took; a crashed worker's messages are resent after it")
+	fs.StringVar(&m.DKIMKey, "dkim-key", "", "PEM private key (RSA or Ed25519) to DKIM-sign outgoing mail with (off by default)")
+	fs.StringVar(&m.DKIMSelector, "dkim-selector", "", "DKIM selector: the key is published at <selector>._domainkey.<domain>")
+	fs.StringVar(&m.DKIMDomain, "dkim-domain", "", "DKIM signing domain (default: the domain of --mail-from)")
+	l := &c.Limits
+	fs.IntVar(&l.LoginFailures, "lockout-login-failures", 20, "failed logins of one login name within --lockout-window that lock it")
+	fs.IntVar(&l.SourceFailures, "lockout-source-failures", 100, "failed logins from one source address (IPv4, or IPv6 /64) within --lockout-window that lock it")
+	fs.DurationVar(&l.LockoutWindow, "lockout-window", 15*time.Minute, "window in which failed logins are counted")
+	fs.DurationVar(&l.LockoutDuration, "lockout-duration", 15*time.Minute, "how long a locked login name or source address is refused, even with the right password")
+	fs.Float64Var(&l.RequestRate, "request-rate", 50, "API requests per second per account on each node, after a burst of --request-burst (negative: no limit)")
+	fs.IntVar(&l.RequestBurst, "request-burst", 1000, "API requests an account may make at once on each node")
 }
 
 // Proxies parses --trusted-proxy values.

@@ -26,6 +26,9 @@ const (
 	CannotResend
 	// Forbidden is an account without the right for the call.
 	Forbidden
+	// Missing is a parameter that the order's state makes necessary (the
+	// domainName of an order of several domains). Item names it.
+	Missing
 )
 
 // Error is a refusal with its kind, the offending parameter and a detail for

@@ -120,12 +120,13 @@ func (s *Service) recipientsFor(ctx context.Context, mailbox string, domains []s
 // OrderDetails is everything known of an order, for `dcvmail order show`,
 // GetMDCDomainDetails and the evidence trail.
 type OrderDetails struct {
-	Order      store.Order
-	Account    store.Account
-	Domains    []store.Domain
-	Emails     []store.Email
-	Deliveries []store.Delivery
-	Attempts   []store.Attempt
+	Order         store.Order
+	Account       store.Account
+	Domains       []store.Domain
+	Emails        []store.Email
+	Deliveries    []store.Delivery
+	Attempts      []store.Attempt
+	Confirmations []store.Confirmation
 }
 
 // Details reads an order with its domains, emails and deliveries. With
@@ -155,6 +156,9 @@ func (s *Service) Details(ctx context.Context, accountID, number int64) (OrderDe
 	if d.Deliveries, err = s.store.DeliveriesOfOrder(ctx, number); err != nil {
 		return d, err
 	}
-	d.Attempts, err = s.store.AttemptsOfOrder(ctx, number)
+	if d.Attempts, err = s.store.AttemptsOfOrder(ctx, number); err != nil {
+		return d, err
+	}
+	d.Confirmations, err = s.store.ConfirmationsOfOrder(ctx, number)
 	return d, err
 }

@@ -38,7 +38,7 @@ func (s *Service) Resend(ctx context.Context, r ResendRequest) error {
 		// within the window for a domain of this order that awaits validation.
 		var chosen []recipient
 		if r.Recipient != "" {
-			if chosen, err = s.permittedDomains(ctx, tx, r.Account.ID, r.Recipient, awaiting); err != nil {
+			if chosen, err = s.permittedDomains(ctx, tx, r.Account.ID, r.Recipient, awaiting, ItemDCVEmailAddress); err != nil {
 				return err
 			}
 		}
@@ -147,10 +147,12 @@ func (s *Service) awaiting(ctx context.Context, tx *store.Tx, order store.Order)
 }
 
 // permittedDomains applies rule 3: mailbox must have been offered to the
-// account within the window for one of the awaiting domains; it returns
+// account within the window for one of the awaiting domains, else an
+// Invalid refusal on item (the parameter that named mailbox); it returns
 // every awaiting domain for which mailbox is a permitted recipient, with the
-// BR method that permits it.
-func (s *Service) permittedDomains(ctx context.Context, tx *store.Tx, accountID int64, mailbox string, awaiting []store.Domain) ([]recipient, error) {
+// BR method that permits it. AutoUpdateDCV passes the domains that are to
+// await email validation after the call.
+func (s *Service) permittedDomains(ctx context.Context, tx *store.Tx, accountID int64, mailbox string, awaiting []store.Domain, item string) ([]recipient, error) {
 	offers, err := tx.OffersOf(ctx, accountID, mailbox, s.clock.Now().Add(-s.policy.OfferWindow))
 	if err != nil {
 		return nil, err
@@ -159,7 +161,7 @@ func (s *Service) permittedDomains(ctx context.Context, tx *store.Tx, accountID 
 		return slices.ContainsFunc(offers, func(o store.Offer) bool { return o.FQDN == fqdn })
 	}
 	if !slices.ContainsFunc(awaiting, func(d store.Domain) bool { return offeredFor(d.FQDN) }) {
-		return nil, invalid(ItemDCVEmailAddress, "the address was not offered to this account for a domain of this order in the last 24 hours")
+		return nil, invalid(item, "the address was not offered to this account for a domain of this order in the last 24 hours")
 	}
 	var out []recipient
 	for _, d := range awaiting {

@@ -18,6 +18,8 @@ type Mailbox struct {
 	Store *store.Store
 	Clock clock.Clock
 	Codes CodeFinder
+	// DKIM, when set, signs the captured raw message as SMTP delivery would.
+	DKIM *DKIM
 }
 
 // Send captures the message.
@@ -25,6 +27,11 @@ func (m *Mailbox) Send(ctx context.Context, d store.Delivery, msg Message) (stri
 	raw, err := msg.Bytes()
 	if err != nil {
 		return "", &PermanentError{Err: err}
+	}
+	if m.DKIM != nil {
+		if raw, err = m.DKIM.Sign(raw); err != nil {
+			return "", err
+		}
 	}
 	c := store.CapturedMail{
 		DeliveryID:  d.ID,

@@ -132,7 +132,7 @@ func ParseTemplateFile(b []byte) (Template, error) {
 
 // Default is the built-in DCV email.
 var Default = Template{
-	Subject: `Domain Control Validation for {{index .Domains 0}}{{if gt (len .Domains) 1}} and {{len .Domains}} more{{end}} (order {{.OrderNumber}})`,
+	Subject: `Domain Control Validation for {{index .Domains 0}}{{if gt (len .Domains) 1}} and {{len (slice .Domains 1)}} more{{end}} (order {{.OrderNumber}})`,
 	Text: `Hello,
 
 A TLS certificate has been requested for the following domain(s), order {{.OrderNumber}}:

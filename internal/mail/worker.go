@@ -40,9 +40,16 @@ const (
 	DefaultParallel = 8
 	// DefaultMaxAge is how long temporary failures are retried.
 	DefaultMaxAge = 48 * time.Hour
-	// baseBackoff and maxBackoff bound the retry delay.
-	baseBackoff = 5 * time.Second
-	maxBackoff  = 30 * time.Minute
+	// DefaultRetryBase is the delay before the first retry; each further
+	// retry waits twice as long, up to DefaultRetryMax.
+	DefaultRetryBase = 5 * time.Second
+	// DefaultRetryMax caps the retry delay.
+	DefaultRetryMax = 30 * time.Minute
+	// DefaultSendTimeout bounds one attempt as a whole (the sender's own
+	// timeouts bound each step of it). It is also capped at a third of the
+	// lease, so that an attempt ends well before another worker may take
+	// the delivery over.
+	DefaultSendTimeout = 2 * time.Minute
 )
 
 // Worker drains the outbox: it claims due deliveries with a lease, sends
@@ -58,8 +65,13 @@ type Worker struct {
 	Parallel int
 	Lease    time.Duration
 	Poll     time.Duration
-	MaxAge   time.Duration
-	Log      *slog.Logger
+	MaxAge   time.Duration // temporary failures are retried until a delivery is this old
+	// RetryBase and RetryMax shape the backoff (DefaultRetryBase,
+	// DefaultRetryMax).
+	RetryBase, RetryMax time.Duration
+	// SendTimeout bounds one attempt (DefaultSendTimeout, at most Lease/3).
+	SendTimeout time.Duration
+	Log         *slog.Logger
 
 	wakeOnce sync.Once
 	wake     chan struct{}
@@ -86,6 +98,17 @@ func (w *Worker) init() {
 		if w.MaxAge <= 0 {
 			w.MaxAge = DefaultMaxAge
 		}
+		if w.RetryBase <= 0 {
+			w.RetryBase = DefaultRetryBase
+		}
+		if w.RetryMax <= 0 {
+			w.RetryMax = DefaultRetryMax
+		}
+		w.RetryMax = max(w.RetryMax, w.RetryBase)
+		if w.SendTimeout <= 0 {
+			w.SendTimeout = DefaultSendTimeout
+		}
+		w.SendTimeout = min(w.SendTimeout, w.Lease/3)
 		if w.Log == nil {
 			w.Log = slog.Default()
 		}
@@ -132,27 +155,74 @@ func (w *Worker) Run(ctx context.Context) {
 
 // DeliverDue claims one batch of due deliveries, sends them and records the
 // outcomes. It returns how many it claimed.
+//
+// A claim is a lease: after it, another worker may take the deliveries over
+// and send them again. So an attempt starts only while enough of the lease
+// is left for it to end (SendTimeout) and be recorded; deliveries that a
+// slow batch cannot reach in time are handed back at once, unsent.
+//
+// Outcomes are recorded by one goroutine that commits whatever has finished
+// meanwhile in one transaction (a group commit): on a durable database each
+// commit waits for the disk, and one commit per message would cap delivery
+// at the disk's flush rate.
 func (w *Worker) DeliverDue(ctx context.Context) (int, error) {
 	w.init()
+	claimed := time.Now() // the lease is measured on the monotonic clock
 	batch, err := w.Store.Claim(ctx, w.Owner, w.Clock.Now(), w.Lease, w.Batch)
 	if err != nil {
 		return 0, fmt.Errorf("mail: claim: %w", err)
 	}
+	if len(batch) == 0 {
+		return 0, nil
+	}
+	outcomes := make(chan outcome, len(batch))
+	recorded := make(chan struct{})
+	go func() {
+		defer close(recorded)
+		w.recordOutcomes(ctx, outcomes)
+	}()
+	startBy := w.Lease - w.SendTimeout - w.Lease/10
 	sem := make(chan struct{}, w.Parallel)
 	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var late []int64
 	for _, d := range batch {
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			w.deliver(ctx, d)
+			if time.Since(claimed) > startBy {
+				mu.Lock()
+				late = append(late, d.ID)
+				mu.Unlock()
+				return
+			}
+			outcomes <- w.deliver(ctx, d)
 		}()
 	}
 	wg.Wait()
+	close(outcomes)
+	<-recorded
+	if len(late) > 0 {
+		if err := w.Store.Release(ctx, w.Owner, late, w.Clock.Now()); err != nil {
+			w.Log.Error("outbox: handing back unsent deliveries failed; they return after the lease", "count", len(late), "err", err)
+		} else {
+			w.Log.Warn("outbox: a slow batch handed deliveries back unsent", "count", len(late))
+		}
+	}
 	return len(batch), nil
 }
 
-func (w *Worker) deliver(ctx context.Context, d store.Delivery) {
+// outcome is one finished attempt, to be recorded.
+type outcome struct {
+	d         store.Delivery
+	a         store.Attempt
+	next      time.Time
+	permanent bool
+}
+
+// deliver makes one attempt and says what to record.
+func (w *Worker) deliver(ctx context.Context, d store.Delivery) outcome {
 	msg := Message{
 		From:      w.From,
 		To:        d.Recipient,
@@ -160,29 +230,91 @@ func (w *Worker) deliver(ctx context.Context, d store.Delivery) {
 		Date:      w.Clock.Now(),
 		Rendered:  Rendered{Subject: d.Subject, Text: d.Text, HTML: d.HTML},
 	}
-	sendCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	sendCtx, cancel := context.WithTimeout(ctx, w.SendTimeout)
 	reply, err := w.Sender.Send(sendCtx, d, msg)
 	cancel()
 	now := w.Clock.Now()
-	a := store.Attempt{DeliveryID: d.ID, At: now, Outcome: store.OutboxSent, Reply: reply}
-	next := now
+	o := outcome{d: d, a: store.Attempt{DeliveryID: d.ID, At: now, Outcome: store.OutboxSent, Reply: reply}, next: now}
 	var perm *PermanentError
+	deadline := d.Created.Add(w.MaxAge)
 	switch {
 	case err == nil:
-	case errors.As(err, &perm) || now.Sub(d.Created) > w.MaxAge:
-		a.Outcome, a.Reply = store.OutboxFailed, replyOf(reply, err)
+	case errors.As(err, &perm) || !now.Before(deadline):
+		o.a.Outcome, o.a.Reply, o.permanent = store.OutboxFailed, replyOf(reply, err), perm != nil
 	default:
-		a.Outcome, a.Reply = "retry", replyOf(reply, err)
-		next = now.Add(Backoff(d.Attempts))
+		o.a.Outcome, o.a.Reply = "retry", replyOf(reply, err)
+		// The last retry happens at the deadline, not after it.
+		o.next = now.Add(w.backoff(d.Attempts))
+		if o.next.After(deadline) {
+			o.next = deadline
+		}
 	}
-	ok, ferr := w.Store.FinishAttempt(ctx, w.Owner, a, next)
-	switch {
-	case ferr != nil:
-		w.Log.Error("outbox: recording an attempt failed", "delivery", d.ID, "err", ferr)
-	case !ok:
-		w.Log.Warn("outbox: lease lost before the attempt was recorded", "delivery", d.ID)
-	case a.Outcome != store.OutboxSent:
-		w.Log.Warn("outbox: delivery not done", "delivery", d.ID, "order", d.OrderNumber, "outcome", a.Outcome, "reply", a.Reply, "attempt", d.Attempts)
+	return o
+}
+
+// maxGroup bounds the outcomes recorded in one transaction.
+const maxGroup = 256
+
+// recordOutcomes records outcomes as they come, each time all those that
+// are waiting, in one transaction, until the channel is closed.
+func (w *Worker) recordOutcomes(ctx context.Context, in <-chan outcome) {
+	group := make([]outcome, 0, maxGroup)
+	for o := range in {
+		group = append(group[:0], o)
+	more:
+		for len(group) < maxGroup {
+			select {
+			case o, ok := <-in:
+				if !ok {
+					break more
+				}
+				group = append(group, o)
+			default:
+				break more
+			}
+		}
+		w.record(ctx, group)
+	}
+}
+
+// record stores attempts and the deliveries' new states in one
+// transaction. A message that went out must not be sent again because the
+// database hiccupped, so recording is retried a few times.
+func (w *Worker) record(ctx context.Context, group []outcome) {
+	held := make([]bool, len(group))
+	var err error
+	for i := range 4 {
+		if i > 0 {
+			time.Sleep(time.Duration(i) * 250 * time.Millisecond)
+		}
+		err = w.Store.Tx(ctx, func(tx *store.Tx) error {
+			for j, o := range group {
+				ok, err := tx.FinishAttempt(ctx, w.Owner, o.a, o.next)
+				if err != nil {
+					return err
+				}
+				held[j] = ok
+			}
+			return nil
+		})
+		if err == nil {
+			break
+		}
+	}
+	for j, o := range group {
+		d, a := o.d, o.a
+		switch {
+		case err != nil:
+			w.Log.Error("outbox: recording an attempt failed", "delivery", d.ID, "outcome", a.Outcome, "reply", a.Reply, "err", err)
+		case !held[j]:
+			w.Log.Warn("outbox: lease lost before the attempt was recorded", "delivery", d.ID, "outcome", a.Outcome, "reply", a.Reply)
+		case a.Outcome == store.OutboxFailed && o.permanent:
+			w.Log.Warn("outbox: delivery refused for good", "delivery", d.ID, "order", d.OrderNumber, "reply", a.Reply, "attempt", d.Attempts)
+		case a.Outcome == store.OutboxFailed:
+			w.Log.Warn("outbox: delivery given up: too old to retry", "delivery", d.ID, "order", d.OrderNumber, "reply", a.Reply, "attempt", d.Attempts, "queued", d.Created)
+		case a.Outcome != store.OutboxSent:
+			w.Log.Warn("outbox: delivery not done, will retry", "delivery", d.ID, "order", d.OrderNumber, "reply", a.Reply, "attempt", d.Attempts, "next", o.next)
+		}
 	}
 }
 
@@ -193,15 +325,22 @@ func replyOf(reply string, err error) string {
 	return err.Error()
 }
 
-// Backoff is the delay before retry number attempt (1 for the first
-// retry): exponential from 5 s, capped at 30 min, with ±20 % jitter so that
-// many messages failing together do not retry together.
-func Backoff(attempt int) time.Duration {
-	d := baseBackoff
-	for i := 1; i < attempt && d < maxBackoff; i++ {
+func (w *Worker) backoff(attempt int) time.Duration {
+	return backoff(attempt, w.RetryBase, w.RetryMax)
+}
+
+// Backoff is the delay before retry number attempt (1 for the first retry)
+// with the default base and cap: see backoff.
+func Backoff(attempt int) time.Duration { return backoff(attempt, DefaultRetryBase, DefaultRetryMax) }
+
+// backoff is exponential from base, capped at limit, with ±20 % jitter so
+// that many messages failing together do not retry together.
+func backoff(attempt int, base, limit time.Duration) time.Duration {
+	d := base
+	for i := 1; i < attempt && d < limit; i++ {
 		d *= 2
 	}
-	d = min(d, maxBackoff)
+	d = min(d, limit)
 	jitter := time.Duration(rand.Int64N(int64(d)/5*2+1)) - d/5
 	return d + jitter
 }

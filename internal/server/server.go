@@ -6,7 +6,6 @@ package server
 import (
 	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -15,8 +14,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	netmail "net/mail"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,6 +29,7 @@ import (
 	"github.com/dcvmail/dcvmail/internal/dcv"
 	"github.com/dcvmail/dcvmail/internal/mail"
 	"github.com/dcvmail/dcvmail/internal/store"
+	"github.com/dcvmail/dcvmail/internal/web"
 )
 
 // Settings that `serve` records so that admin commands run beside it render
@@ -117,9 +119,16 @@ type Server struct {
 	https, plain, admin       *http.Server
 	httpsLn, plainLn, adminLn net.Listener
 
-	stopWorker context.CancelFunc
-	workerDone chan struct{}
-	closeOnce  sync.Once
+	// The worker runs from Serve until Shutdown; mu orders the two, which
+	// may be called from different goroutines.
+	mu            sync.Mutex
+	workerStarted bool
+	stopped       bool
+	stopWorker    context.CancelFunc
+	workerDone    chan struct{}
+	closeOnce     sync.Once
+
+	closeSender io.Closer // the SMTP sender's connections, closed after the worker stops
 }
 
 // Option adjusts a Server for tests.
@@ -129,6 +138,10 @@ type serverOptions struct {
 	clock  clock.Clock
 	random io.Reader
 	log    *slog.Logger
+	routes map[string]http.Handler
+	// readHeaderTimeout and readTimeout, when set, replace the listeners'
+	// (withReadTimeouts, for tests of slow clients).
+	readHeaderTimeout, readTimeout time.Duration
 }
 
 // WithClock sets the clock of the whole server.
@@ -137,15 +150,24 @@ func WithClock(c clock.Clock) Option { return func(o *serverOptions) { o.clock =
 // WithLogger sets the logger.
 func WithLogger(l *slog.Logger) Option { return func(o *serverOptions) { o.log = l } }
 
+// WithRoute mounts h at pattern beside the API, on the same listeners and
+// mux. `dcvmail bench` mounts its ceiling endpoint this way; `serve` mounts
+// nothing extra.
+func WithRoute(pattern string, h http.Handler) Option {
+	return func(o *serverOptions) {
+		if o.routes == nil {
+			o.routes = map[string]http.Handler{}
+		}
+		o.routes[pattern] = h
+	}
+}
+
 // New opens the database, binds the listeners and prepares everything; Serve
 // then runs it. Listen addresses with port 0 get a free port (see URL).
 func New(ctx context.Context, cfg config.Serve, opts ...Option) (*Server, error) {
 	so := serverOptions{clock: clock.System, random: rand.Reader, log: slog.Default()}
 	for _, o := range opts {
 		o(&so)
-	}
-	if cfg.SMTP != "" {
-		return nil, errors.New("--smtp: delivery over SMTP is not built yet (issue 4); run without it to use the built-in mailbox")
 	}
 	proxies, err := cfg.Proxies()
 	if err != nil {
@@ -223,26 +245,96 @@ func New(ctx context.Context, cfg config.Serve, opts ...Option) (*Server, error)
 		}
 	}
 
+	sender, parallel, err := newSender(cfg, app, so.clock, so.log)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	if c, ok := sender.(io.Closer); ok {
+		s.closeSender = c
+	}
 	s.worker = &mail.Worker{
-		Store:  app.Store,
-		Sender: &mail.Mailbox{Store: app.Store, Clock: so.clock, Codes: app.DCV.RandomValues().Find},
-		Clock:  so.clock,
-		From:   cfg.MailFrom,
-		Owner:  workerName(),
-		Log:    so.log,
+		Store:     app.Store,
+		Sender:    sender,
+		Clock:     so.clock,
+		From:      cfg.MailFrom,
+		Owner:     workerName(),
+		Parallel:  parallel,
+		Lease:     cfg.Mail.Lease,
+		MaxAge:    cfg.Mail.MaxAge,
+		RetryBase: cfg.Mail.RetryBase,
+		RetryMax:  cfg.Mail.RetryMax,
+		Log:       so.log,
 	}
 	app.wake = s.worker.Wake
 
-	handler := api.New(api.Config{DCV: app.DCV, Auth: accounts.NewAuthenticator(app.Store, accounts.WithClock(so.clock)), TrustedProxies: proxies, Log: so.log})
+	lockout, err := newLockout(ctx, app.Store, cfg.Limits, so.log)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	auth := accounts.NewAuthenticator(app.Store, accounts.WithClock(so.clock), accounts.WithLockout(lockout))
+	handler := api.New(api.Config{DCV: app.DCV, Auth: auth, TrustedProxies: proxies, Log: so.log,
+		RequestLimit: requestLimit(cfg.Limits, so.clock, so.log)})
+	// The confirmation page rides on the API's mux, so both listeners serve it.
+	handler.Handle(web.Path, web.New(web.Config{DCV: app.DCV, TrustedProxies: proxies, Log: so.log}))
+	for pattern, h := range so.routes {
+		handler.Handle(pattern, h)
+	}
 	s.https = newHTTPServer(handler, so.log)
-	s.https.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	s.https.TLSConfig = tlsConfig(cert)
 	if s.plainLn != nil {
 		s.plain = newHTTPServer(handler, so.log)
 	}
 	if s.adminLn != nil {
 		s.admin = newHTTPServer(s.adminHandler(), so.log)
 	}
+	s.applyTestTimeouts(so)
 	return s, nil
+}
+
+// newSender is the outbox's sender: SMTP with --smtp, else the built-in
+// mailbox; either signs with DKIM when --dkim-key is given. It also returns
+// how many deliveries the worker should run at once.
+func newSender(cfg config.Serve, app *App, clk clock.Clock, log *slog.Logger) (mail.Sender, int, error) {
+	var signer *mail.DKIM
+	if cfg.Mail.DKIMKey != "" {
+		domain := cfg.Mail.DKIMDomain
+		if domain == "" {
+			if a, err := netmail.ParseAddress(cfg.MailFrom); err == nil {
+				_, domain, _ = strings.Cut(a.Address, "@")
+			}
+		}
+		var err error
+		if signer, err = mail.LoadDKIM(cfg.Mail.DKIMKey, cfg.Mail.DKIMSelector, domain); err != nil {
+			return nil, 0, fmt.Errorf("--dkim-key: %w", err)
+		}
+		record, _ := signer.TXTRecord()
+		log.Info("DKIM signing on", "record", signer.RecordName(), "txt", record)
+	} else if cfg.Mail.DKIMSelector != "" || cfg.Mail.DKIMDomain != "" {
+		return nil, 0, errors.New("--dkim-selector/--dkim-domain: --dkim-key is needed too")
+	}
+	if cfg.SMTP == "" {
+		return &mail.Mailbox{Store: app.Store, Clock: clk, Codes: app.DCV.RandomValues().Find, DKIM: signer}, 0, nil
+	}
+	conns := cfg.Mail.SMTPConnections
+	if conns <= 0 {
+		conns = mail.DefaultSMTPConnections
+	}
+	smtp, err := mail.NewSMTP(mail.SMTPConfig{
+		URL:         cfg.SMTP,
+		CAFile:      cfg.Mail.SMTPCA,
+		Connections: conns,
+		Timeout:     cfg.Mail.SMTPTimeout,
+		HELO:        cfg.Mail.SMTPHELO,
+		DKIM:        signer,
+		Log:         log,
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	log.Info("delivering mail over SMTP", "server", smtp.String(), "connections", conns)
+	return smtp, conns, nil
 }
 
 // newHTTPServer sets timeouts that bound what a slow or idle client costs.
@@ -295,9 +387,14 @@ func (s *Server) AdminURL() string {
 // Serve runs the listeners and the outbox worker until Shutdown; it returns
 // the first listener error, or nil after a Shutdown.
 func (s *Server) Serve() error {
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		return nil
+	}
 	wctx, cancel := context.WithCancel(context.Background())
-	s.stopWorker = cancel
-	s.workerDone = make(chan struct{})
+	s.workerStarted, s.stopWorker, s.workerDone = true, cancel, make(chan struct{})
+	s.mu.Unlock()
 	go func() {
 		defer close(s.workerDone)
 		s.worker.Run(wctx)
@@ -349,9 +446,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 				}
 			}
 		}
-		if s.stopWorker != nil {
+		s.mu.Lock()
+		s.stopped = true
+		started := s.workerStarted
+		s.mu.Unlock()
+		if started {
 			s.stopWorker()
 			<-s.workerDone
+		}
+		if s.closeSender != nil {
+			s.closeSender.Close()
 		}
 		s.App.Close()
 	})
@@ -361,6 +465,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // Close releases a Server that was never served.
 func (s *Server) Close() {
 	s.closeListeners()
+	if s.closeSender != nil {
+		s.closeSender.Close()
+	}
 	if s.App != nil {
 		s.App.Close()
 	}

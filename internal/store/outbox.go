@@ -170,3 +170,17 @@ func (q Queries) AttemptsOfOrder(ctx context.Context, orderNumber int64) ([]Atte
 	}
 	return out, rows.Err()
 }
+
+// Release hands claimed deliveries back unsent: they are due again at now,
+// and the claim does not count as an attempt. Only owner's leases are
+// released.
+func (q Queries) Release(ctx context.Context, owner string, ids []int64, now time.Time) error {
+	for _, id := range ids {
+		if _, err := q.ex.ExecContext(ctx,
+			`UPDATE outbox SET lease_owner = '', next_attempt_ms = $3, attempts = attempts - 1
+			 WHERE id = $1 AND lease_owner = $2 AND state = 'pending'`, id, owner, ms(now)); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -39,6 +39,10 @@ type Store struct {
 	Queries
 	db *sql.DB
 	d  *dialect
+	// On SQLite, group commits concurrent transactions together
+	// (groupcommit.go) and stmts keeps prepared statements (stmtcache.go).
+	group *groupCommit
+	stmts *stmtCache
 }
 
 // Open connects to the database named by a --db URL. It does not migrate.
@@ -65,7 +69,13 @@ func Open(ctx context.Context, dbURL string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: connect: %w", err)
 	}
-	return &Store{Queries: Queries{ex: db, d: d}, db: db, d: d}, nil
+	s := &Store{Queries: Queries{ex: db, d: d}, db: db, d: d}
+	if d == sqliteDialect {
+		s.stmts = &stmtCache{db: db}
+		s.group = &groupCommit{db: db, d: d, stmts: s.stmts}
+		s.ex = cachedDB{db, s.stmts, s.group}
+	}
+	return s, nil
 }
 
 // Dialect names the database kind: "sqlite" or "postgres".
@@ -133,9 +143,15 @@ func (s *Store) migrationFS() (fs.FS, error) {
 }
 
 // Tx runs fn in one transaction and commits when fn returns nil. On SQLite
-// the transaction holds the write lock from its start; on PostgreSQL rows are
-// locked as fn reads them with the ...ForUpdate methods.
+// the transaction holds the write lock from its start, and transactions
+// that arrive together commit together (groupcommit.go: fn runs once, in a
+// savepoint of a shared transaction, and Tx returns after the shared
+// commit); on PostgreSQL rows are locked as fn reads them with the
+// ...ForUpdate methods.
 func (s *Store) Tx(ctx context.Context, fn func(*Tx) error) error {
+	if s.group != nil {
+		return s.group.tx(ctx, fn)
+	}
 	sqlTx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)

@@ -47,7 +47,7 @@ var table = map[Code]entry{
 	UnknownArgument:  {"'xxxx' is an unrecognised argument!", "a parameter the endpoint does not know; errorItem names it"},
 	MissingArgument:  {"The 'xxxx' argument is missing!", "a required parameter is absent or empty; errorItem names it"},
 	InvalidArgument:  {"The value of the 'xxxx' argument is invalid!", "bad syntax, too long, out of range, not permitted, or an order that does not exist or belongs to another account; errorItem names it"},
-	Internal:         {"An unknown error occurred!", "internal failure; errorDetail carries a request id found in the log"},
+	Internal:         {"An unknown error occurred!", "internal failure (errorDetail carries a request id found in the log), or the account's request limit is reached (errorDetail says when to retry)"},
 	BadLogin:         {"Incorrect login details, account is locked, password has expired, or your source IP is blocked!", "authentication failed, for any reason"},
 	WrongMethod:      {"Request used GET rather than POST!", "an HTTP method other than POST on an API path"},
 	CannotResend:     {"DCV emails cannot be resent!", "nothing awaits email validation, no DCV email was ever sent, or the order's resend limit is reached"},

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/url"
 	"strconv"
+	"strings"
 )
 
 // Format is a response encoding.
@@ -115,9 +116,17 @@ func EncodeText(pairs []Pair) []byte {
 }
 
 // EncodeTextError writes an error in the line-based format: the negative
-// code on line 1, the message on line 2.
+// code on line 1, the message on line 2. The message of -2 quotes a name
+// the client sent, which may hold a line break: control characters become
+// '?', so that the message stays one line and adds no lines of its own.
 func EncodeTextError(e *Error) []byte {
-	return []byte(strconv.Itoa(int(e.Code)) + "\n" + e.Message() + "\n")
+	line := strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, e.Message())
+	return []byte(strconv.Itoa(int(e.Code)) + "\n" + line + "\n")
 }
 
 // EncodeError writes e in format f.

@@ -1,0 +1,178 @@
+package api
+
+import (
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/dcvmail/dcvmail/internal/clock"
+	"github.com/dcvmail/dcvmail/internal/store"
+	"github.com/dcvmail/dcvmail/internal/wire"
+)
+
+// RequestLimit bounds the API requests of each account on this node: a
+// token bucket of Burst requests that refills at Rate per second. It is
+// kept in memory, per node: with N nodes behind a balancer an account gets
+// up to N times the rate. It is checked right after authentication (check
+// 6), so a request that fails an earlier check costs no token, and an
+// unauthenticated flood is the lockout's business, not this one's.
+type RequestLimit struct {
+	Rate  float64 // requests per second per account; 0 turns the limit off
+	Burst int     // requests an account may make at once
+	Clock clock.Clock
+}
+
+// The defaults are generous on purpose: the limit is there to stop one
+// account's runaway script or flood from starving the others, not to meter
+// honest batch jobs.
+const (
+	DefaultRequestRate  = 50.0
+	DefaultRequestBurst = 1000
+)
+
+// limiterSweep is the number of accounts above which the limiters of
+// accounts that are back to a full bucket are forgotten.
+const limiterSweep = 10_000
+
+// accountLimiter holds one token bucket per account.
+type accountLimiter struct {
+	limit RequestLimit
+
+	mu       sync.Mutex
+	accounts map[int64]*accountBucket
+}
+
+type accountBucket struct {
+	lim     *rate.Limiter
+	limited bool // the last request was refused: log only the first refusal of a run
+}
+
+func newAccountLimiter(l RequestLimit) *accountLimiter {
+	if l.Rate <= 0 {
+		return nil
+	}
+	if l.Burst <= 0 {
+		l.Burst = 1
+	}
+	if l.Clock == nil {
+		l.Clock = clock.System
+	}
+	return &accountLimiter{limit: l, accounts: map[int64]*accountBucket{}}
+}
+
+// allow takes a token of acct's bucket. When there is none it returns when
+// the next one will be there, and whether this is the first refusal since
+// the account was last let through.
+func (l *accountLimiter) allow(acct store.Account) (ok bool, next time.Time, first bool) {
+	if l == nil {
+		return true, time.Time{}, false
+	}
+	now := l.limit.Clock.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.accounts[acct.ID]
+	if b == nil {
+		if len(l.accounts) >= limiterSweep {
+			for id, other := range l.accounts {
+				if other.lim.TokensAt(now) >= float64(l.limit.Burst) {
+					delete(l.accounts, id)
+				}
+			}
+		}
+		b = &accountBucket{lim: rate.NewLimiter(rate.Limit(l.limit.Rate), l.limit.Burst)}
+		l.accounts[acct.ID] = b
+	}
+	if b.lim.AllowN(now, 1) {
+		b.limited = false
+		return true, time.Time{}, false
+	}
+	// The next whole second at or after the token's arrival: the answer
+	// names a time to the second.
+	missing := 1 - b.lim.TokensAt(now)
+	next = now.Add(time.Duration(missing / l.limit.Rate * float64(time.Second)))
+	if whole := next.Truncate(time.Second); !whole.Equal(next) {
+		next = whole.Add(time.Second)
+	}
+	first = !b.limited
+	b.limited = true
+	return false, next, first
+}
+
+// limitRequest refuses a request of acct over its account's limit: -14,
+// the contract's code for "not now, try again" (wire.md has none for
+// throttling; docs/sectigo-divergences.md says why this one), with a
+// Retry-After header and an errorDetail that say when.
+func (h *Handler) limitRequest(w http.ResponseWriter, c *call, acct store.Account) bool {
+	ok, next, first := h.limiter.allow(acct)
+	if ok {
+		return true
+	}
+	if first {
+		h.log.Warn("account over its request limit", "request", c.id, "login", acct.Login,
+			"rate", h.limiter.limit.Rate, "burst", h.limiter.limit.Burst, "next", next)
+	}
+	wait := next.Sub(h.limiter.limit.Clock.Now())
+	w.Header().Set("Retry-After", strconv.Itoa(max(1, int((wait+time.Second-1)/time.Second))))
+	h.writeError(w, c, &wire.Error{Code: wire.Internal,
+		Detail: "request limit reached; retry after " + next.UTC().Format(time.RFC3339)})
+	return false
+}
+
+// sourceOf is the address a request comes from, for counting failed logins
+// per source: the TCP peer, or, when the peer is a trusted proxy, the
+// rightmost X-Forwarded-For address that is not itself a trusted proxy (a
+// client can write anything to the left of what the proxies appended).
+func (h *Handler) sourceOf(r *http.Request) netip.Addr {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}
+	}
+	src := peer.Unmap()
+	if !h.trustedProxy(src) {
+		return src
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		ip, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break
+		}
+		src = ip.Unmap()
+		if !h.trustedProxy(src) {
+			break
+		}
+	}
+	return src
+}
+
+func (h *Handler) trustedProxy(ip netip.Addr) bool {
+	for _, p := range h.proxies {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// redactor removes a request's secrets from text bound for the log: the
+// password it carried, should an error or a panic quote it.
+type redactor struct{ secrets []string }
+
+func (r redactor) redact(s string) string {
+	for _, v := range r.secrets {
+		if v != "" {
+			s = strings.ReplaceAll(s, v, "[REDACTED]")
+		}
+	}
+	return s
+}

@@ -1,0 +1,154 @@
+// Package bench is `dcvmail bench`: it starts a real dcvmail server in this
+// process (HTTPS on loopback, the embedded SQLite store or a PostgreSQL
+// database, the outbox worker delivering over SMTP to an in-process sink),
+// seeds accounts and orders straight through the store, and measures, in
+// one run so that ratios are fair:
+//
+//  1. the ceiling: a trivial endpoint on the same listener, same client;
+//  2. ResendDCVEmail at increasing concurrency, then at a constant rate on a
+//     small and on a large database;
+//  3. delivery of a backlog from the outbox to the SMTP sink;
+//  4. start-to-ready and idle memory of `dcvmail serve` started as a child
+//     process of this same binary on the databases just filled.
+//
+// It prints the results, writes them as JSON, and can rewrite the marked
+// section of BENCHMARKS.md. It is a measuring tool: nothing here is used by
+// `serve`, and its ceiling endpoint exists only in the server it starts.
+package bench
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dcvmail/dcvmail/internal/config"
+)
+
+const (
+	resendPath  = "/products/!ResendDCVEmail"
+	ceilingPath = "/bench/ceiling"
+)
+
+// Options are the flags of `dcvmail bench`.
+type Options struct {
+	DB           string // database of the small run; "" is SQLite in the work directory
+	LargeDB      string // database of the large run; "" is SQLite beside it (required for postgres)
+	Dir          string // work directory; "" makes a temporary one, removed afterwards
+	Accounts     int
+	Orders       int // orders in the small database
+	LargeOrders  int // orders in the large database; 0 skips the large run
+	Concurrency  []int
+	Warm         time.Duration // warm-up before each closed-loop step, not counted
+	Step         time.Duration // each closed-loop step
+	RateStep     time.Duration // each constant-rate run
+	RateRounds   int           // constant-rate runs per database, interleaved
+	RateShare    float64       // the constant rate as a share of the best closed-loop resend throughput
+	Messages     int           // the outbox backlog of the delivery step
+	PlainSMTP    bool          // the sink without STARTTLS
+	Starts       int           // child starts per database
+	Out          string        // JSON result file
+	Markdown     string        // file whose marked section is rewritten
+	Quiet        bool          // no progress lines
+	CPUProfile   string        // pprof CPU profile of the whole run
+	BlockProfile string        // pprof profile of where goroutines waited
+}
+
+func (o *Options) bind(fs *flag.FlagSet) {
+	fs.StringVar(&o.DB, "db", "", "database URL of the run (default: a SQLite file in the work directory); postgres://... must be a database the bench may fill")
+	fs.StringVar(&o.LargeDB, "large-db", "", "database URL of the large run (default: a second SQLite file; with --db postgres://... give a second database or the large run is skipped)")
+	fs.StringVar(&o.Dir, "dir", "", "work directory (default: a temporary one, removed afterwards)")
+	fs.IntVar(&o.Accounts, "accounts", 10, "accounts; the orders are spread over them")
+	fs.IntVar(&o.Orders, "orders", 1000, "orders in the database of the main run")
+	fs.IntVar(&o.LargeOrders, "large-orders", 1_000_000, "orders in the database of the large run (0: skip it)")
+	o.Concurrency = []int{1, 2, 4, 8, 16, 32, 64}
+	fs.Var((*intList)(&o.Concurrency), "concurrency", "requests in flight of the closed-loop steps, comma-separated")
+	fs.DurationVar(&o.Warm, "warm", 500*time.Millisecond, "warm-up before each closed-loop step (not counted)")
+	fs.DurationVar(&o.Step, "step", 3*time.Second, "length of each closed-loop step")
+	fs.DurationVar(&o.RateStep, "rate-step", 10*time.Second, "length of each constant-rate run")
+	fs.IntVar(&o.RateRounds, "rate-rounds", 2, "constant-rate runs on each database, interleaved")
+	fs.Float64Var(&o.RateShare, "rate-share", 0.5, "the constant rate, as a share of the best closed-loop ResendDCVEmail throughput")
+	fs.IntVar(&o.Messages, "messages", 20_000, "messages in the outbox backlog of the delivery step")
+	fs.BoolVar(&o.PlainSMTP, "plain-smtp", false, "deliver to the sink without STARTTLS")
+	fs.IntVar(&o.Starts, "starts", 5, "starts of a `serve` child on each database for start-to-ready")
+	fs.StringVar(&o.Out, "out", "dcvmail-bench.json", "JSON result file (\"\" for none)")
+	fs.StringVar(&o.Markdown, "markdown", "", "rewrite the section between the bench markers of this file (BENCHMARKS.md)")
+	fs.BoolVar(&o.Quiet, "quiet", false, "no progress lines on stderr")
+	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write pprof CPU profiles of the closed-loop ResendDCVEmail steps and their deliveries (server, worker and load generator) to FILE-resend-cN")
+	fs.StringVar(&o.BlockProfile, "blockprofile", "", "write a pprof profile of where goroutines waited (channels, locks, select) to this file")
+}
+
+// intList is a comma-separated list of positive integers.
+type intList []int
+
+func (l *intList) String() string {
+	s := make([]string, len(*l))
+	for i, n := range *l {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ",")
+}
+
+func (l *intList) Set(v string) error {
+	var out []int
+	for _, f := range strings.Split(v, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return fmt.Errorf("%q: want positive integers separated by commas", v)
+		}
+		out = append(out, n)
+	}
+	*l = out
+	return nil
+}
+
+// Main is the `dcvmail bench` command.
+func Main(args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	var o Options
+	fs := flag.NewFlagSet("dcvmail bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o.bind(fs)
+	if err := config.Parse(fs, args, getenv); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("bench: unexpected argument %q", fs.Arg(0))
+	}
+	progress := stderr
+	if o.Quiet {
+		progress = io.Discard
+	}
+	if o.BlockProfile != "" {
+		runtime.SetBlockProfileRate(int(100 * time.Microsecond))
+		defer func() {
+			if f, err := os.Create(o.BlockProfile); err == nil {
+				pprof.Lookup("block").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
+	}
+	r, err := Run(context.Background(), o, progress)
+	if err != nil {
+		return err
+	}
+	r.WriteText(stdout)
+	if o.Out != "" {
+		if err := r.WriteJSON(o.Out); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "\nresults written to %s\n", o.Out)
+	}
+	if o.Markdown != "" {
+		if err := r.RewriteMarkdown(o.Markdown); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "results section of %s rewritten\n", o.Markdown)
+	}
+	return nil
+}

@@ -1,0 +1,176 @@
+package bench
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+	"syscall"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/dcvmail/dcvmail/internal/wire"
+)
+
+// Step is one measured run of load against one endpoint.
+type Step struct {
+	Name        string  `json:"name"`        // "ceiling", "resend"
+	Mode        string  `json:"mode"`        // "closed" (fixed concurrency) or "rate" (open loop)
+	Concurrency int     `json:"concurrency"` // closed loop: requests in flight
+	Rate        float64 `json:"rate"`        // open loop: requests per second asked for
+	Orders      int     `json:"orders"`      // orders in the database the requests pick from
+	Seconds     float64 `json:"seconds"`
+	Requests    int     `json:"requests"`
+	OK          int     `json:"ok"`         // answered HTTP 200 with the expected body
+	Errors      int     `json:"errors"`     // anything else
+	FirstError  string  `json:"firstError"` // what the first error was
+	Throughput  float64 `json:"throughput"` // OK answers per second
+	// CPUMicros is this process's CPU time (user and system, all threads:
+	// server, worker and load generator) per OK answer. Unlike throughput it
+	// hardly moves when other processes load the machine.
+	CPUMicros float64 `json:"cpuMicrosPerRequest"`
+	// CPUWithDelivery adds the CPU time spent after the step until the
+	// outbox had delivered what the step queued (resend steps).
+	CPUWithDelivery float64 `json:"cpuMicrosWithDelivery,omitempty"`
+	Latency
+}
+
+// Latency holds exact percentiles of the OK answers, in milliseconds.
+type Latency struct {
+	P50  float64 `json:"p50ms"`
+	P90  float64 `json:"p90ms"`
+	P99  float64 `json:"p99ms"`
+	P999 float64 `json:"p999ms"`
+	Max  float64 `json:"maxms"`
+}
+
+func latencyOf(ds []time.Duration) Latency {
+	if len(ds) == 0 {
+		return Latency{}
+	}
+	slices.Sort(ds)
+	q := func(p float64) float64 {
+		// Nearest rank: the smallest value with at least p of the sample at or below it.
+		i := int(math.Ceil(p*float64(len(ds)))) - 1
+		return ms(ds[max(0, min(i, len(ds)-1))])
+	}
+	return Latency{P50: q(0.50), P90: q(0.90), P99: q(0.99), P999: q(0.999), Max: ms(ds[len(ds)-1])}
+}
+
+func ms(d time.Duration) float64 { return math.Round(float64(d)/1e3) / 1e3 }
+
+// client is the one HTTP client of every step: HTTP/1.1 with keep-alive
+// over TLS, as the vendor's integrators (curl, PHP, Java) connect; one
+// connection per request in flight.
+func client(certPEM []byte) (*http.Client, error) {
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(certPEM) {
+		return nil, fmt.Errorf("bench: the server's certificate is not PEM")
+	}
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	tr := &http.Transport{
+		TLSClientConfig:     &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+		Protocols:           &protocols,
+		MaxIdleConns:        4096,
+		MaxIdleConnsPerHost: 4096,
+		IdleConnTimeout:     time.Minute,
+		DisableCompression:  true,
+	}
+	return &http.Client{Transport: tr, Timeout: 30 * time.Second}, nil
+}
+
+// target makes the request of one hit.
+type target func() (path, body string)
+
+// loader runs steps against one server with one client.
+type loader struct {
+	base   string // https://127.0.0.1:port
+	client *http.Client
+}
+
+var formHeader = http.Header{"Content-Type": []string{"application/x-www-form-urlencoded"}}
+
+func (l *loader) targeter(t target) vegeta.Targeter {
+	return func(tgt *vegeta.Target) error {
+		path, body := t()
+		tgt.Method = http.MethodPost
+		tgt.URL = l.base + path
+		tgt.Body = []byte(body)
+		tgt.Header = formHeader
+		return nil
+	}
+}
+
+// closed runs concurrency requests at a time back to back for d (after a
+// warm-up of warm, not counted) and measures them.
+func (l *loader) closed(name string, t target, concurrency int, warm, d time.Duration) Step {
+	if warm > 0 {
+		l.attack(name, t, vegeta.Rate{}, uint64(concurrency), uint64(concurrency), warm)
+	}
+	s := l.attack(name, t, vegeta.Rate{}, uint64(concurrency), uint64(concurrency), d)
+	s.Mode, s.Concurrency = "closed", concurrency
+	return s
+}
+
+// rate sends rate requests per second for d, whatever the answers' delay
+// (an open loop: vegeta starts more workers when answers lag).
+func (l *loader) rate(name string, t target, rate float64, d time.Duration) Step {
+	freq := max(1, int(math.Round(rate)))
+	s := l.attack(name, t, vegeta.Rate{Freq: freq, Per: time.Second}, 16, 4096, d)
+	s.Mode, s.Rate = "rate", float64(freq)
+	return s
+}
+
+func (l *loader) attack(name string, t target, pace vegeta.Rate, workers, maxWorkers uint64, d time.Duration) Step {
+	atk := vegeta.NewAttacker(vegeta.Client(l.client), vegeta.Workers(workers), vegeta.MaxWorkers(maxWorkers), vegeta.Redirects(vegeta.NoFollow))
+	want := string(wire.Success)
+	var lat []time.Duration
+	s := Step{Name: name}
+	var first, last time.Time
+	cpu0 := cpuTime()
+	for r := range atk.Attack(l.targeter(t), pace, d, name) {
+		s.Requests++
+		if first.IsZero() || r.Timestamp.Before(first) {
+			first = r.Timestamp
+		}
+		if end := r.End(); end.After(last) {
+			last = end
+		}
+		if r.Error == "" && r.Code == http.StatusOK && string(r.Body) == want {
+			s.OK++
+			lat = append(lat, r.Latency)
+			continue
+		}
+		s.Errors++
+		if s.FirstError == "" {
+			s.FirstError = fmt.Sprintf("HTTP %d %s %.200q", r.Code, r.Error, r.Body)
+		}
+	}
+	if elapsed := last.Sub(first); elapsed > 0 {
+		s.Seconds = round(elapsed.Seconds(), 3)
+		s.Throughput = round(float64(s.OK)/elapsed.Seconds(), 1)
+	}
+	if s.OK > 0 {
+		s.CPUMicros = round(float64(cpuTime()-cpu0)/1e3/float64(s.OK), 1)
+	}
+	s.Latency = latencyOf(lat)
+	return s
+}
+
+// cpuTime is the CPU time this process has used, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func round(v float64, digits int) float64 {
+	p := math.Pow(10, float64(digits))
+	return math.Round(v*p) / p
+}

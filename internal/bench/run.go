@@ -1,0 +1,444 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/dcvmail/dcvmail/internal/config"
+	"github.com/dcvmail/dcvmail/internal/dcv"
+	"github.com/dcvmail/dcvmail/internal/server"
+	"github.com/dcvmail/dcvmail/internal/wire"
+)
+
+// Result is everything one run measured; it is also the JSON file.
+type Result struct {
+	Version string    `json:"version"`
+	Date    time.Time `json:"date"`
+	Machine Machine   `json:"machine"`
+	Backend string    `json:"backend"` // sqlite or postgres
+	Options Options   `json:"options"`
+
+	// The closed-loop sweep, ceiling and ResendDCVEmail interleaved at each
+	// concurrency.
+	Ceiling []Step `json:"ceiling"`
+	Resend  []Step `json:"resend"`
+	// The best of each sweep and their ratio.
+	CeilingMax float64 `json:"ceilingMax"`
+	ResendMax  float64 `json:"resendMax"`
+	Ratio      float64 `json:"ratio"`
+
+	// Constant-rate runs at RateShare of ResendMax on the small and the
+	// large database, interleaved.
+	Rate      []Step  `json:"rate"`
+	SmallP99  float64 `json:"smallP99ms"` // the worst p99 of the small database's runs
+	LargeP99  float64 `json:"largeP99ms"`
+	LargeSeed *Seed   `json:"largeSeed,omitempty"`
+
+	Delivery Delivery `json:"delivery"`
+	Starts   []Start  `json:"starts"`
+
+	// PeakRSSMB is this process's VmHWM: server, load generator and
+	// seeding together.
+	PeakRSSMB float64  `json:"peakRssMB"`
+	Notes     []string `json:"notes,omitempty"`
+}
+
+// Seed is how long filling a database took.
+type Seed struct {
+	Orders    int     `json:"orders"`
+	Seconds   float64 `json:"seconds"`
+	PerSecond float64 `json:"perSecond"`
+}
+
+// Delivery is the outbox-to-SMTP step.
+type Delivery struct {
+	Messages int     `json:"messages"`
+	SMTP     string  `json:"smtp"` // "STARTTLS" or "plain"
+	Seconds  float64 `json:"seconds"`
+	// PerSecond counts messages accepted by the sink, from the commit of
+	// the backlog to the last one, with every attempt recorded.
+	PerSecond float64 `json:"perSecond"`
+}
+
+// bed is one server under test and its data.
+type bed struct {
+	name string
+	srv  *server.Server
+	data string
+	db   string // "" for the SQLite file in data
+	fix  fixture
+	done chan error
+	load *loader
+}
+
+// Run carries out the whole benchmark.
+func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
+	say := func(format string, args ...any) { fmt.Fprintf(progress, "bench: "+format+"\n", args...) }
+	r := &Result{Version: version(), Date: time.Now().UTC(), Machine: readMachine(), Options: o}
+
+	dir := o.Dir
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "dcvmail-bench-*"); err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+	}
+	runID := randomHex(3)
+
+	sk, err := startSink(dir, !o.PlainSMTP)
+	if err != nil {
+		return nil, fmt.Errorf("bench: SMTP sink: %w", err)
+	}
+	defer sk.close()
+	r.Delivery.SMTP = "STARTTLS"
+	if o.PlainSMTP {
+		r.Delivery.SMTP = "plain"
+	}
+
+	small, err := startBed(ctx, "small", filepath.Join(dir, "small"), o.DB, sk)
+	if err != nil {
+		return nil, err
+	}
+	defer small.stop()
+	r.Backend = small.srv.App.Store.Dialect()
+	if r.Backend == "sqlite" {
+		r.Notes = append(r.Notes, "SQLite in WAL mode with synchronous=FULL: every answered resend is fsynced")
+	}
+
+	say("seeding %d accounts and %d orders", o.Accounts, o.Orders)
+	if err := seed(ctx, small.srv.App, &small.fix, o.Accounts, o.Orders, runID, nil); err != nil {
+		return nil, err
+	}
+	if err := small.warmCredentials(); err != nil {
+		return nil, err
+	}
+
+	// 1 and 2: the closed-loop sweep, ceiling and resend interleaved.
+	var prof *cpuProfile
+	if o.CPUProfile != "" {
+		prof = &cpuProfile{path: o.CPUProfile}
+		defer prof.stop()
+	}
+	var next atomic.Int64
+	roundRobin := func(b *bed, path string) target {
+		return func() (string, string) {
+			i := int(next.Add(1)-1) % b.fix.orders
+			return path, b.fix.body(i)
+		}
+	}
+	for _, c := range o.Concurrency {
+		// The ceiling runs with an idle outbox worker: the deliveries of
+		// the previous resend step are done first.
+		if err := small.drain(5 * time.Minute); err != nil {
+			return nil, err
+		}
+		cs := small.load.closed("ceiling", roundRobin(small, ceilingPath), c, o.Warm, o.Step)
+		cs.Orders = small.fix.orders
+		small.load.closed("resend", roundRobin(small, resendPath), c, 0, o.Warm) // warm-up
+		if err := small.drain(5 * time.Minute); err != nil {                     // and its deliveries
+			return nil, err
+		}
+		if prof != nil {
+			prof.start(fmt.Sprintf("resend-c%d", c))
+		}
+		cpu0 := cpuTime()
+		rs := small.load.closed("resend", roundRobin(small, resendPath), c, 0, o.Step)
+		rs.Orders = small.fix.orders
+		if err := small.drain(5 * time.Minute); err != nil {
+			return nil, err
+		}
+		if prof != nil {
+			prof.stop()
+		}
+		if rs.OK > 0 {
+			rs.CPUWithDelivery = round(float64(cpuTime()-cpu0)/1e3/float64(rs.OK), 1)
+		}
+		r.Ceiling, r.Resend = append(r.Ceiling, cs), append(r.Resend, rs)
+		say("concurrency %3d: ceiling %6.0f/s p99 %6.2f ms %5.0f µs CPU | resend %5.0f/s p99 %6.2f ms %5.0f µs CPU (%5.0f with delivery) | errors %d/%d",
+			c, cs.Throughput, cs.P99, cs.CPUMicros, rs.Throughput, rs.P99, rs.CPUMicros, rs.CPUWithDelivery, cs.Errors, rs.Errors)
+		if rs.Errors > 0 {
+			r.Notes = append(r.Notes, fmt.Sprintf("resend at concurrency %d: %d errors, first: %s", c, rs.Errors, rs.FirstError))
+		}
+	}
+	for i := range r.Ceiling {
+		r.CeilingMax = max(r.CeilingMax, r.Ceiling[i].Throughput)
+		r.ResendMax = max(r.ResendMax, r.Resend[i].Throughput)
+	}
+	if r.CeilingMax > 0 {
+		r.Ratio = round(r.ResendMax/r.CeilingMax, 3)
+	}
+
+	// The large database, filled while the small one idles.
+	beds := []*bed{small}
+	if o.LargeOrders > 0 {
+		largeDB := o.LargeDB
+		if largeDB == "" && strings.HasPrefix(o.DB, "postgres") {
+			r.Notes = append(r.Notes, "large run skipped: --db is PostgreSQL and no --large-db was given")
+		} else {
+			large, err := startBed(ctx, "large", filepath.Join(dir, "large"), largeDB, sk)
+			if err != nil {
+				return nil, err
+			}
+			defer large.stop()
+			say("seeding %d orders into the large database", o.LargeOrders)
+			t0 := time.Now()
+			last := t0
+			err = seed(ctx, large.srv.App, &large.fix, o.Accounts, o.LargeOrders, runID, func(done int) {
+				if time.Since(last) > 5*time.Second {
+					last = time.Now()
+					say("  %d orders, %.0f/s", done, float64(done)/time.Since(t0).Seconds())
+				}
+			})
+			if err != nil {
+				return nil, err
+			}
+			el := time.Since(t0).Seconds()
+			r.LargeSeed = &Seed{Orders: o.LargeOrders, Seconds: round(el, 1), PerSecond: round(float64(o.LargeOrders)/el, 0)}
+			say("  seeded in %.1f s (%.0f orders/s)", el, r.LargeSeed.PerSecond)
+			if err := large.warmCredentials(); err != nil {
+				return nil, err
+			}
+			beds = append(beds, large)
+		}
+	}
+
+	// Constant rate on each database, interleaved, orders picked at random.
+	rate := r.ResendMax * o.RateShare
+	for round := 0; round < o.RateRounds && rate >= 1; round++ {
+		for _, b := range beds {
+			if err := b.drain(5 * time.Minute); err != nil {
+				return nil, err
+			}
+			pick := func() (string, string) { return resendPath, b.fix.body(rand.IntN(b.fix.orders)) }
+			s := b.load.rate("resend", pick, rate, o.RateStep)
+			s.Orders = b.fix.orders
+			r.Rate = append(r.Rate, s)
+			say("rate %.0f/s on %d orders: got %.0f/s p50 %.2f p99 %.2f p99.9 %.2f ms, errors %d",
+				rate, s.Orders, s.Throughput, s.P50, s.P99, s.P999, s.Errors)
+			if b == small {
+				r.SmallP99 = max(r.SmallP99, s.P99)
+			} else {
+				r.LargeP99 = max(r.LargeP99, s.P99)
+			}
+		}
+	}
+
+	// 3: delivery of a backlog to the SMTP sink.
+	for _, b := range beds {
+		if err := b.drain(5 * time.Minute); err != nil {
+			return nil, err
+		}
+	}
+	if o.Messages > 0 {
+		say("delivering %d messages from the outbox to the SMTP sink (%s)", o.Messages, r.Delivery.SMTP)
+		d, err := small.deliver(ctx, sk, o.Messages)
+		if err != nil {
+			return nil, err
+		}
+		d.SMTP = r.Delivery.SMTP
+		r.Delivery = d
+		say("  %.1f s, %.0f messages/s", d.Seconds, d.PerSecond)
+	}
+	for _, b := range beds {
+		if err := b.stop(); err != nil {
+			return nil, err
+		}
+	}
+
+	// 4: `serve` as a child process on the databases just filled.
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	if o.Starts > 0 {
+		for _, b := range beds {
+			say("starting `serve` %d times on the %s database (%d orders)", o.Starts, b.name, b.fix.orders)
+			st, err := measureStart(ctx, exe, serveArgs{data: b.data, db: b.db}, b.load.client, o.Starts, b.fix.body(0), 100, 2*time.Second)
+			if err != nil {
+				return nil, err
+			}
+			st.Orders = b.fix.orders
+			r.Starts = append(r.Starts, st)
+			say("  ready in median %.0f ms, max %.0f ms; idle RSS %.1f MB, after %d resends %.1f MB",
+				st.MedianMS, st.MaxMS, st.IdleRSSMB, st.Requests, st.AfterLoadRSSMB)
+		}
+	}
+	r.PeakRSSMB = procStatusMB(0, "VmHWM")
+	return r, nil
+}
+
+// startBed starts a server on data (and db, or SQLite in data) with the
+// ceiling endpoint mounted, delivering to the sink.
+func startBed(ctx context.Context, name, data, db string, sk *sink) (*bed, error) {
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		return nil, err
+	}
+	logf, err := os.Create(filepath.Join(data, "serve.log"))
+	if err != nil {
+		return nil, err
+	}
+	cfg := config.Serve{
+		Common:       config.Common{Data: data, DB: db},
+		Listen:       "127.0.0.1:0",
+		SMTP:         sk.url(),
+		MailFrom:     "dcv@bench.dcvmail.invalid",
+		DNSResolvers: config.List{"127.0.0.1:9"}, // never asked: every recipient is a constructed address
+		DNSTimeout:   time.Second,
+		LogFormat:    "json",
+		CodeValidity: dcv.DefaultPolicy.CodeValidity,
+		// The per-order limit stays on, with room for every resend the
+		// run makes, so that it checks and writes what it always does.
+		ResendBurst:    1_000_000,
+		ResendInterval: time.Millisecond,
+	}
+	// No per-account request limit: the bench's few accounts make thousands
+	// of requests a second by design.
+	cfg.Limits.RequestRate = -1
+	cfg.Mail.SMTPCA = sk.caFile
+	cfg.Mail.SMTPConnections = 0 // the default
+	log := slog.New(slog.NewJSONHandler(logf, nil))
+	srv, err := server.New(ctx, cfg, server.WithLogger(log), server.WithRoute("POST "+ceilingPath, http.HandlerFunc(ceiling)))
+	if err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("bench: start %s server: %w", name, err)
+	}
+	b := &bed{name: name, srv: srv, data: data, db: db, done: make(chan error, 1)}
+	go func() {
+		b.done <- srv.Serve()
+		logf.Close()
+	}()
+	pem, err := os.ReadFile(filepath.Join(data, "tls-cert.pem"))
+	if err != nil {
+		b.stop()
+		return nil, err
+	}
+	hc, err := client(pem)
+	if err != nil {
+		b.stop()
+		return nil, err
+	}
+	b.load = &loader{base: srv.URL(), client: hc}
+	return b, nil
+}
+
+// ceiling is the trivial endpoint: it reads the form and answers as a
+// successful ResendDCVEmail does, with nothing in between.
+func ceiling(w http.ResponseWriter, r *http.Request) {
+	io.Copy(io.Discard, r.Body)
+	h := w.Header()
+	h.Set("Content-Type", wire.FormatForm.ContentType())
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	w.Write(wire.Success)
+}
+
+// stop shuts the server down (once).
+func (b *bed) stop() error {
+	if b.srv == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := b.srv.Shutdown(ctx)
+	if e := <-b.done; e != nil && err == nil {
+		err = e
+	}
+	b.srv = nil
+	if b.load != nil {
+		b.load.client.CloseIdleConnections()
+	}
+	return err
+}
+
+// warmCredentials makes one resend per account, so that each account's
+// argon2id verification is done before anything is measured (a server
+// that has run for a while serves from the credential cache).
+func (b *bed) warmCredentials() error {
+	for a := range b.fix.logins {
+		if err := post(b.load.client, b.load.base+resendPath, b.fix.body(a)); err != nil {
+			return fmt.Errorf("bench: first resend on the %s server: %w", b.name, err)
+		}
+	}
+	return nil
+}
+
+// drain waits until the outbox has nothing pending.
+func (b *bed) drain(limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		n, err := b.srv.App.Store.PendingDeliveries(context.Background())
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("bench: the %s outbox still has %d pending deliveries after %v", b.name, n, limit)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// deliver queues n deliveries at once and times the worker until the sink
+// has them all and the outbox has recorded them.
+func (b *bed) deliver(ctx context.Context, sk *sink, n int) (Delivery, error) {
+	before := sk.received.Load()
+	if err := seedBacklog(ctx, b.srv.App.Store, &b.fix, n, b.srv.App.DCV.Now()); err != nil {
+		return Delivery{}, err
+	}
+	t0 := time.Now()
+	deadline := t0.Add(10 * time.Minute)
+	for sk.received.Load()-before < int64(n) {
+		if time.Now().After(deadline) {
+			return Delivery{}, fmt.Errorf("bench: the sink got %d of %d messages in 10 minutes", sk.received.Load()-before, n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := b.drain(time.Minute); err != nil {
+		return Delivery{}, err
+	}
+	el := time.Since(t0).Seconds()
+	if got := sk.received.Load() - before; got != int64(n) {
+		return Delivery{}, fmt.Errorf("bench: the sink got %d messages for %d deliveries", got, n)
+	}
+	return Delivery{Messages: n, Seconds: round(el, 2), PerSecond: round(float64(n)/el, 0)}, nil
+}
+
+// cpuProfile writes a CPU profile of each profiled step to PATH-NAME
+// (pprof takes several files and merges them).
+type cpuProfile struct {
+	path string
+	f    *os.File
+}
+
+func (p *cpuProfile) start(name string) {
+	f, err := os.Create(p.path + "-" + name)
+	if err != nil {
+		return
+	}
+	if pprof.StartCPUProfile(f) != nil {
+		f.Close()
+		return
+	}
+	p.f = f
+}
+
+func (p *cpuProfile) stop() {
+	if p.f != nil {
+		pprof.StopCPUProfile()
+		p.f.Close()
+		p.f = nil
+	}
+}

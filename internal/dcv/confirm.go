@@ -1,0 +1,282 @@
+package dcv
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/dcvmail/dcvmail/internal/store"
+)
+
+// The limit on codes per order on the confirmation page. A random value has
+// 128 bits, so guessing is hopeless anyway; the limit keeps it so and keeps
+// the work a guesser can cause small. It is counted in the database, so it
+// holds across nodes, and for every order number alike, existing or not, so
+// that it reveals nothing about which orders exist.
+const (
+	// CodeAttemptLimit is how many wrong codes an order number takes in
+	// one CodeAttemptWindow; further codes, right ones too, are refused
+	// until the window ends.
+	CodeAttemptLimit = 10
+	// CodeAttemptWindow is the fixed window, from the first wrong code.
+	CodeAttemptWindow = time.Hour
+)
+
+// NormalizeCode reads a random value as a person or a tool submits it: the
+// white space around it is dropped and lowercase letters are taken as
+// uppercase. It reports whether the result has the shape of a random value
+// (26 characters of A-Z and 2-7).
+func NormalizeCode(s string) (string, bool) {
+	c := strings.ToUpper(strings.TrimSpace(s))
+	if len(c) != encoding.EncodedLen(RandomValueBytes) {
+		return c, false
+	}
+	for i := 0; i < len(c); i++ {
+		if !(c[i] >= 'A' && c[i] <= 'Z' || c[i] >= '2' && c[i] <= '7') {
+			return c, false
+		}
+	}
+	return c, true
+}
+
+// ConfirmRequest is a code submitted on the confirmation page, with the
+// evidence of who submitted it.
+type ConfirmRequest struct {
+	OrderNumber int64
+	Code        string // as submitted; NormalizeCode is applied
+	ClientIP    string
+	PeerAddr    string
+	UserAgent   string
+}
+
+// Outcome is what became of a submitted code.
+type Outcome int
+
+const (
+	// Confirmed: the code was live; Domains were validated now.
+	Confirmed Outcome = iota + 1
+	// AlreadyValidated: the code is the order's, and the domains it covered
+	// are validated already (a replay). AllValidated tells whether no
+	// domain of the order awaits email validation any more.
+	AlreadyValidated
+	// Rejected: no such code for that order number (wrong, malformed,
+	// another order's, or no such order). Says nothing more.
+	Rejected
+	// Expired: the order's live code, past its validity.
+	Expired
+	// Superseded: a code of the order that a newer email replaced.
+	Superseded
+	// OrderClosed: a code of an order that is cancelled or rejected.
+	OrderClosed
+	// TooManyAttempts: the order number has taken CodeAttemptLimit wrong
+	// codes in the window; nothing was judged.
+	TooManyAttempts
+)
+
+// Confirmation is the answer to a submitted code. Only Rejected and
+// TooManyAttempts can be told to someone without the code: the others tell
+// the code's holder about an order they already know of from the email.
+type Confirmation struct {
+	Outcome Outcome
+	// Domains: with Confirmed those validated now; with AlreadyValidated
+	// those validated already, as ordered.
+	Domains      []string
+	AllValidated bool
+	// Malformed marks a Rejected code that does not even have the shape of
+	// one, or a missing order number (not counted; AttemptsLeft is 0).
+	Malformed bool
+	// Expires is when an Expired code stopped being accepted.
+	Expires time.Time
+	// AttemptsLeft is how many more wrong codes the order number takes in
+	// this window (Rejected, Expired, Superseded, OrderClosed).
+	AttemptsLeft int
+	// RetryAt is when the window ends (TooManyAttempts, or no attempt left).
+	RetryAt time.Time
+}
+
+// Confirm judges a code submitted for an order (wire.md section 6). A code
+// that is a live random value of the order validates every domain whose
+// live email it belongs to, and the approver's address and user agent are
+// kept as evidence, in one transaction. A code is compared by its keyed
+// hash and then in constant time; wrong codes are limited per order number.
+// Confirm is the only call of the page that changes state.
+func (s *Service) Confirm(ctx context.Context, r ConfirmRequest) (Confirmation, error) {
+	code, ok := NormalizeCode(r.Code)
+	if !ok || r.OrderNumber <= 0 {
+		return Confirmation{Outcome: Rejected, Malformed: true}, nil
+	}
+	hash := s.values.Hash(code)
+	var c Confirmation
+	err := s.store.Tx(ctx, func(tx *store.Tx) error {
+		now := s.clock.Now()
+		att, err := tx.CountCodeAttempt(ctx, r.OrderNumber, now, now.Add(-CodeAttemptWindow))
+		if err != nil {
+			return err
+		}
+		retryAt := att.WindowStart.Add(CodeAttemptWindow)
+		if att.Failures > CodeAttemptLimit {
+			c = Confirmation{Outcome: TooManyAttempts, RetryAt: retryAt}
+			return nil
+		}
+		if c, err = s.judge(ctx, tx, r, code, hash, now); err != nil {
+			return err
+		}
+		switch c.Outcome {
+		case Confirmed, AlreadyValidated:
+			return tx.ForgiveCodeAttempt(ctx, r.OrderNumber)
+		}
+		c.AttemptsLeft = CodeAttemptLimit - att.Failures
+		if c.AttemptsLeft == 0 {
+			c.RetryAt = retryAt
+		}
+		return nil
+	})
+	if err != nil {
+		return Confirmation{}, err
+	}
+	// Old counts go in a statement of their own, outside the transaction
+	// that holds this order's count, so that it never waits on a lock. A
+	// failure leaves a count over, which is harmless: the next call prunes.
+	_, _ = s.store.PruneCodeAttempts(ctx, s.clock.Now().Add(-CodeAttemptWindow))
+	return c, nil
+}
+
+// judge decides what a well-formed code means for an order, and with
+// Confirmed validates the domains and records the evidence.
+func (s *Service) judge(ctx context.Context, tx *store.Tx, r ConfirmRequest, code, hash string, now time.Time) (Confirmation, error) {
+	rejected := Confirmation{Outcome: Rejected}
+	e, err := tx.EmailByCode(ctx, r.OrderNumber, hash)
+	if errors.Is(err, store.ErrNotFound) {
+		return rejected, nil
+	} else if err != nil {
+		return Confirmation{}, err
+	}
+	// The lookup went by keyed hash; compare once more in constant time.
+	if !s.values.Matches(code, e.CodeHash) {
+		return rejected, nil
+	}
+	order, err := tx.OrderByNumber(ctx, r.OrderNumber)
+	if err != nil {
+		return Confirmation{}, err
+	}
+	if order.Status != store.OrderActive {
+		return Confirmation{Outcome: OrderClosed}, nil
+	}
+	domains, err := tx.Domains(ctx, r.OrderNumber)
+	if err != nil {
+		return Confirmation{}, err
+	}
+	var live, byThis, validated []string
+	awaitingAny := false
+	for _, d := range domains {
+		switch {
+		case d.Awaiting():
+			awaitingAny = true
+			if d.CurrentEmailID == e.ID {
+				live = append(live, d.Name)
+			}
+		case !d.Validated.IsZero():
+			validated = append(validated, d.Name)
+			if d.ValidatedEmailID == e.ID {
+				byThis = append(byThis, d.Name)
+			}
+		}
+	}
+	if len(live) > 0 {
+		if !now.Before(e.Expires) {
+			return Confirmation{Outcome: Expired, Expires: e.Expires}, nil
+		}
+		n, err := tx.ValidateDomains(ctx, r.OrderNumber, e.ID, now)
+		if err != nil {
+			return Confirmation{}, err
+		}
+		if n != int64(len(live)) {
+			return Confirmation{}, errors.New("dcv: confirm: the domains changed under the transaction")
+		}
+		if _, err := tx.RecordConfirmation(ctx, store.Confirmation{
+			OrderNumber: r.OrderNumber,
+			EmailID:     e.ID,
+			Domains:     live,
+			ClientIP:    clip(r.ClientIP, 64),
+			PeerAddr:    clip(r.PeerAddr, 128),
+			UserAgent:   clip(r.UserAgent, 512),
+			At:          now,
+		}); err != nil {
+			return Confirmation{}, err
+		}
+		return Confirmation{Outcome: Confirmed, Domains: live}, nil
+	}
+	switch {
+	case !awaitingAny && len(validated) > 0:
+		return Confirmation{Outcome: AlreadyValidated, Domains: validated, AllValidated: true}, nil
+	case len(byThis) > 0:
+		return Confirmation{Outcome: AlreadyValidated, Domains: byThis}, nil
+	}
+	return Confirmation{Outcome: Superseded}, nil
+}
+
+// Preview lists the domains that a code would validate if it were submitted
+// now, for the page's GET, which must change nothing. It lists none for a
+// code that would not validate anything, and none while the order number
+// takes no codes; it does not count as an attempt (a GET is what mail
+// scanners send).
+func (s *Service) Preview(ctx context.Context, orderNumber int64, code string) ([]string, error) {
+	code, ok := NormalizeCode(code)
+	if !ok || orderNumber <= 0 {
+		return nil, nil
+	}
+	now := s.clock.Now()
+	att, err := s.store.CodeAttemptsOf(ctx, orderNumber)
+	if err != nil {
+		return nil, err
+	}
+	if att.Failures >= CodeAttemptLimit && now.Before(att.WindowStart.Add(CodeAttemptWindow)) {
+		return nil, nil
+	}
+	e, err := s.store.EmailByCode(ctx, orderNumber, s.values.Hash(code))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	if !s.values.Matches(code, e.CodeHash) || !now.Before(e.Expires) {
+		return nil, nil
+	}
+	order, err := s.store.OrderByNumber(ctx, orderNumber)
+	if err != nil || order.Status != store.OrderActive {
+		return nil, err
+	}
+	domains, err := s.store.Domains(ctx, orderNumber)
+	if err != nil {
+		return nil, err
+	}
+	var live []string
+	for _, d := range domains {
+		if d.Awaiting() && d.CurrentEmailID == e.ID {
+			live = append(live, d.Name)
+		}
+	}
+	return live, nil
+}
+
+// Confirmations lists the evidence of an order's confirmations, oldest
+// first (for `dcvmail order show`).
+func (s *Service) Confirmations(ctx context.Context, orderNumber int64) ([]store.Confirmation, error) {
+	return s.store.ConfirmationsOfOrder(ctx, orderNumber)
+}
+
+// clip cuts s to at most n bytes on a rune boundary, with invalid UTF-8
+// replaced, so that evidence from a client stays storable text.
+func clip(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !isRuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }

@@ -1,0 +1,96 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/dcvmail/dcvmail/internal/accounts"
+	"github.com/dcvmail/dcvmail/internal/api"
+	"github.com/dcvmail/dcvmail/internal/clock"
+	"github.com/dcvmail/dcvmail/internal/config"
+	"github.com/dcvmail/dcvmail/internal/store"
+)
+
+// tlsCipherSuites are the TLS 1.2 suites the server accepts: ECDHE key
+// exchange (forward secrecy) with an AEAD cipher only; no CBC, no RSA key
+// exchange, no 3DES or RC4. TLS 1.3 suites are not configurable and are
+// all AEAD.
+var tlsCipherSuites = []uint16{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+}
+
+// tlsConfig is the HTTPS listener's TLS: 1.2 at least, modern suites only.
+func tlsConfig(cert tls.Certificate) *tls.Config {
+	return &tls.Config{
+		MinVersion:   tls.VersionTLS12,
+		CipherSuites: tlsCipherSuites,
+		Certificates: []tls.Certificate{cert},
+	}
+}
+
+// newLockout builds the failed-login lockout from the --lockout-* flags;
+// zero fields take the defaults.
+func newLockout(ctx context.Context, st *store.Store, l config.Limits, log *slog.Logger) (*accounts.Lockout, error) {
+	lo, err := accounts.NewLockout(ctx, st, accounts.LockoutPolicy{
+		LoginFailures:  l.LoginFailures,
+		SourceFailures: l.SourceFailures,
+		Window:         l.LockoutWindow,
+		Duration:       l.LockoutDuration,
+	}, log)
+	if err != nil {
+		return nil, err
+	}
+	p := lo.Policy()
+	log.Info("failed logins are limited", "per_login", p.LoginFailures, "per_source", p.SourceFailures,
+		"window", p.Window.String(), "lock", p.Duration.String())
+	return lo, nil
+}
+
+// requestLimit is the per-account request limit of --request-rate and
+// --request-burst: zero takes the default, a negative rate turns it off.
+func requestLimit(l config.Limits, clk clock.Clock, log *slog.Logger) api.RequestLimit {
+	r := api.RequestLimit{Rate: l.RequestRate, Burst: l.RequestBurst, Clock: clk}
+	if r.Rate == 0 {
+		r.Rate = api.DefaultRequestRate
+	}
+	if r.Burst <= 0 {
+		r.Burst = api.DefaultRequestBurst
+	}
+	if r.Rate < 0 {
+		log.Warn("--request-rate is negative: API requests per account are not limited")
+		r.Rate = 0
+	} else {
+		log.Info("API requests are limited per account on this node", "rate", r.Rate, "burst", r.Burst)
+	}
+	return r
+}
+
+// withReadTimeouts replaces the listeners' ReadHeaderTimeout and
+// ReadTimeout, so that tests of slow clients need not wait for the real
+// ones.
+func withReadTimeouts(header, read time.Duration) Option {
+	return func(o *serverOptions) { o.readHeaderTimeout, o.readTimeout = header, read }
+}
+
+// applyTestTimeouts sets what withReadTimeouts asked for.
+func (s *Server) applyTestTimeouts(o serverOptions) {
+	for _, srv := range []*http.Server{s.https, s.plain, s.admin} {
+		if srv == nil {
+			continue
+		}
+		if o.readHeaderTimeout > 0 {
+			srv.ReadHeaderTimeout = o.readHeaderTimeout
+		}
+		if o.readTimeout > 0 {
+			srv.ReadTimeout = o.readTimeout
+		}
+	}
+}

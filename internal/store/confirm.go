@@ -1,0 +1,118 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"time"
+)
+
+// Confirmation is the evidence of one code that validated domains on the
+// confirmation page.
+type Confirmation struct {
+	ID          int64
+	OrderNumber int64
+	EmailID     int64
+	Domains     []string // validated by this confirmation, as ordered
+	ClientIP    string   // the approver's address, as far as trusted proxies tell
+	PeerAddr    string   // the TCP peer: a proxy, or the approver
+	UserAgent   string
+	At          time.Time
+}
+
+// RecordConfirmation stores the evidence of a confirmation.
+func (q Queries) RecordConfirmation(ctx context.Context, c Confirmation) (int64, error) {
+	var id int64
+	err := q.ex.QueryRowContext(ctx,
+		`INSERT INTO confirmations (order_number, email_id, domains, client_ip, peer_addr, user_agent, confirmed_ms)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+		c.OrderNumber, c.EmailID, strings.Join(c.Domains, " "), c.ClientIP, c.PeerAddr, c.UserAgent, ms(c.At)).Scan(&id)
+	return id, err
+}
+
+// ConfirmationsOfOrder lists an order's confirmations, oldest first.
+func (q Queries) ConfirmationsOfOrder(ctx context.Context, orderNumber int64) ([]Confirmation, error) {
+	rows, err := q.ex.QueryContext(ctx,
+		`SELECT id, order_number, email_id, domains, client_ip, peer_addr, user_agent, confirmed_ms
+		 FROM confirmations WHERE order_number = $1 ORDER BY id`, orderNumber)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Confirmation
+	for rows.Next() {
+		var c Confirmation
+		var domains string
+		var at int64
+		if err := rows.Scan(&c.ID, &c.OrderNumber, &c.EmailID, &domains, &c.ClientIP, &c.PeerAddr, &c.UserAgent, &at); err != nil {
+			return nil, err
+		}
+		c.Domains, c.At = strings.Fields(domains), fromMS(at)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// CodeAttempts is the count of codes submitted for an order number in the
+// current window.
+type CodeAttempts struct {
+	Failures    int
+	WindowStart time.Time
+}
+
+// CountCodeAttempt counts one more submitted code for an order number and
+// returns the count with it. A window that started at or before expired is
+// over: the count starts again at 1 with a window starting at now. The
+// count happens before the code is judged, in the caller's transaction, so
+// that on PostgreSQL the row lock it takes serializes the codes submitted
+// for one order on every node (SQLite's one writer already does); a code
+// that turns out right is taken back with ForgiveCodeAttempt.
+func (q Queries) CountCodeAttempt(ctx context.Context, orderNumber int64, now, expired time.Time) (CodeAttempts, error) {
+	var a CodeAttempts
+	var start int64
+	err := q.ex.QueryRowContext(ctx,
+		`INSERT INTO code_attempts (order_number, window_start_ms, failures) VALUES ($1, $2, 1)
+		 ON CONFLICT (order_number) DO UPDATE SET
+		   failures = CASE WHEN code_attempts.window_start_ms <= $3 THEN 1 ELSE code_attempts.failures + 1 END,
+		   window_start_ms = CASE WHEN code_attempts.window_start_ms <= $3 THEN $2 ELSE code_attempts.window_start_ms END
+		 RETURNING failures, window_start_ms`,
+		orderNumber, ms(now), ms(expired)).Scan(&a.Failures, &start)
+	a.WindowStart = fromMS(start)
+	return a, err
+}
+
+// ForgiveCodeAttempt takes back the count of a code that was right.
+func (q Queries) ForgiveCodeAttempt(ctx context.Context, orderNumber int64) error {
+	_, err := q.ex.ExecContext(ctx,
+		`UPDATE code_attempts SET failures = failures - 1 WHERE order_number = $1 AND failures > 0`, orderNumber)
+	return err
+}
+
+// CodeAttemptsOf reads the count of an order number without changing it;
+// zero when there is none.
+func (q Queries) CodeAttemptsOf(ctx context.Context, orderNumber int64) (CodeAttempts, error) {
+	var a CodeAttempts
+	var start int64
+	err := q.ex.QueryRowContext(ctx,
+		`SELECT failures, window_start_ms FROM code_attempts WHERE order_number = $1`, orderNumber).Scan(&a.Failures, &start)
+	if errors.Is(err, sql.ErrNoRows) {
+		return CodeAttempts{}, nil
+	}
+	a.WindowStart = fromMS(start)
+	return a, err
+}
+
+// PruneCodeAttempts deletes up to 100 counts whose window started at or
+// before expired, and returns how many. On PostgreSQL it skips rows that
+// another transaction holds, so it never waits.
+func (q Queries) PruneCodeAttempts(ctx context.Context, expired time.Time) (int64, error) {
+	res, err := q.ex.ExecContext(ctx,
+		`DELETE FROM code_attempts WHERE order_number IN
+		   (SELECT order_number FROM code_attempts WHERE window_start_ms <= $1 LIMIT 100`+q.d.skipLocked+`)`,
+		ms(expired))
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}

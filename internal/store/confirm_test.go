@@ -1,0 +1,126 @@
+package store_test
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dcvmail/dcvmail/internal/store"
+)
+
+// The limit on codes per order holds across nodes: two stores on one
+// database (two nodes) counting codes for one order at once each get a
+// distinct count, and none is lost.
+func TestCodeAttemptsCountAcrossNodes(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			url := b.url(t)
+			nodes := []*store.Store{open(t, url), open(t, url)}
+			ctx := context.Background()
+			const each = 8
+			var mu sync.Mutex
+			var counts []int
+			var wg sync.WaitGroup
+			for i := range 2 * each {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					err := nodes[i%2].Tx(ctx, func(tx *store.Tx) error {
+						a, err := tx.CountCodeAttempt(ctx, 4242, t0, t0.Add(-time.Hour))
+						mu.Lock()
+						counts = append(counts, a.Failures)
+						mu.Unlock()
+						return err
+					})
+					if err != nil {
+						t.Error(err)
+					}
+				}()
+			}
+			wg.Wait()
+			slices.Sort(counts)
+			for i, c := range counts {
+				if c != i+1 {
+					t.Fatalf("counts %v: want 1..%d, each once", counts, 2*each)
+				}
+			}
+		})
+	}
+}
+
+// A window ends an hour after it started: the count starts again at 1; a
+// right code is taken back; reading changes nothing; old windows are pruned.
+func TestCodeAttemptsWindow(t *testing.T) {
+	each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		count := func(at time.Time) store.CodeAttempts {
+			t.Helper()
+			var a store.CodeAttempts
+			err := s.Tx(ctx, func(tx *store.Tx) error {
+				var err error
+				a, err = tx.CountCodeAttempt(ctx, 7, at, at.Add(-time.Hour))
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return a
+		}
+		if a, err := s.CodeAttemptsOf(ctx, 7); err != nil || a.Failures != 0 {
+			t.Fatalf("no count yet: %+v (%v)", a, err)
+		}
+		count(t0)
+		if a := count(t0.Add(59 * time.Minute)); a.Failures != 2 || !a.WindowStart.Equal(t0) {
+			t.Fatalf("within the window: %+v", a)
+		}
+		if err := s.ForgiveCodeAttempt(ctx, 7); err != nil {
+			t.Fatal(err)
+		}
+		if a, err := s.CodeAttemptsOf(ctx, 7); err != nil || a.Failures != 1 {
+			t.Fatalf("after forgiving: %+v (%v)", a, err)
+		}
+		if a := count(t0.Add(time.Hour)); a.Failures != 1 || !a.WindowStart.Equal(t0.Add(time.Hour)) {
+			t.Fatalf("a new window: %+v", a)
+		}
+		count(t0) // order 7 in the current window; order 8 in an old one
+		err := s.Tx(ctx, func(tx *store.Tx) error {
+			_, err := tx.CountCodeAttempt(ctx, 8, t0.Add(-2*time.Hour), t0.Add(-3*time.Hour))
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := s.PruneCodeAttempts(ctx, t0.Add(-time.Hour)); err != nil || n != 1 {
+			t.Fatalf("pruned %d (%v), want 1", n, err)
+		}
+		if a, _ := s.CodeAttemptsOf(ctx, 7); a.Failures == 0 {
+			t.Fatal("the current window was pruned")
+		}
+	})
+}
+
+// Confirmations keep their evidence as given.
+func TestConfirmationsEvidence(t *testing.T) {
+	each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		acct := account(t, s, "alice")
+		email := order(t, s, acct, 100, 100)
+		c := store.Confirmation{OrderNumber: 100, EmailID: email, Domains: []string{"example.com", "*.example.com"},
+			ClientIP: "2001:db8::1", PeerAddr: "[::1]:4444", UserAgent: "Mozilla/5.0 (X11) Ünïcode", At: t0}
+		id, err := s.RecordConfirmation(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.ConfirmationsOfOrder(ctx, 100)
+		if err != nil || len(got) != 1 {
+			t.Fatalf("%+v (%v)", got, err)
+		}
+		c.ID = id
+		if g := got[0]; g.ID != c.ID || g.EmailID != c.EmailID || !slices.Equal(g.Domains, c.Domains) || g.ClientIP != c.ClientIP ||
+			g.PeerAddr != c.PeerAddr || g.UserAgent != c.UserAgent || !g.At.Equal(c.At) {
+			t.Fatalf("got %+v, want %+v", g, c)
+		}
+	})
+}

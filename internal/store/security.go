@@ -1,0 +1,171 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// LoginFailures is the count of failed logins of one subject (a login name
+// or a source address) in its current window, and its lock.
+type LoginFailures struct {
+	Subject     string
+	Label       string // what the log may show of the subject
+	Failures    int
+	WindowStart time.Time
+	LockedUntil time.Time // zero when not locked
+}
+
+// LoginSubject names what a failed login is counted against.
+type LoginSubject struct {
+	Subject string
+	Label   string
+}
+
+const loginFailureColumns = `subject, label, failures, window_start_ms, locked_until_ms`
+
+func scanLoginFailures(row interface{ Scan(...any) error }) (LoginFailures, error) {
+	var f LoginFailures
+	var start, until int64
+	if err := row.Scan(&f.Subject, &f.Label, &f.Failures, &start, &until); err != nil {
+		return f, err
+	}
+	f.WindowStart = fromMS(start)
+	if until != 0 {
+		f.LockedUntil = fromMS(until)
+	}
+	return f, nil
+}
+
+// LoginFailuresOf reads the counts of the given subjects; subjects without
+// one are left out. It changes nothing, so that a locked subject's
+// refused attempts cost no write.
+func (q Queries) LoginFailuresOf(ctx context.Context, subjects ...string) ([]LoginFailures, error) {
+	if len(subjects) == 0 {
+		return nil, nil
+	}
+	marks := make([]string, len(subjects))
+	args := make([]any, len(subjects))
+	for i, s := range subjects {
+		marks[i] = fmt.Sprintf("$%d", i+1)
+		args[i] = s
+	}
+	rows, err := q.ex.QueryContext(ctx,
+		`SELECT `+loginFailureColumns+` FROM login_failures WHERE subject IN (`+strings.Join(marks, ", ")+`)`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []LoginFailures
+	for rows.Next() {
+		f, err := scanLoginFailures(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+// CountLoginFailures counts one more failed login against each subject, in
+// one transaction (one commit, whatever the number of subjects), and
+// returns the counts in the order given. A window that started at or before
+// expired is over: its count starts again at 1 in a window starting at now.
+// On PostgreSQL the upsert's row lock serializes the failures of one
+// subject on every node; SQLite's one writer does the same.
+func (s *Store) CountLoginFailures(ctx context.Context, subjects []LoginSubject, now, expired time.Time) ([]LoginFailures, error) {
+	out := make([]LoginFailures, 0, len(subjects))
+	err := s.Tx(ctx, func(tx *Tx) error {
+		for _, sub := range subjects {
+			f, err := scanLoginFailures(tx.ex.QueryRowContext(ctx,
+				`INSERT INTO login_failures (subject, label, window_start_ms, failures, locked_until_ms) VALUES ($1, $2, $3, 1, 0)
+				 ON CONFLICT (subject) DO UPDATE SET
+				   label = $2,
+				   failures = CASE WHEN login_failures.window_start_ms <= $4 THEN 1 ELSE login_failures.failures + 1 END,
+				   window_start_ms = CASE WHEN login_failures.window_start_ms <= $4 THEN $3 ELSE login_failures.window_start_ms END
+				 RETURNING `+loginFailureColumns,
+				sub.Subject, sub.Label, ms(now), ms(expired)))
+			if err != nil {
+				return fmt.Errorf("store: count login failure: %w", err)
+			}
+			out = append(out, f)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// LockLogin locks subject until until if its count has reached threshold,
+// and starts its count afresh (window from now, no failures). It reports
+// whether this call set the lock: when several nodes race, exactly one
+// does, so that the lock is logged once.
+func (q Queries) LockLogin(ctx context.Context, subject string, threshold int, now, until time.Time) (bool, error) {
+	res, err := q.ex.ExecContext(ctx,
+		`UPDATE login_failures SET locked_until_ms = $2, failures = 0, window_start_ms = $3
+		 WHERE subject = $1 AND failures >= $4`,
+		subject, ms(until), ms(now), threshold)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// EndLoginLocks clears up to 100 locks that ended at or before now and
+// returns them with the time each ended. Each ended lock is returned by
+// one call only, on whichever node, so that its end is logged once.
+func (q Queries) EndLoginLocks(ctx context.Context, now time.Time) ([]LoginFailures, error) {
+	rows, err := q.ex.QueryContext(ctx,
+		`SELECT `+loginFailureColumns+` FROM login_failures
+		 WHERE locked_until_ms > 0 AND locked_until_ms <= $1 ORDER BY locked_until_ms LIMIT 100`, ms(now))
+	if err != nil {
+		return nil, err
+	}
+	var ended []LoginFailures
+	for rows.Next() {
+		f, err := scanLoginFailures(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ended = append(ended, f)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := ended[:0]
+	for _, f := range ended {
+		res, err := q.ex.ExecContext(ctx,
+			`UPDATE login_failures SET locked_until_ms = 0 WHERE subject = $1 AND locked_until_ms = $2`,
+			f.Subject, ms(f.LockedUntil))
+		if err != nil {
+			return out, err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return out, err
+		} else if n == 1 {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// PruneLoginFailures deletes up to 100 counts whose window started at or
+// before expired and that hold no lock (an ended lock is cleared by
+// EndLoginLocks first), and returns how many. On PostgreSQL it skips rows
+// that another transaction holds, so it never waits.
+func (q Queries) PruneLoginFailures(ctx context.Context, expired time.Time) (int64, error) {
+	res, err := q.ex.ExecContext(ctx,
+		`DELETE FROM login_failures WHERE subject IN
+		   (SELECT subject FROM login_failures WHERE window_start_ms <= $1 AND locked_until_ms = 0 LIMIT 100`+q.d.skipLocked+`)`,
+		ms(expired))
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
