@@ -275,6 +275,7 @@ func TestCommandFailures(t *testing.T) {
 // resolver, and refuses it when it cannot.
 func TestOrderAddWithDNSContact(t *testing.T) {
 	dnsSrv := dnstest.Start(t, `_validation-contactemail.example.com. TXT "owner@contacts.example.net"`)
+	dnsSrv.SetAD(true) // DNSSEC is required from 2026-03-15
 	bin := binary(t)
 	data := t.TempDir()
 	run(t, bin, data, "pw-dns-test\n", "account", "add", "--login", "dana", "--password-stdin")

@@ -19,6 +19,8 @@ func dnsFixture(t *testing.T) (*fixture, *dnstest.Server) {
 		`_validation-contactemail.www.example.com. TXT "txt-contact@contacts.example.net"`,
 		`example.com. CAA 0 contactemail "caa-contact@contacts.example.net"`,
 	)
+	// A validating resolver: DNSSEC is required at the fake clock's date.
+	dnsSrv.SetAD(true)
 	return newFixture(t, dcvtest.Options{Resolvers: []string{dnsSrv.Addr()}}), dnsSrv
 }
 
@@ -75,5 +77,16 @@ func TestAddressListWarnsOnDNSFailure(t *testing.T) {
 	}
 	if !strings.Contains(got, `"caaEmails":["caa-contact@contacts.example.net"]`) {
 		t.Fatalf("a failed TXT lookup must not lose the CAA contact: %s", got)
+	}
+}
+
+// dcv-rules.md: from 2026-03-15 contact lookups must be DNSSEC-validated;
+// answers without the AD bit are dropped, with a warning.
+func TestDNSContactsNeedDNSSECOnceRequired(t *testing.T) {
+	f, dnsSrv := dnsFixture(t)
+	dnsSrv.SetAD(false)
+	got := f.Post(addressesPath, form("loginName", alice, "loginPassword", alicePass, "domainName", "www.example.com", "responseFormat", "2"))
+	if !strings.Contains(got, `"dnsTxtEmails":[],"caaEmails":[]`) || !strings.Contains(got, `"warnings":[`) {
+		t.Fatalf("unvalidated answers were used: %s", got)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/dcvmail/dcvmail/internal/clientcmd"
 	"github.com/dcvmail/dcvmail/internal/config"
 	"github.com/dcvmail/dcvmail/internal/contacts"
+	"github.com/dcvmail/dcvmail/internal/dcv"
 	"github.com/dcvmail/dcvmail/internal/server"
 )
 
@@ -206,7 +207,9 @@ func openApp(ctx context.Context, c config.Common, resolvers []string, env Env) 
 	}
 	return server.Open(ctx, server.AppOptions{
 		DatabaseURL: c.DatabaseURL(),
-		Finder:      contacts.NewFinder(contacts.Config{Resolvers: resolvers}),
-		Log:         slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		// DNSSEC is required of contact lookups from 2026-03-15 (dcv-rules.md).
+		Finder: contacts.NewFinder(contacts.Config{Resolvers: resolvers,
+			RequireAD: dcv.InForce(dcv.Timeline, "dnssec-contacts", time.Now())}),
+		Log: slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 }

@@ -45,8 +45,9 @@ type Serve struct {
 	PublicURL      string
 	DNSResolvers   List
 	DNSQuorum      int
-	DNSRequireAD   bool
+	DNSRequireAD   string
 	DNSTimeout     time.Duration
+	PolicyFile     string
 	TrustedProxies List
 	Demo           bool
 	CodeValidity   time.Duration
@@ -97,7 +98,8 @@ func BindServe(fs *flag.FlagSet, c *Serve) {
 	fs.StringVar(&c.PublicURL, "public-url", "", "base URL of the confirmation page in emails (default https://<listen>)")
 	fs.Var(&c.DNSResolvers, "dns-resolver", "host:port of a resolver for DNS contact lookups; repeat for perspectives (default: the system's)")
 	fs.IntVar(&c.DNSQuorum, "dns-quorum", 0, "how many resolvers must see a DNS contact (0: the BR 3.2.2.9 default for their number)")
-	fs.BoolVar(&c.DNSRequireAD, "dns-require-ad", false, "accept only DNSSEC-validated (AD bit) answers for DNS contacts")
+	fs.StringVar(&c.DNSRequireAD, "dns-require-ad", "auto", "accept only DNSSEC-validated (AD bit) answers for DNS contacts: true, false, or auto (true once the policy's dnssec-contacts rule is in force, 2026-03-15)")
+	fs.StringVar(&c.PolicyFile, "policy-file", "", "JSON file that moves or adds dated CA/Browser Forum rules (docs/policy.md)")
 	fs.DurationVar(&c.DNSTimeout, "dns-timeout", 3*time.Second, "timeout of one DNS query")
 	fs.Var(&c.TrustedProxies, "trusted-proxy", "CIDR of a proxy whose X-Forwarded-Proto: https is believed; repeatable")
 	fs.BoolVar(&c.Demo, "demo", false, "seed the demo account and order on start (idempotent)")

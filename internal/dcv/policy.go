@@ -59,3 +59,9 @@ func (p Policy) allowResend(tat, now time.Time) (newTAT time.Time, ok bool, next
 	}
 	return newTAT, true, time.Time{}
 }
+
+// String sums the policy up for status output.
+func (p Policy) String() string {
+	return fmt.Sprintf("random values valid %v; resends per order: burst %d, then one per %v; offered addresses usable for %v",
+		p.CodeValidity, p.ResendBurst, p.ResendInterval, p.OfferWindow)
+}

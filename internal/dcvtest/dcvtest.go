@@ -42,7 +42,7 @@ type Options struct {
 	AdminListen    bool     // open the admin listener
 	Resolvers      []string // DNS resolvers (loopback test servers only)
 	DNSQuorum      int
-	DNSRequireAD   bool
+	DNSRequireAD   string // "" is "auto": required at the fake clock's date
 	TrustedProxies []string
 	// DB is the database URL; "" means a SQLite file in the test's
 	// directory, or a fresh PostgreSQL database when DCVMAIL_TEST_BACKEND

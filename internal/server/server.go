@@ -129,6 +129,10 @@ type Server struct {
 	closeOnce     sync.Once
 
 	closeSender io.Closer // the SMTP sender's connections, closed after the worker stops
+
+	timeline  []dcv.Rule
+	requireAD bool
+	resolvers []string
 }
 
 // Option adjusts a Server for tests.
@@ -211,7 +215,18 @@ func New(ctx context.Context, cfg config.Serve, opts ...Option) (*Server, error)
 			so.log.Warn("no system resolver: DNS contacts are off", "err", err)
 		}
 	}
-	finder := contacts.NewFinder(contacts.Config{Resolvers: resolvers, Quorum: cfg.DNSQuorum, RequireAD: cfg.DNSRequireAD, Timeout: cfg.DNSTimeout})
+	timeline, err := dcv.LoadTimeline(cfg.PolicyFile)
+	if err != nil {
+		s.closeListeners()
+		return nil, fmt.Errorf("--policy-file: %w", err)
+	}
+	requireAD, err := RequireAD(cfg.DNSRequireAD, timeline, so.clock.Now())
+	if err != nil {
+		s.closeListeners()
+		return nil, err
+	}
+	s.timeline, s.requireAD, s.resolvers = timeline, requireAD, resolvers
+	finder := contacts.NewFinder(contacts.Config{Resolvers: resolvers, Quorum: cfg.DNSQuorum, RequireAD: requireAD, Timeout: cfg.DNSTimeout})
 	app, err := Open(ctx, AppOptions{
 		DatabaseURL: cfg.DatabaseURL(),
 		Clock:       so.clock,
@@ -422,7 +437,15 @@ func (s *Server) Serve() error {
 		n++
 		go run(s.admin, s.adminLn, false)
 	}
-	s.App.Log.Info("dcvmail serving", "https", s.URL(), "http", s.HTTPURL(), "admin", s.AdminURL(), "db", s.App.Store.Dialect())
+	s.App.Log.Info("dcvmail serving", "https", s.URL(), "http", s.HTTPURL(), "admin", s.AdminURL(), "db", s.App.Store.Dialect(),
+		"dnsResolvers", len(s.resolvers), "dnsRequireAD", s.requireAD)
+	var inForce []string
+	for _, r := range dcv.RulesAt(s.timeline, s.clock.Now()) {
+		if r.InForce {
+			inForce = append(inForce, r.ID)
+		}
+	}
+	s.App.Log.Info("policy rules in force", "rules", strings.Join(inForce, " "))
 	var first error
 	for range n {
 		if err := <-errc; err != nil && first == nil {
@@ -485,6 +508,25 @@ func (s *Server) closeListeners() {
 // listener.
 func (s *Server) adminHandler() http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		pending, err := s.App.Store.PendingDeliveries(r.Context())
+		if err != nil {
+			s.App.Log.Error("admin status", "err", err)
+			http.Error(w, "internal error", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.Encode(Status{
+			Database:          s.App.Store.Dialect(),
+			PendingDeliveries: pending,
+			DNSResolvers:      len(s.resolvers),
+			DNSRequireAD:      s.requireAD,
+			Policy:            s.App.DCV.Policy().String(),
+			Rules:             dcv.RulesAt(s.timeline, s.clock.Now()),
+		})
+	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
@@ -506,4 +548,29 @@ func (s *Server) adminHandler() http.Handler {
 		json.NewEncoder(w).Encode(msgs)
 	})
 	return mux
+}
+
+// Status is what the admin listener's /status reports.
+type Status struct {
+	Database          string          `json:"database"`
+	PendingDeliveries int             `json:"pendingDeliveries"`
+	DNSResolvers      int             `json:"dnsResolvers"`
+	DNSRequireAD      bool            `json:"dnsRequireAD"`
+	Policy            string          `json:"policy"`
+	Rules             []dcv.RuleState `json:"rules"`
+}
+
+// RequireAD reads --dns-require-ad: "true", "false", or "auto", which
+// requires DNSSEC-validated answers once the timeline's dnssec-contacts rule
+// is in force.
+func RequireAD(mode string, timeline []dcv.Rule, now time.Time) (bool, error) {
+	switch mode {
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	case "auto", "":
+		return dcv.InForce(timeline, "dnssec-contacts", now), nil
+	}
+	return false, fmt.Errorf("--dns-require-ad %q: want true, false or auto", mode)
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dcvmail/dcvmail/internal/dcv"
 	"github.com/dcvmail/dcvmail/internal/dcvtest"
 	"github.com/dcvmail/dcvmail/internal/server"
 )
@@ -105,5 +106,43 @@ func TestShutdownIsClean(t *testing.T) {
 	}
 	if _, err := env.Client.Get(env.Server.URL() + "/products/!ResendDCVEmail"); err == nil {
 		t.Fatal("server still answers after Shutdown")
+	}
+}
+
+// dcv-rules.md: the dated rules are read against the clock and reported;
+// --dns-require-ad=auto follows the dnssec-contacts rule.
+func TestStatusReportsRulesInForce(t *testing.T) {
+	env := dcvtest.Start(t, dcvtest.Options{AdminListen: true})
+	resp, err := http.Get(env.Server.AdminURL() + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st server.Status
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	inForce := map[string]bool{}
+	for _, r := range st.Rules {
+		inForce[r.ID] = r.InForce
+	}
+	// The fake clock reads 2026-11-26.
+	if !inForce["dnssec-contacts"] || !inForce["email-should-not"] || inForce["mpic-5-perspectives"] || inForce["email-must-not"] {
+		t.Fatalf("rules at %v: %+v", dcvtest.Epoch, inForce)
+	}
+	if !st.DNSRequireAD || st.Database == "" {
+		t.Fatalf("status: %+v", st)
+	}
+	for mode, want := range map[string]bool{"true": true, "false": false, "auto": true} {
+		got, err := server.RequireAD(mode, dcv.Timeline, dcvtest.Epoch)
+		if err != nil || got != want {
+			t.Errorf("%s: %v %v", mode, got, err)
+		}
+	}
+	if got, _ := server.RequireAD("auto", dcv.Timeline, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)); got {
+		t.Error("auto requires DNSSEC before 2026-03-15")
+	}
+	if _, err := server.RequireAD("maybe", dcv.Timeline, dcvtest.Epoch); err == nil {
+		t.Error("bad mode accepted")
 	}
 }
