@@ -1,12 +1,15 @@
 package mail_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
+	netmail "net/mail"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,6 +19,7 @@ import (
 	"github.com/dcvmail/dcvmail/internal/clock"
 	"github.com/dcvmail/dcvmail/internal/dcv"
 	"github.com/dcvmail/dcvmail/internal/mail"
+	"github.com/dcvmail/dcvmail/internal/pgtest"
 	"github.com/dcvmail/dcvmail/internal/server"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
@@ -34,10 +38,15 @@ type outboxEnv struct {
 
 func newOutboxEnv(t *testing.T, orders int, mod func(*mail.Worker, *sink)) *outboxEnv {
 	t.Helper()
+	return newOutboxEnvOn(t, store.SQLiteURL(filepath.Join(t.TempDir(), "dcvmail.db")), orders, mod)
+}
+
+func newOutboxEnvOn(t *testing.T, dbURL string, orders int, mod func(*mail.Worker, *sink)) *outboxEnv {
+	t.Helper()
 	ctx := context.Background()
 	fake := clock.NewFake(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
 	app, err := server.Open(ctx, server.AppOptions{
-		DatabaseURL: store.SQLiteURL(filepath.Join(t.TempDir(), "dcvmail.db")),
+		DatabaseURL: dbURL,
 		Clock:       fake,
 		PublicURL:   "https://dcv.test",
 		MailFrom:    "dcv@dcvmail.test",
@@ -298,4 +307,68 @@ func TestWorkerHandsBackWhatItCannotSendWithinTheLease(t *testing.T) {
 	if n := e.deliverDue(); n != 1 {
 		t.Fatalf("claimed %d, want the handed-back delivery", n)
 	}
+}
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// Several workers (as on several nodes) drain one outbox together: every
+// delivery is sent exactly once when nothing fails, on SQLite and on
+// PostgreSQL (SKIP LOCKED claims), and every attempt is recorded.
+func TestWorkersShareOneOutbox(t *testing.T) {
+	for _, db := range []string{"sqlite", "postgres"} {
+		t.Run(db, func(t *testing.T) {
+			url := store.SQLiteURL(filepath.Join(t.TempDir(), "dcvmail.db"))
+			if db == "postgres" {
+				url = pgtest.URL(t)
+			}
+			e := newOutboxEnvOn(t, url, 150, func(w *mail.Worker, _ *sink) { w.Batch = 16 })
+			var wg sync.WaitGroup
+			for i := range 3 {
+				base := e.worker
+				w := &mail.Worker{Store: base.Store, Sender: base.Sender, Clock: base.Clock, From: base.From,
+					Owner: fmt.Sprintf("worker-%d", i), Batch: base.Batch, Log: base.Log}
+				wg.Go(func() {
+					for {
+						n, err := w.DeliverDue(context.Background())
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						if n == 0 {
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			ds, as := e.deliveries()
+			if len(ds) != 150 || len(as) != 150 {
+				t.Fatalf("%d deliveries, %d attempts", len(ds), len(as))
+			}
+			for _, d := range ds {
+				if d.State != store.OutboxSent || d.Attempts != 1 {
+					t.Fatalf("delivery %d: %s after %d attempts", d.ID, d.State, d.Attempts)
+				}
+			}
+			seen := map[string]bool{}
+			for _, m := range e.sink.messages() {
+				id := messageID(m.Data)
+				if seen[id] {
+					t.Errorf("%s sent twice", id)
+				}
+				seen[id] = true
+			}
+			if len(seen) != 150 {
+				t.Fatalf("%d messages at the server", len(seen))
+			}
+		})
+	}
+}
+
+func messageID(raw []byte) string {
+	m, err := netmail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		return ""
+	}
+	return m.Header.Get("Message-Id")
 }
