@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,6 +29,7 @@ import (
 	"github.com/dcvmail/dcvmail/internal/dcv"
 	"github.com/dcvmail/dcvmail/internal/server"
 	"github.com/dcvmail/dcvmail/internal/store"
+	"github.com/dcvmail/dcvmail/sps"
 )
 
 // moduleRoot is the dcvmail module's directory (tests run in their
@@ -200,30 +200,12 @@ func (d *dcvmail) kill() {
 	<-d.done
 }
 
-// resend calls !ResendDCVEmail and returns the answer's body.
-func (d *dcvmail) resend(ctx context.Context, login, password string, order int64, extra ...string) (string, error) {
-	form := url.Values{"loginName": {login}, "loginPassword": {password}, "orderNumber": {fmt.Sprint(order)}}
-	for i := 0; i+1 < len(extra); i += 2 {
-		form.Set(extra[i], extra[i+1])
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.URL+"/products/!ResendDCVEmail", strings.NewReader(form.Encode()))
-	if err != nil {
-		return "", err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := d.client.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return "", err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("HTTP %d: %s", resp.StatusCode, b)
-	}
-	return string(b), nil
+// resend calls !ResendDCVEmail through the sps client, as an integrator
+// would.
+func (d *dcvmail) resend(ctx context.Context, login, password string, req sps.ResendDCVEmailRequest) error {
+	c := &sps.Client{BaseURL: d.URL, LoginName: login, LoginPassword: password, HTTPClient: d.client}
+	_, err := c.ResendDCVEmail(ctx, req)
+	return err
 }
 
 // seed creates, in the SQLite database of data, an account and n orders

@@ -28,6 +28,7 @@ import (
 	"github.com/emersion/go-msgauth/dkim"
 
 	"github.com/dcvmail/dcvmail/internal/mail"
+	"github.com/dcvmail/dcvmail/sps"
 )
 
 // writePEM writes blocks to a new file in dir.
@@ -116,8 +117,8 @@ func TestMailpitDelivery(t *testing.T) {
 	}
 	mp.waitTotal(t, 1, 30*time.Second) // the first DCV email, queued by order add
 	for range 2 {
-		if body, err := d.resend(context.Background(), "alice", "pw-alice", order); err != nil || body != "errorCode=0" {
-			t.Fatalf("resend: %q %v", body, err)
+		if err := d.resend(context.Background(), "alice", "pw-alice", sps.ResendDCVEmailRequest{OrderNumber: order}); err != nil {
+			t.Fatalf("resend: %v", err)
 		}
 	}
 	mp.waitTotal(t, 3, 30*time.Second)
@@ -213,8 +214,7 @@ func burst(d *dcvmail, login, password string, orders []int64, per, workers int,
 	for range workers {
 		wg.Go(func() {
 			for o := range jobs {
-				body, err := d.resend(context.Background(), login, password, o)
-				if err == nil && body == "errorCode=0" {
+				if err := d.resend(context.Background(), login, password, sps.ResendDCVEmailRequest{OrderNumber: o}); err == nil {
 					if okN.Add(1) == int64(after) && reached != nil {
 						once.Do(func() { close(reached) })
 					}

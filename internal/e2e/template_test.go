@@ -3,12 +3,15 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dcvmail/dcvmail/sps"
 )
 
 // `dcvmail template add` as an operator runs it beside the server (the
@@ -33,12 +36,19 @@ func TestTemplateAddCLI(t *testing.T) {
 		}
 		return p
 	}
-	resend := func(extra ...string) string {
-		body, err := d.resend(context.Background(), "alice", "pw-alice", order, extra...)
-		if err != nil {
-			t.Fatal(err)
+	// resend with a template returns "" on success, else the errorItem of
+	// the refusal.
+	resend := func(template int64) string {
+		err := d.resend(context.Background(), "alice", "pw-alice", sps.ResendDCVEmailRequest{OrderNumber: order, DCVTemplateID: template})
+		var apiErr *sps.Error
+		switch {
+		case err == nil:
+			return ""
+		case errors.As(err, &apiErr) && apiErr.Code == -4:
+			return apiErr.Item
 		}
-		return body
+		t.Fatal(err)
+		return ""
 	}
 
 	for name, content := range map[string]string{
@@ -53,8 +63,8 @@ func TestTemplateAddCLI(t *testing.T) {
 			t.Errorf("%s: added (%q, %v)", name, out, err)
 		}
 	}
-	if body := resend("dcvTemplateID", "7"); !strings.HasPrefix(body, "errorCode=-4&") || !strings.Contains(body, "errorItem=dcvTemplateID") {
-		t.Fatalf("a refused template is usable: %s", body)
+	if item := resend(7); item != "dcvTemplateID" {
+		t.Fatalf("a refused template is usable: %q", item)
 	}
 	if _, err := runCLIErr("", "template", "add", "--data", data, "--id", "7", "--file", file("ok.tmpl", "Subject: x\n\n{{.Code}}\n"), "--account", "nobody"); err == nil {
 		t.Error("a grant to a missing account was accepted")
@@ -67,12 +77,12 @@ func TestTemplateAddCLI(t *testing.T) {
 	runCLI(t, "", "template", "add", "--data", data, "--id", "8", "--file", file("bob.tmpl", good), "--account", "bob")
 	runCLI(t, "", "template", "add", "--data", data, "--id", "9", "--file", file("all.tmpl", strings.Replace(good, "Shop order", "Order", 1)))
 
-	if body := resend("dcvTemplateID", "8"); !strings.Contains(body, "errorItem=dcvTemplateID") {
-		t.Fatalf("alice used bob's template: %s", body)
+	if item := resend(8); item != "dcvTemplateID" {
+		t.Fatalf("alice used bob's template: %q", item)
 	}
-	for _, id := range []string{"7", "9"} {
-		if body := resend("dcvTemplateID", id); body != "errorCode=0" {
-			t.Fatalf("template %s: %s", id, body)
+	for _, id := range []int64{7, 9} {
+		if item := resend(id); item != "" {
+			t.Fatalf("template %d refused on %s", id, item)
 		}
 	}
 	var msgs []struct {
