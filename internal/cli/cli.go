@@ -41,8 +41,9 @@ const usage = `dcvmail: email Domain Control Validation behind a Sectigo-compati
 
 Usage:
   dcvmail serve   [--data DIR] [--db URL] [--listen ADDR] [--http-listen ADDR] [--admin-listen ADDR]
-                  [--tls-cert FILE --tls-key FILE] [--mail-from ADDR] [--public-url URL]
+                  [--tls-cert FILE --tls-key FILE] [--smtp URL] [--mail-from ADDR] [--public-url URL]
                   [--dns-resolver ADDR]... [--trusted-proxy CIDR]... [--demo]
+                  (dcvmail serve -h lists every flag: SMTP, DKIM, DNS, limits, policy)
   dcvmail migrate [--data DIR] [--db URL]
   dcvmail account add  --login NAME [--password-stdin] [--read-only]
   dcvmail account set  --login NAME [--password-stdin] [--read-only=BOOL] [--disabled=BOOL]
