@@ -62,7 +62,8 @@ func run(t *testing.T, bin, data string, stdin string, args ...string) string {
 func serveProcess(t *testing.T, bin, data string, args ...string) (*exec.Cmd, string) {
 	t.Helper()
 	listen, admin := freeAddr(t), freeAddr(t)
-	cmd := exec.Command(bin, append([]string{"serve", "--listen", listen, "--admin-listen", admin}, args...)...)
+	// Never the system's resolver: tests talk only to loopback.
+	cmd := exec.Command(bin, append([]string{"serve", "--listen", listen, "--admin-listen", admin, "--dns-resolver", "none"}, args...)...)
 	cmd.Env = append(os.Environ(), "DCVMAIL_DATA="+data)
 	var logs bytes.Buffer
 	cmd.Stderr = &logs

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -209,7 +210,7 @@ func openApp(ctx context.Context, c config.Common, resolvers []string, env Env) 
 	return server.Open(ctx, server.AppOptions{
 		DatabaseURL: c.DatabaseURL(),
 		// DNSSEC is required of contact lookups from 2026-03-15 (dcv-rules.md).
-		Finder: contacts.NewFinder(contacts.Config{Resolvers: resolvers,
+		Finder: contacts.NewFinder(contacts.Config{Resolvers: slices.DeleteFunc(resolvers, func(r string) bool { return r == "none" }),
 			RequireAD: dcv.InForce(dcv.Timeline, "dnssec-contacts", time.Now())}),
 		Log: slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})

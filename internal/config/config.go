@@ -96,7 +96,7 @@ func BindServe(fs *flag.FlagSet, c *Serve) {
 	fs.StringVar(&c.SMTP, "smtp", "", "SMTP submission URL, smtp://user:pass@host:587 or smtps://...; without it mail goes to the built-in mailbox")
 	fs.StringVar(&c.MailFrom, "mail-from", "dcvmail@localhost", "From address of DCV emails")
 	fs.StringVar(&c.PublicURL, "public-url", "", "base URL of the confirmation page in emails (default https://<listen>)")
-	fs.Var(&c.DNSResolvers, "dns-resolver", "host:port of a resolver for DNS contact lookups; repeat for perspectives (default: the system's)")
+	fs.Var(&c.DNSResolvers, "dns-resolver", "host:port of a resolver for DNS contact lookups; repeat for perspectives; \"none\" turns DNS contacts off (default: the system's)")
 	fs.IntVar(&c.DNSQuorum, "dns-quorum", 0, "how many resolvers must see a DNS contact (0: the BR 3.2.2.9 default for their number)")
 	fs.StringVar(&c.DNSRequireAD, "dns-require-ad", "auto", "accept only DNSSEC-validated (AD bit) answers for DNS contacts: true, false, or auto (true once the policy's dnssec-contacts rule is in force, 2026-03-15)")
 	fs.StringVar(&c.PolicyFile, "policy-file", "", "JSON file that moves or adds dated CA/Browser Forum rules (docs/policy.md)")

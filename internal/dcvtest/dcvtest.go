@@ -40,7 +40,7 @@ type Options struct {
 	Demo           bool
 	HTTPListen     bool     // open a plain-HTTP listener too
 	AdminListen    bool     // open the admin listener
-	Resolvers      []string // DNS resolvers (loopback test servers only)
+	Resolvers      []string // DNS resolvers (loopback test servers only); none: no DNS at all
 	DNSQuorum      int
 	DNSRequireAD   string // "" is "auto": required at the fake clock's date
 	TrustedProxies []string
@@ -79,7 +79,7 @@ func StartIn(t testing.TB, dir string, o Options) *Env {
 		Common:         config.Common{Data: dir, DB: o.DB},
 		Listen:         "127.0.0.1:0",
 		MailFrom:       "dcv@dcvmail.test",
-		DNSResolvers:   o.Resolvers,
+		DNSResolvers:   config.List{"none"}, // never the system's: tests talk only to loopback
 		DNSQuorum:      o.DNSQuorum,
 		DNSRequireAD:   o.DNSRequireAD,
 		DNSTimeout:     2 * time.Second,
@@ -94,6 +94,9 @@ func StartIn(t testing.TB, dir string, o Options) *Env {
 	}
 	if o.HTTPListen {
 		cfg.HTTPListen = "127.0.0.1:0"
+	}
+	if len(o.Resolvers) > 0 {
+		cfg.DNSResolvers = o.Resolvers
 	}
 	if o.AdminListen {
 		cfg.AdminListen = "127.0.0.1:0"

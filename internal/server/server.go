@@ -16,6 +16,7 @@ import (
 	"net/http"
 	netmail "net/mail"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -206,6 +207,13 @@ func New(ctx context.Context, cfg config.Serve, opts ...Option) (*Server, error)
 	}
 	resolvers := []string(cfg.DNSResolvers)
 	switch {
+	case slices.Contains(resolvers, "none"):
+		if len(resolvers) > 1 {
+			s.closeListeners()
+			return nil, errors.New(`--dns-resolver "none" cannot be combined with resolvers`)
+		}
+		resolvers = nil
+		so.log.Info("--dns-resolver none: DNS contacts are off, constructed addresses only")
 	case len(resolvers) > 0:
 	case cfg.Demo:
 		// The demo is offline and repeatable: no DNS unless asked for.
