@@ -212,6 +212,12 @@ func (l *Lockout) fail(ctx context.Context, subs []store.LoginSubject, now time.
 	if err != nil {
 		return fmt.Errorf("accounts: count login failure: %w", err)
 	}
+	from := "" // the source of the attempt, for the log of a login's lock
+	for _, s := range subs {
+		if strings.HasPrefix(s.Subject, sourcePrefix) {
+			from = s.Label
+		}
+	}
 	for _, c := range counts {
 		threshold := l.policy.LoginFailures
 		if strings.HasPrefix(c.Subject, sourcePrefix) {
@@ -227,7 +233,7 @@ func (l *Lockout) fail(ctx context.Context, subs []store.LoginSubject, now time.
 		}
 		if set {
 			l.log.Warn("login locked", append(describe(c.Subject, c.Label),
-				"failures", c.Failures, "window", l.policy.Window.String(), "until", until)...)
+				"failures", c.Failures, "window", l.policy.Window.String(), "until", until, "last_from", from)...)
 		}
 	}
 	if l.due(&l.lastPrune, now) {

@@ -31,6 +31,10 @@ import (
 
 // The tests of SECURITY.md's defences that live at the API.
 
+// noDNS is a resolver address where nothing listens: address lists in these
+// tests find constructed addresses only and never leave the machine.
+var noDNS = []string{"127.0.0.1:9"}
+
 const badLogin = "errorCode=-16&errorMessage=Incorrect+login+details%2C+account+is+locked%2C+password+has+expired%2C+or+your+source+IP+is+blocked%21"
 
 // logBuffer is a log sink that a test may read while the server writes.
@@ -57,7 +61,7 @@ func (l *logBuffer) String() string {
 // in between does not wipe the count. The lock and its end are logged.
 func TestTwentyWrongPasswordsLockTheAccount(t *testing.T) {
 	log := &logBuffer{}
-	f := newFixture(t, dcvtest.Options{Log: log})
+	f := newFixture(t, dcvtest.Options{Log: log, Resolvers: noDNS})
 	guess := func(i int) string {
 		return f.Post(resendPath, form("loginName", alice, "loginPassword", fmt.Sprintf("guess-%02d", i), "orderNumber", n(f.order)))
 	}
@@ -365,7 +369,7 @@ func (m memoryAccounts) AccountByLogin(_ context.Context, login string) (store.A
 // of the random values the mailbox received.
 func TestLogHoldsNoSecrets(t *testing.T) {
 	log := &logBuffer{}
-	f := newFixture(t, dcvtest.Options{Log: log})
+	f := newFixture(t, dcvtest.Options{Log: log, Resolvers: noDNS})
 	const readerPass, malloryPass, typedAsLogin = "reader-pw-5UKQ", "mallory-pw-Z3R8", "typed-into-login-W4XJ"
 	f.AddAccount("reader", readerPass, true)
 	passwords := []string{alicePass, bobPass, readerPass, malloryPass, typedAsLogin}
