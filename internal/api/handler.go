@@ -186,6 +186,12 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, c *call, err erro
 			return
 		}
 	}
+	if r.Context().Err() != nil {
+		// The client went away (or its body never came): nothing failed here.
+		h.log.Info("request abandoned by the client", "request", c.id, "path", r.URL.Path)
+		h.writeError(w, c, &wire.Error{Code: wire.Internal, Detail: "request id " + c.id})
+		return
+	}
 	// The error, never the request's parameters; and should the error quote
 	// the password, not that either.
 	h.log.Error("internal failure", "request", c.id, "path", r.URL.Path, "err", c.redact(err.Error()))
