@@ -22,17 +22,9 @@ import (
 	"github.com/dcvmail/dcvmail/sps"
 )
 
-// benchGuard skips the benchmarks unless DCVMAIL_BENCH=1: they take tens of
-// seconds and their numbers mean something only on a quiet machine.
-func benchGuard(t *testing.T) {
-	if os.Getenv("DCVMAIL_BENCH") != "1" {
-		t.Skip("skipped: set DCVMAIL_BENCH=1 to measure delivery to Mailpit")
-	}
-}
-
 // fillOutbox adds n more deliveries of the seeded orders' emails to the
 // outbox, as n identical resends would.
-func fillOutbox(t *testing.T, data string, orders []int64, n int) {
+func fillOutbox(t testing.TB, data string, orders []int64, n int) {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, store.SQLiteURL(filepath.Join(data, "dcvmail.db")))
@@ -65,9 +57,8 @@ func fillOutbox(t *testing.T, data string, orders []int64, n int) {
 // Throughput from the outbox to Mailpit: N deliveries already queued when
 // dcvmail starts; messages per second from the first to the last arrival.
 //
-//	DCVMAIL_BENCH=1 go test ./internal/e2e -run TestBenchThroughput -v
-func TestBenchThroughput(t *testing.T) {
-	benchGuard(t)
+//	go test ./internal/e2e -run "^$" -bench MailpitThroughput -benchtime 1x -v
+func benchThroughput(t testing.TB) {
 	n := 10000
 	if s := os.Getenv("DCVMAIL_BENCH_N"); s != "" {
 		n, _ = strconv.Atoi(s)
@@ -116,9 +107,8 @@ func cpuTime(pid int) time.Duration {
 // Latency from the errorCode=0 answer to the message in Mailpit (its
 // receive time), at a steady 100 resends per second.
 //
-//	DCVMAIL_BENCH=1 go test ./internal/e2e -run TestBenchLatency -v
-func TestBenchLatency(t *testing.T) {
-	benchGuard(t)
+//	go test ./internal/e2e -run "^$" -bench MailpitLatency -benchtime 1x -v
+func benchLatency(t testing.TB) {
 	const rate, seconds = 100, 20
 	mp := startMailpit(t, strings.Fields(os.Getenv("DCVMAIL_BENCH_MAILPIT_ARGS"))...)
 	data := t.TempDir()
@@ -211,9 +201,8 @@ func (composeOnly) Send(_ context.Context, _ store.Delivery, m mail.Message) (st
 // dcvmail's own ceiling: the outbox worker, on a SQLite database on disk,
 // claiming, composing and recording, with a sender that sends nowhere.
 //
-//	DCVMAIL_BENCH=1 go test ./internal/e2e -run TestBenchOutboxOnly -v
-func TestBenchOutboxOnly(t *testing.T) {
-	benchGuard(t)
+//	go test ./internal/e2e -run "^$" -bench MailpitOutboxOnly -benchtime 1x -v
+func benchOutboxOnly(t testing.TB) {
 	const n = 10000
 	data := t.TempDir()
 	orders := seed(t, data, "alice", "pw-alice", 100)
@@ -245,9 +234,8 @@ func TestBenchOutboxOnly(t *testing.T) {
 // Mailpit's own ceiling: the SMTP sender alone, no database, 4
 // connections.
 //
-//	DCVMAIL_BENCH=1 go test ./internal/e2e -run TestBenchMailpitIntake -v
-func TestBenchMailpitIntake(t *testing.T) {
-	benchGuard(t)
+//	go test ./internal/e2e -run "^$" -bench MailpitIntake -benchtime 1x -v
+func benchMailpitIntake(t testing.TB) {
 	mp := startMailpit(t, strings.Fields(os.Getenv("DCVMAIL_BENCH_MAILPIT_ARGS"))...)
 	s, err := mail.NewSMTP(mail.SMTPConfig{URL: "smtp://" + mp.SMTPAddr + "?tls=none", Connections: 4})
 	if err != nil {
@@ -276,4 +264,24 @@ func TestBenchMailpitIntake(t *testing.T) {
 	wg.Wait()
 	d := time.Since(start)
 	fmt.Printf("BENCH Mailpit intake: messages=%d connections=4 time=%v rate=%.0f msg/s\n", n, d.Round(time.Millisecond), n/d.Seconds())
+}
+
+func BenchmarkMailpitThroughput(b *testing.B) {
+	b.ReportAllocs()
+	benchThroughput(b)
+}
+
+func BenchmarkMailpitLatency(b *testing.B) {
+	b.ReportAllocs()
+	benchLatency(b)
+}
+
+func BenchmarkMailpitOutboxOnly(b *testing.B) {
+	b.ReportAllocs()
+	benchOutboxOnly(b)
+}
+
+func BenchmarkMailpitIntake(b *testing.B) {
+	b.ReportAllocs()
+	benchMailpitIntake(b)
 }
