@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
 	"runtime/debug"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/dcvmail/dcvmail/internal/accounts"
 	"github.com/dcvmail/dcvmail/internal/dcv"
+	"github.com/dcvmail/dcvmail/internal/origin"
 	"github.com/dcvmail/dcvmail/internal/store"
 	"github.com/dcvmail/dcvmail/internal/wire"
 )
@@ -27,7 +27,7 @@ import (
 type Handler struct {
 	dcv     *dcv.Service
 	auth    *accounts.Authenticator
-	proxies []netip.Prefix
+	proxies origin.Proxies
 	log     *slog.Logger
 	mux     *http.ServeMux
 	limiter *accountLimiter // nil: no per-account request limit
@@ -111,29 +111,7 @@ func newRequestID() string {
 
 // isHTTPS tells whether a request came over TLS, directly or through a
 // trusted proxy that says so.
-func (h *Handler) isHTTPS(r *http.Request) bool {
-	if r.TLS != nil {
-		return true
-	}
-	if r.Header.Get("X-Forwarded-Proto") != "https" || len(h.proxies) == 0 {
-		return false
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return false
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return false
-	}
-	ip = ip.Unmap()
-	for _, p := range h.proxies {
-		if p.Contains(ip) {
-			return true
-		}
-	}
-	return false
-}
+func (h *Handler) isHTTPS(r *http.Request) bool { return h.proxies.Of(r).HTTPS }
 
 // authenticate is check 6: the login and password.
 func (h *Handler) authenticate(r *http.Request, a args) (store.Account, error) {

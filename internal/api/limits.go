@@ -1,7 +1,6 @@
 package api
 
 import (
-	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -128,41 +127,7 @@ func (h *Handler) limitRequest(w http.ResponseWriter, c *call, acct store.Accoun
 // per source: the TCP peer, or, when the peer is a trusted proxy, the
 // rightmost X-Forwarded-For address that is not itself a trusted proxy (a
 // client can write anything to the left of what the proxies appended).
-func (h *Handler) sourceOf(r *http.Request) netip.Addr {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return netip.Addr{}
-	}
-	peer, err := netip.ParseAddr(host)
-	if err != nil {
-		return netip.Addr{}
-	}
-	src := peer.Unmap()
-	if !h.trustedProxy(src) {
-		return src
-	}
-	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
-	for i := len(hops) - 1; i >= 0; i-- {
-		ip, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-		if err != nil {
-			break
-		}
-		src = ip.Unmap()
-		if !h.trustedProxy(src) {
-			break
-		}
-	}
-	return src
-}
-
-func (h *Handler) trustedProxy(ip netip.Addr) bool {
-	for _, p := range h.proxies {
-		if p.Contains(ip) {
-			return true
-		}
-	}
-	return false
-}
+func (h *Handler) sourceOf(r *http.Request) netip.Addr { return h.proxies.Of(r).IP }
 
 // redactor removes a request's secrets from text bound for the log: the
 // password it carried, should an error or a panic quote it.

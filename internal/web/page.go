@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/dcvmail/dcvmail/internal/dcv"
+	"github.com/dcvmail/dcvmail/internal/origin"
 	"github.com/dcvmail/dcvmail/internal/wire"
 )
 
@@ -85,7 +86,7 @@ type Config struct {
 // Page is the confirmation page's handler.
 type Page struct {
 	dcv     *dcv.Service
-	proxies []netip.Prefix
+	proxies origin.Proxies
 	log     *slog.Logger
 }
 
@@ -123,7 +124,7 @@ var fixedPhrases = phrases{PhraseConfirmed, PhraseInvalid, PhraseAlreadyIssued}
 // ServeHTTP answers every method with HTTP 200: POST judges a code, any
 // other method shows the form.
 func (p *Page) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	cl := clientOf(r, p.proxies)
+	cl := p.proxies.Of(r)
 	v := view{}
 	defer func() {
 		if e := recover(); e != nil {
@@ -159,7 +160,7 @@ func (p *Page) form(r *http.Request) view {
 // confirm is the POST: the fields come from the body, or from the query
 // string when the body lacks them (existing automation posts them there
 // with an empty body).
-func (p *Page) confirm(r *http.Request, cl client) view {
+func (p *Page) confirm(r *http.Request, cl origin.Origin) view {
 	body := readForm(r)
 	f := fieldsOf(body)
 	q := fieldsOf(wire.ParseForm(r.URL.RawQuery))
@@ -183,8 +184,8 @@ func (p *Page) confirm(r *http.Request, cl client) view {
 	res, err := p.dcv.Confirm(r.Context(), dcv.ConfirmRequest{
 		OrderNumber: n,
 		Code:        f.code,
-		ClientIP:    cl.ip,
-		PeerAddr:    cl.peer,
+		ClientIP:    clientIP(cl),
+		PeerAddr:    cl.Peer,
 		UserAgent:   r.UserAgent(),
 	})
 	if err != nil {
@@ -197,7 +198,7 @@ func (p *Page) confirm(r *http.Request, cl client) view {
 	case dcv.Confirmed:
 		v.State, v.Domains = "confirmed", res.Domains
 		p.log.Info("domain control confirmed", "order", n, "domains", strings.Join(res.Domains, " "),
-			"client", cl.ip, "peer", cl.peer, "userAgent", r.UserAgent())
+			"client", clientIP(cl), "peer", cl.Peer, "userAgent", r.UserAgent())
 	case dcv.AlreadyValidated:
 		v.State, v.Domains, v.AllValidated = "already", res.Domains, res.AllValidated
 	case dcv.TooManyAttempts:
@@ -221,7 +222,7 @@ func (p *Page) confirm(r *http.Request, cl client) view {
 }
 
 // render writes the page with the headers that keep it private and whole.
-func (p *Page) render(w http.ResponseWriter, cl client, v view) {
+func (p *Page) render(w http.ResponseWriter, cl origin.Origin, v view) {
 	v.Style, v.Phrase = template.CSS(style), fixedPhrases
 	var b bytes.Buffer
 	if err := pageTemplate.Execute(&b, v); err != nil {
@@ -237,7 +238,7 @@ func (p *Page) render(w http.ResponseWriter, cl client, v view) {
 	h.Set("Content-Security-Policy", contentPolicy)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
-	if cl.https {
+	if cl.HTTPS {
 		// Browsers heed HSTS only over HTTPS (RFC 6797 section 7.2).
 		h.Set("Strict-Transport-Security", "max-age=31536000")
 	}
