@@ -53,6 +53,7 @@ type Options struct {
 	Messages     int           // the outbox backlog of the delivery step
 	PlainSMTP    bool          // the sink without STARTTLS
 	Starts       int           // child starts per database
+	Settle       time.Duration // pause before reading a child's idle memory
 	Out          string        // JSON result file
 	Markdown     string        // file whose marked section is rewritten
 	Quiet        bool          // no progress lines
@@ -67,16 +68,17 @@ func (o *Options) bind(fs *flag.FlagSet) {
 	fs.IntVar(&o.Accounts, "accounts", 10, "accounts; the orders are spread over them")
 	fs.IntVar(&o.Orders, "orders", 1000, "orders in the database of the main run")
 	fs.IntVar(&o.LargeOrders, "large-orders", 1_000_000, "orders in the database of the large run (0: skip it)")
-	o.Concurrency = []int{1, 2, 4, 8, 16, 32, 64}
+	o.Concurrency = []int{1, 4, 16, 64, 128, 256}
 	fs.Var((*intList)(&o.Concurrency), "concurrency", "requests in flight of the closed-loop steps, comma-separated")
 	fs.DurationVar(&o.Warm, "warm", 500*time.Millisecond, "warm-up before each closed-loop step (not counted)")
 	fs.DurationVar(&o.Step, "step", 3*time.Second, "length of each closed-loop step")
 	fs.DurationVar(&o.RateStep, "rate-step", 10*time.Second, "length of each constant-rate run")
-	fs.IntVar(&o.RateRounds, "rate-rounds", 2, "constant-rate runs on each database, interleaved")
+	fs.IntVar(&o.RateRounds, "rate-rounds", 3, "constant-rate runs on each database, interleaved")
 	fs.Float64Var(&o.RateShare, "rate-share", 0.5, "the constant rate, as a share of the best closed-loop ResendDCVEmail throughput")
 	fs.IntVar(&o.Messages, "messages", 20_000, "messages in the outbox backlog of the delivery step")
 	fs.BoolVar(&o.PlainSMTP, "plain-smtp", false, "deliver to the sink without STARTTLS")
 	fs.IntVar(&o.Starts, "starts", 5, "starts of a `serve` child on each database for start-to-ready")
+	fs.DurationVar(&o.Settle, "settle", 2*time.Second, "pause before a `serve` child's idle memory is read")
 	fs.StringVar(&o.Out, "out", "dcvmail-bench.json", "JSON result file (\"\" for none)")
 	fs.StringVar(&o.Markdown, "markdown", "", "rewrite the section between the bench markers of this file (BENCHMARKS.md)")
 	fs.BoolVar(&o.Quiet, "quiet", false, "no progress lines on stderr")

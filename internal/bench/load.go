@@ -17,11 +17,14 @@ import (
 
 // Step is one measured run of load against one endpoint.
 type Step struct {
-	Name        string  `json:"name"`        // "ceiling", "resend"
-	Mode        string  `json:"mode"`        // "closed" (fixed concurrency) or "rate" (open loop)
-	Concurrency int     `json:"concurrency"` // closed loop: requests in flight
-	Rate        float64 `json:"rate"`        // open loop: requests per second asked for
-	Orders      int     `json:"orders"`      // orders in the database the requests pick from
+	Name        string  `json:"name"`               // "ceiling", "resend"
+	Mode        string  `json:"mode"`               // "closed" (fixed concurrency) or "rate" (open loop)
+	Concurrency int     `json:"concurrency"`        // closed loop: requests in flight
+	Rate        float64 `json:"rate"`               // open loop: requests per second asked for
+	Orders      int     `json:"orders"`             // orders in the database the requests pick from
+	Picked      int     `json:"picked,omitempty"`   // when not all Orders: requests picked from the newest Picked orders
+	Delivery    string  `json:"delivery,omitempty"` // resend: "held" until the step ended, or "running" during it
+	Backlog     int     `json:"backlog,omitempty"`  // deliveries pending when a running step ended
 	Seconds     float64 `json:"seconds"`
 	Requests    int     `json:"requests"`
 	OK          int     `json:"ok"`         // answered HTTP 200 with the expected body
@@ -36,7 +39,30 @@ type Step struct {
 	// outbox had delivered what the step queued (resend steps).
 	CPUWithDelivery float64 `json:"cpuMicrosWithDelivery,omitempty"`
 	Latency
+
+	cpuStart time.Duration // this process's CPU time when the step began
 }
+
+// picked is how many orders the step's requests were picked from.
+func (s Step) picked() int {
+	if s.Picked > 0 {
+		return s.Picked
+	}
+	return s.Orders
+}
+
+// addDelivery sets CPUWithDelivery once the step's deliveries are done.
+func (s *Step) addDelivery() {
+	if s.OK > 0 {
+		s.CPUWithDelivery = round(float64(cpuTime()-s.cpuStart)/1e3/float64(s.OK), 1)
+	}
+}
+
+// How the outbox worker ran during a resend step.
+const (
+	deliveryHeld    = "held"
+	deliveryRunning = "running"
+)
 
 // Latency holds exact percentiles of the OK answers, in milliseconds.
 type Latency struct {
@@ -109,6 +135,7 @@ func (l *loader) targeter(t target) vegeta.Targeter {
 // warm-up of warm, not counted) and measures them.
 func (l *loader) closed(name string, t target, concurrency int, warm, d time.Duration) Step {
 	if warm > 0 {
+		l.client.CloseIdleConnections()
 		l.attack(name, t, vegeta.Rate{}, uint64(concurrency), uint64(concurrency), warm)
 	}
 	s := l.attack(name, t, vegeta.Rate{}, uint64(concurrency), uint64(concurrency), d)
@@ -118,12 +145,31 @@ func (l *loader) closed(name string, t target, concurrency int, warm, d time.Dur
 
 // rate sends rate requests per second for d, whatever the answers' delay
 // (an open loop: vegeta starts more workers when answers lag).
-func (l *loader) rate(name string, t target, rate float64, d time.Duration) Step {
+//
+// Requests in flight are capped at maxOpen: without a cap, a stall of the
+// server makes the generator open hundreds of new TLS connections, whose
+// handshakes and buffers then deepen the stall. When the cap is reached the
+// generator falls behind its rate, which the step shows (got < asked).
+//
+// The warm-up starts from no connection, so that what an earlier step
+// opened does not weigh on this one (the server closes its side when the
+// client does), and it opens the connections the step then reuses: opening
+// a few hundred TLS connections at once is a storm of its own, which the
+// first second of a cold step would measure instead of the API.
+func (l *loader) rate(name string, t target, rate float64, warm, d time.Duration) Step {
 	freq := max(1, int(math.Round(rate)))
-	s := l.attack(name, t, vegeta.Rate{Freq: freq, Per: time.Second}, 16, 4096, d)
+	pace := vegeta.Rate{Freq: freq, Per: time.Second}
+	l.client.CloseIdleConnections()
+	if warm > 0 {
+		l.attack(name, t, pace, 16, maxOpen, warm)
+	}
+	s := l.attack(name, t, pace, 16, maxOpen, d)
 	s.Mode, s.Rate = "rate", float64(freq)
 	return s
 }
+
+// maxOpen bounds the requests in flight of a constant-rate step.
+const maxOpen = 512
 
 func (l *loader) attack(name string, t target, pace vegeta.Rate, workers, maxWorkers uint64, d time.Duration) Step {
 	atk := vegeta.NewAttacker(vegeta.Client(l.client), vegeta.Workers(workers), vegeta.MaxWorkers(maxWorkers), vegeta.Redirects(vegeta.NoFollow))
@@ -154,6 +200,7 @@ func (l *loader) attack(name string, t target, pace vegeta.Rate, workers, maxWor
 		s.Seconds = round(elapsed.Seconds(), 3)
 		s.Throughput = round(float64(s.OK)/elapsed.Seconds(), 1)
 	}
+	s.cpuStart = cpu0
 	if s.OK > 0 {
 		s.CPUMicros = round(float64(cpuTime()-cpu0)/1e3/float64(s.OK), 1)
 	}

@@ -7,11 +7,14 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/dcvmail/dcvmail/internal/config"
@@ -39,10 +42,20 @@ type Result struct {
 
 	// Constant-rate runs at RateShare of ResendMax on the small and the
 	// large database, interleaved.
-	Rate      []Step  `json:"rate"`
-	SmallP99  float64 `json:"smallP99ms"` // the worst p99 of the small database's runs
-	LargeP99  float64 `json:"largeP99ms"`
-	LargeSeed *Seed   `json:"largeSeed,omitempty"`
+	Rate     []Step  `json:"rate"`
+	SmallP99 float64 `json:"smallP99ms"` // the median p99 of the small database's runs
+	LargeP99 float64 `json:"largeP99ms"` // orders picked from all of the large database
+	// RecentP99: from the newest orders of the large database, as many as
+	// the small one has.
+	RecentP99 float64 `json:"recentP99ms"`
+	// SustainedP99 is the p99 with deliveries running, at SustainedRate.
+	SustainedRate float64 `json:"sustainedRate"`
+	SustainedP99  float64 `json:"sustainedP99ms"`
+	// Random is a closed-loop step at the best concurrency with orders
+	// picked at random, on each database: the large one's cost of poor
+	// locality, at full load.
+	Random    []Step `json:"random"`
+	LargeSeed *Seed  `json:"largeSeed,omitempty"`
 
 	Delivery Delivery `json:"delivery"`
 	Starts   []Start  `json:"starts"`
@@ -58,6 +71,8 @@ type Seed struct {
 	Orders    int     `json:"orders"`
 	Seconds   float64 `json:"seconds"`
 	PerSecond float64 `json:"perSecond"`
+	// SyncSeconds is how long the kernel then took to write it all out.
+	SyncSeconds float64 `json:"syncSeconds"`
 }
 
 // Delivery is the outbox-to-SMTP step.
@@ -85,9 +100,14 @@ type bed struct {
 func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 	say := func(format string, args ...any) { fmt.Fprintf(progress, "bench: "+format+"\n", args...) }
 	r := &Result{Version: version(), Date: time.Now().UTC(), Machine: readMachine(), Options: o}
+	r.Options.DB, r.Options.LargeDB = redact(o.DB), redact(o.LargeDB) // the JSON file names no password
 
 	dir := o.Dir
-	if dir == "" {
+	if dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, err
+		}
+	} else {
 		var err error
 		if dir, err = os.MkdirTemp("", "dcvmail-bench-*"); err != nil {
 			return nil, err
@@ -138,34 +158,32 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 		}
 	}
 	for _, c := range o.Concurrency {
-		// The ceiling runs with an idle outbox worker: the deliveries of
-		// the previous resend step are done first.
+		// The ceiling runs with an idle outbox worker.
 		if err := small.drain(5 * time.Minute); err != nil {
 			return nil, err
 		}
 		cs := small.load.closed("ceiling", roundRobin(small, ceilingPath), c, o.Warm, o.Step)
 		cs.Orders = small.fix.orders
+		// ResendDCVEmail with its deliveries held back (the sink answers no
+		// MAIL FROM meanwhile): the step measures the API, its commit and
+		// its outbox write; the deliveries follow once it is over.
+		sk.hold()
 		small.load.closed("resend", roundRobin(small, resendPath), c, 0, o.Warm) // warm-up
-		if err := small.drain(5 * time.Minute); err != nil {                     // and its deliveries
-			return nil, err
-		}
 		if prof != nil {
 			prof.start(fmt.Sprintf("resend-c%d", c))
 		}
-		cpu0 := cpuTime()
 		rs := small.load.closed("resend", roundRobin(small, resendPath), c, 0, o.Step)
-		rs.Orders = small.fix.orders
-		if err := small.drain(5 * time.Minute); err != nil {
-			return nil, err
-		}
+		rs.Orders, rs.Delivery = small.fix.orders, deliveryHeld
 		if prof != nil {
 			prof.stop()
 		}
-		if rs.OK > 0 {
-			rs.CPUWithDelivery = round(float64(cpuTime()-cpu0)/1e3/float64(rs.OK), 1)
+		sk.release()
+		if err := small.drain(5 * time.Minute); err != nil {
+			return nil, err
 		}
+		rs.addDelivery()
 		r.Ceiling, r.Resend = append(r.Ceiling, cs), append(r.Resend, rs)
-		say("concurrency %3d: ceiling %6.0f/s p99 %6.2f ms %5.0f µs CPU | resend %5.0f/s p99 %6.2f ms %5.0f µs CPU (%5.0f with delivery) | errors %d/%d",
+		say("concurrency %3d: ceiling %6.0f/s p99 %6.2f ms %4.0f µs CPU | resend %5.0f/s p99 %6.2f ms %4.0f µs CPU (%4.0f with delivery) | errors %d/%d",
 			c, cs.Throughput, cs.P99, cs.CPUMicros, rs.Throughput, rs.P99, rs.CPUMicros, rs.CPUWithDelivery, cs.Errors, rs.Errors)
 		if rs.Errors > 0 {
 			r.Notes = append(r.Notes, fmt.Sprintf("resend at concurrency %d: %d errors, first: %s", c, rs.Errors, rs.FirstError))
@@ -206,6 +224,13 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 			el := time.Since(t0).Seconds()
 			r.LargeSeed = &Seed{Orders: o.LargeOrders, Seconds: round(el, 1), PerSecond: round(float64(o.LargeOrders)/el, 0)}
 			say("  seeded in %.1f s (%.0f orders/s)", el, r.LargeSeed.PerSecond)
+			// Gigabytes just written are still being flushed by the kernel;
+			// every fsync would queue behind that, on both databases. Wait
+			// for it before measuring anything.
+			t1 := time.Now()
+			syscall.Sync()
+			r.LargeSeed.SyncSeconds = round(time.Since(t1).Seconds(), 1)
+			say("  flushed to disk in %.1f s", r.LargeSeed.SyncSeconds)
 			if err := large.warmCredentials(); err != nil {
 				return nil, err
 			}
@@ -213,32 +238,113 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 		}
 	}
 
-	// Constant rate on each database, interleaved, orders picked at random.
-	rate := r.ResendMax * o.RateShare
-	for round := 0; round < o.RateRounds && rate >= 1; round++ {
+	// Every step starts with every outbox empty: a backlog left by one
+	// database's step would be delivered during the next step, on the
+	// same CPUs.
+	drainAll := func() error {
 		for _, b := range beds {
 			if err := b.drain(5 * time.Minute); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if best := r.best(); len(beds) > 1 && best.OK > 0 {
+		for _, b := range beds {
+			if err := drainAll(); err != nil {
 				return nil, err
 			}
-			pick := func() (string, string) { return resendPath, b.fix.body(rand.IntN(b.fix.orders)) }
-			s := b.load.rate("resend", pick, rate, o.RateStep)
-			s.Orders = b.fix.orders
-			r.Rate = append(r.Rate, s)
-			say("rate %.0f/s on %d orders: got %.0f/s p50 %.2f p99 %.2f p99.9 %.2f ms, errors %d",
-				rate, s.Orders, s.Throughput, s.P50, s.P99, s.P999, s.Errors)
-			if b == small {
-				r.SmallP99 = max(r.SmallP99, s.P99)
-			} else {
-				r.LargeP99 = max(r.LargeP99, s.P99)
+			sk.hold()
+			s := b.load.closed("resend", randomOrder(b), best.Concurrency, o.Warm, o.Step)
+			s.Orders, s.Delivery = b.fix.orders, deliveryHeld
+			sk.release()
+			r.Random = append(r.Random, s)
+			say("random orders, concurrency %d, %d orders: %.0f/s p99 %.2f ms %4.0f µs CPU", s.Concurrency, s.Orders, s.Throughput, s.P99, s.CPUMicros)
+		}
+	}
+
+	// Constant rate on each database, interleaved, orders picked at random,
+	// deliveries held as in the sweep; then the same rate on the small
+	// database with the worker delivering as it goes (sustained).
+	rate := r.ResendMax * o.RateShare
+	var smallP99, largeP99, recentP99, sustained []float64
+	// recent, on the large database, picks among its newest orders as many
+	// as the small database has: the same working set in a database a
+	// thousand times larger. Without it, orders come uniformly from all.
+	runRate := func(b *bed, rate float64, held, recent bool) error {
+		if err := drainAll(); err != nil {
+			return err
+		}
+		if held {
+			sk.hold()
+		}
+		pick := randomOrder(b)
+		if recent {
+			n := min(o.Orders, b.fix.orders)
+			pick = func() (string, string) { return resendPath, b.fix.body(b.fix.orders - 1 - rand.IntN(n)) }
+		}
+		s := b.load.rate("resend", pick, rate, o.Warm, o.RateStep)
+		s.Orders, s.Delivery = b.fix.orders, deliveryHeld
+		if recent {
+			s.Picked = min(o.Orders, b.fix.orders)
+		}
+		if !held {
+			s.Delivery = deliveryRunning
+			if n, err := b.srv.App.Store.PendingDeliveries(ctx); err == nil {
+				s.Backlog = n
+			}
+		}
+		sk.release()
+		if err := drainAll(); err != nil {
+			return err
+		}
+		s.addDelivery()
+		r.Rate = append(r.Rate, s)
+		say("rate %.0f/s on %d orders (picking from %d), delivery %s: got %.0f/s p50 %.2f p99 %.2f p99.9 %.2f ms, errors %d",
+			rate, s.Orders, s.picked(), s.Delivery, s.Throughput, s.P50, s.P99, s.P999, s.Errors)
+		switch {
+		case !held:
+			sustained = append(sustained, s.P99)
+		case b == small:
+			smallP99 = append(smallP99, s.P99)
+		case recent:
+			recentP99 = append(recentP99, s.P99)
+		default:
+			largeP99 = append(largeP99, s.P99)
+		}
+		return nil
+	}
+
+	if rate >= 1 {
+		for range o.RateRounds {
+			for _, b := range beds {
+				if err := runRate(b, rate, true, false); err != nil {
+					return nil, err
+				}
+				if b != small {
+					if err := runRate(b, rate, true, true); err != nil {
+						return nil, err
+					}
+				}
+			}
+		}
+		// With deliveries running each resend costs its delivery's CPU
+		// too, so the sustained run asks the same share of the capacity
+		// that leaves: the rate scaled by CPU per resend without and with
+		// its delivery, at the best step.
+		if best := r.best(); o.RateRounds > 0 && best.CPUWithDelivery > 0 {
+			r.SustainedRate = round(rate*best.CPUMicros/best.CPUWithDelivery, 0)
+			if err := runRate(small, r.SustainedRate, false, false); err != nil {
+				return nil, err
 			}
 		}
 	}
 
+	r.SmallP99, r.LargeP99, r.RecentP99, r.SustainedP99 = median(smallP99), median(largeP99), median(recentP99), median(sustained)
+
 	// 3: delivery of a backlog to the SMTP sink.
-	for _, b := range beds {
-		if err := b.drain(5 * time.Minute); err != nil {
-			return nil, err
-		}
+	if err := drainAll(); err != nil {
+		return nil, err
 	}
 	if o.Messages > 0 {
 		say("delivering %d messages from the outbox to the SMTP sink (%s)", o.Messages, r.Delivery.SMTP)
@@ -264,7 +370,7 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 	if o.Starts > 0 {
 		for _, b := range beds {
 			say("starting `serve` %d times on the %s database (%d orders)", o.Starts, b.name, b.fix.orders)
-			st, err := measureStart(ctx, exe, serveArgs{data: b.data, db: b.db}, b.load.client, o.Starts, b.fix.body(0), 100, 2*time.Second)
+			st, err := measureStart(ctx, exe, serveArgs{data: b.data, db: b.db}, b.load.client, o.Starts, b.fix.body(0), 100, o.Settle)
 			if err != nil {
 				return nil, err
 			}
@@ -306,6 +412,9 @@ func startBed(ctx context.Context, name, data, db string, sk *sink) (*bed, error
 	// of requests a second by design.
 	cfg.Limits.RequestRate = -1
 	cfg.Mail.SMTPCA = sk.caFile
+	// Sends held by the sink wait for it rather than time out and retry.
+	cfg.Mail.SMTPTimeout = 10 * time.Minute
+	cfg.Mail.Lease = 30 * time.Minute
 	cfg.Mail.SMTPConnections = 0 // the default
 	log := slog.New(slog.NewJSONHandler(logf, nil))
 	srv, err := server.New(ctx, cfg, server.WithLogger(log), server.WithRoute("POST "+ceilingPath, http.HandlerFunc(ceiling)))
@@ -441,4 +550,44 @@ func (p *cpuProfile) stop() {
 		p.f.Close()
 		p.f = nil
 	}
+}
+
+// median of a few runs' values: one run disturbed by the machine's other
+// work does not decide the comparison. 0 for none.
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	v = slices.Clone(v)
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+// randomOrder picks the bed's orders at random (math/rand/v2's top-level
+// functions are safe for concurrent use).
+func randomOrder(b *bed) target {
+	return func() (string, string) { return resendPath, b.fix.body(rand.IntN(b.fix.orders)) }
+}
+
+// best is the closed-loop resend step with the highest throughput.
+func (r *Result) best() Step {
+	var b Step
+	for _, s := range r.Resend {
+		if s.Throughput > b.Throughput {
+			b = s
+		}
+	}
+	return b
+}
+
+// redact hides the password of a database URL.
+func redact(dbURL string) string {
+	u, err := url.Parse(dbURL)
+	if err != nil || u.User == nil {
+		return dbURL
+	}
+	return u.Redacted()
 }

@@ -21,11 +21,17 @@ import (
 // without dcvEmailAddress resends it (rule 4 of wire.md section 2).
 type fixture struct {
 	logins, passwords []string
-	first             int64 // order numbers are first, first+1, ...
-	orders            int   // order first+i belongs to account i % len(logins)
-	emailIDs          []int64
-	recipients        []string // of emailIDs, by index
+	first             int64   // order numbers are first, first+1, ...
+	orders            int     // order first+i belongs to account i % len(logins)
+	emailIDs          []int64 // of order first+i, by i
 }
+
+// recipient is the address order i's email went to.
+func (f *fixture) recipient(i int) string {
+	return "admin@" + orderDomain(f.first+int64(i))
+}
+
+func orderDomain(number int64) string { return "o" + strconv.FormatInt(number, 10) + ".example.com" }
 
 // body is the ResendDCVEmail form of order i.
 func (f *fixture) body(i int) string {
@@ -33,8 +39,10 @@ func (f *fixture) body(i int) string {
 	return "loginName=" + f.logins[a] + "&loginPassword=" + f.passwords[a] + "&orderNumber=" + strconv.FormatInt(f.first+int64(i), 10)
 }
 
-// seedChunk is how many orders one transaction stores.
-const seedChunk = 10_000
+// seedChunk is how many orders one transaction stores: big enough that the
+// commits cost nothing, small enough to keep the memory of a chunk (about
+// 4 KB of email per order) modest.
+const seedChunk = 2_000
 
 // seed creates n accounts and adds orders to the store until it holds
 // orders of them (an existing fixture is extended). Orders go in through
@@ -73,39 +81,58 @@ func seed(ctx context.Context, app *server.App, f *fixture, accountsN, orders in
 	if err != nil {
 		return err
 	}
-	values := app.DCV.RandomValues()
-	for f.orders < orders {
-		chunk := make([]store.SeedOrder, min(seedChunk, orders-f.orders))
-		now := app.DCV.Now()
-		expires := now.Add(app.DCV.Policy().CodeValidity)
-		for j := range chunk {
-			i := f.orders + j
-			number := f.first + int64(i)
-			code, hash, err := values.New()
-			if err != nil {
-				return err
+	// One goroutine builds the next chunk while the store writes this one.
+	type built struct {
+		chunk []store.SeedOrder
+		err   error
+	}
+	chunks := make(chan built, 1)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		defer close(chunks)
+		values := app.DCV.RandomValues()
+		for done := f.orders; done < orders; {
+			chunk := make([]store.SeedOrder, min(seedChunk, orders-done))
+			now := app.DCV.Now()
+			expires := now.Add(app.DCV.Policy().CodeValidity)
+			for j := range chunk {
+				number := f.first + int64(done+j)
+				code, hash, err := values.New()
+				if err != nil {
+					chunks <- built{err: err}
+					return
+				}
+				fqdn := orderDomain(number)
+				recipient := "admin@" + fqdn
+				r := proto.render(number, fqdn, code)
+				chunk[j] = store.SeedOrder{
+					Order: store.Order{Number: number, AccountID: ids[(done+j)%len(ids)], BaseNumber: number, Status: store.OrderActive, Created: now},
+					Domains: []store.Domain{{Position: 1, Name: fqdn, FQDN: fqdn, Method: store.MethodEmail,
+						Recipient: recipient, Source: string(contacts.Constructed)}},
+					Email: store.Email{OrderNumber: number, Recipient: recipient, CodeHash: hash,
+						Subject: r.Subject, Text: r.Text, HTML: r.HTML, Created: now, Expires: expires},
+					MessageID: randomHex(16) + "@bench.dcvmail.invalid",
+				}
 			}
-			fqdn := "o" + strconv.FormatInt(number, 10) + ".example.com"
-			recipient := "admin@" + fqdn
-			r := proto.render(number, fqdn, code)
-			chunk[j] = store.SeedOrder{
-				Order: store.Order{Number: number, AccountID: ids[i%len(ids)], BaseNumber: number, Status: store.OrderActive, Created: now},
-				Domains: []store.Domain{{Position: 1, Name: fqdn, FQDN: fqdn, Method: store.MethodEmail,
-					Recipient: recipient, Source: string(contacts.Constructed)}},
-				Email: store.Email{OrderNumber: number, Recipient: recipient, CodeHash: hash,
-					Subject: r.Subject, Text: r.Text, HTML: r.HTML, Created: now, Expires: expires},
-				MessageID: randomHex(16) + "@bench.dcvmail.invalid",
+			done += len(chunk)
+			select {
+			case chunks <- built{chunk: chunk}:
+			case <-stop:
+				return
 			}
 		}
-		emails, err := st.SeedOrders(ctx, chunk)
+	}()
+	for b := range chunks {
+		if b.err != nil {
+			return b.err
+		}
+		emails, err := st.SeedOrders(ctx, b.chunk)
 		if err != nil {
 			return err
 		}
-		for j, c := range chunk {
-			f.emailIDs = append(f.emailIDs, emails[j])
-			f.recipients = append(f.recipients, c.Email.Recipient)
-		}
-		f.orders += len(chunk)
+		f.emailIDs = append(f.emailIDs, emails...)
+		f.orders += len(b.chunk)
 		if progress != nil {
 			progress(f.orders)
 		}
@@ -150,7 +177,7 @@ func seedBacklog(ctx context.Context, st *store.Store, f *fixture, n int, now ti
 	ds := make([]store.Delivery, n)
 	for i := range ds {
 		k := i % len(f.emailIDs)
-		ds[i] = store.Delivery{EmailID: f.emailIDs[k], Recipient: f.recipients[k], MessageID: randomHex(16) + "@bench.dcvmail.invalid", Created: now}
+		ds[i] = store.Delivery{EmailID: f.emailIDs[k], Recipient: f.recipient(k), MessageID: randomHex(16) + "@bench.dcvmail.invalid", Created: now}
 	}
 	return st.SeedDeliveries(ctx, ds)
 }

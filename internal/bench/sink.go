@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -31,6 +32,39 @@ type sink struct {
 	received atomic.Int64
 	bytes    atomic.Int64
 	last     atomic.Int64 // UnixNano of the last message received
+
+	mu   sync.Mutex
+	gate chan struct{} // while not nil, MAIL FROM waits until it is closed
+}
+
+// hold makes the sink answer no MAIL FROM until release: the outbox
+// worker's sends wait, and it claims nothing more, so that a step measures
+// the API alone while its deliveries queue in the outbox.
+func (s *sink) hold() {
+	s.mu.Lock()
+	if s.gate == nil {
+		s.gate = make(chan struct{})
+	}
+	s.mu.Unlock()
+}
+
+// release lets the held sends through.
+func (s *sink) release() {
+	s.mu.Lock()
+	if s.gate != nil {
+		close(s.gate)
+		s.gate = nil
+	}
+	s.mu.Unlock()
+}
+
+func (s *sink) wait() {
+	s.mu.Lock()
+	g := s.gate
+	s.mu.Unlock()
+	if g != nil {
+		<-g
+	}
 }
 
 // startSink listens on 127.0.0.1; with starttls it writes its certificate
@@ -74,11 +108,18 @@ func (s *sink) url() string {
 	return "smtp://" + s.addr
 }
 
-func (s *sink) close() { s.srv.Close() }
+func (s *sink) close() {
+	s.release()
+	s.srv.Close()
+}
 
 type sinkSession struct{ s *sink }
 
-func (*sinkSession) Mail(string, *gosmtp.MailOptions) error { return nil }
+func (ss *sinkSession) Mail(string, *gosmtp.MailOptions) error {
+	ss.s.wait()
+	return nil
+}
+
 func (*sinkSession) Rcpt(string, *gosmtp.RcptOptions) error { return nil }
 func (*sinkSession) Reset()                                 {}
 func (*sinkSession) Logout() error                          { return nil }

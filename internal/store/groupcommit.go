@@ -105,12 +105,13 @@ func (g *groupCommit) commit(batch []*member) {
 		}
 		return
 	}
-	tx := &Tx{Queries: Queries{ex: detached{cachedTx{sqlTx, g.stmts}}, d: g.d}}
+	ex := cachedTx{sqlTx, g.stmts}
+	tx := &Tx{Queries: Queries{ex: detached{ex}, d: g.d}}
 	single := len(batch) == 1
 	var succeeded []*member
 	var broken error // the shared transaction can no longer be trusted
 	exec := func(stmt string) error {
-		_, err := sqlTx.ExecContext(context.Background(), stmt)
+		_, err := ex.ExecContext(context.Background(), stmt)
 		return err
 	}
 	for _, m := range batch {
