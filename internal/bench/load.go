@@ -7,7 +7,6 @@ import (
 	"math"
 	"net/http"
 	"slices"
-	"syscall"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -206,15 +205,6 @@ func (l *loader) attack(name string, t target, pace vegeta.Rate, workers, maxWor
 	}
 	s.Latency = latencyOf(lat)
 	return s
-}
-
-// cpuTime is the CPU time this process has used, user and system.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func round(v float64, digits int) float64 {

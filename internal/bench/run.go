@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/dcvmail/dcvmail/internal/config"
@@ -228,7 +227,7 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 			// every fsync would queue behind that, on both databases. Wait
 			// for it before measuring anything.
 			t1 := time.Now()
-			syscall.Sync()
+			syncDisks()
 			r.LargeSeed.SyncSeconds = round(time.Since(t1).Seconds(), 1)
 			say("  flushed to disk in %.1f s", r.LargeSeed.SyncSeconds)
 			if err := large.warmCredentials(); err != nil {
