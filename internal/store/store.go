@@ -65,7 +65,7 @@ func Open(ctx context.Context, dbURL string) (*Store, error) {
 		db.SetMaxIdleConns(32)
 	}
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	if err := db.PingContext(ctx); err != nil {
+	if err := ping(ctx, db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: connect: %w", err)
 	}
@@ -213,4 +213,24 @@ func notFound(err error) error {
 // QueryRow runs a one-row, one-column query (tests and status output).
 func (q Queries) QueryRow(ctx context.Context, query string, dst any, args ...any) error {
 	return q.ex.QueryRowContext(ctx, query, args...).Scan(dst)
+}
+
+// ping connects once. A new SQLite connection switches the file to WAL,
+// which takes a lock that SQLite may refuse at once (SQLITE_BUSY, without
+// its busy handler) while several processes open the same new file; such a
+// refusal is tried again a few times.
+func ping(ctx context.Context, db *sql.DB) error {
+	for attempt := 1; ; attempt++ {
+		err := db.PingContext(ctx)
+		var coded interface{ Code() int }
+		busy := errors.As(err, &coded) && coded.Code()&0xff == 5 // SQLITE_BUSY and its extended codes
+		if err == nil || !busy || attempt == 10 {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt) * 10 * time.Millisecond):
+		}
+	}
 }
