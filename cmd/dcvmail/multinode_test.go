@@ -120,18 +120,25 @@ func TestThreeNodesDeliverEachMessageOnce(t *testing.T) {
 	t.Logf("%d messages, each delivered once, by %d workers", want, workers)
 }
 
+// twoNodes prepares a PostgreSQL database with one account and one order
+// whose first DCV email went to admin@example.com, starts two nodes on it,
+// and returns a client of each for the account.
+func twoNodes(t *testing.T, login, password string) (bin, data, db string, order int64, urls []string, a, b *sps.Client) {
+	t.Helper()
+	db = pgtest.URL(t)
+	bin = binary(t)
+	data = t.TempDir()
+	run(t, bin, data, "", "migrate", "--db", db)
+	run(t, bin, data, password+"\n", "account", "add", "--db", db, "--login", login, "--password-stdin")
+	fmt.Sscan(run(t, bin, data, "", "order", "add", "--db", db, "--account", login, "--domain", "example.com", "--dcv-email", "admin@example.com"), &order)
+	urls = nodes(t, bin, data, db, 2)
+	return bin, data, db, order, urls, client(t, urls[0], data, login, password), client(t, urls[1], data, login, password)
+}
+
 // issue 5: the rules hold across nodes: the per-order resend limit, the
 // 24-hour address rule, and a password change.
 func TestRulesHoldAcrossNodes(t *testing.T) {
-	db := pgtest.URL(t)
-	bin := binary(t)
-	data := t.TempDir()
-	run(t, bin, data, "", "migrate", "--db", db)
-	run(t, bin, data, "first-pass\n", "account", "add", "--db", db, "--login", "ann", "--password-stdin")
-	var order int64
-	fmt.Sscan(run(t, bin, data, "", "order", "add", "--db", db, "--account", "ann", "--domain", "example.com", "--dcv-email", "admin@example.com"), &order)
-	urls := nodes(t, bin, data, db, 2)
-	a, b := client(t, urls[0], data, "ann", "first-pass"), client(t, urls[1], data, "ann", "first-pass")
+	bin, data, db, order, _, a, b := twoNodes(t, "ann", "first-pass")
 	ctx := context.Background()
 
 	// The burst of 5 is shared: four on one node, one on the other, then
@@ -183,15 +190,7 @@ func TestRulesHoldAcrossNodes(t *testing.T) {
 
 // issue 5: a code confirmed on one node reads Validated on another.
 func TestConfirmOnOneNodeValidatedOnAnother(t *testing.T) {
-	db := pgtest.URL(t)
-	bin := binary(t)
-	data := t.TempDir()
-	run(t, bin, data, "", "migrate", "--db", db)
-	run(t, bin, data, "pw-confirm\n", "account", "add", "--db", db, "--login", "eve", "--password-stdin")
-	var order int64
-	fmt.Sscan(run(t, bin, data, "", "order", "add", "--db", db, "--account", "eve", "--domain", "example.com", "--dcv-email", "admin@example.com"), &order)
-	urls := nodes(t, bin, data, db, 2)
-	a, b := client(t, urls[0], data, "eve", "pw-confirm"), client(t, urls[1], data, "eve", "pw-confirm")
+	bin, data, db, order, urls, a, b := twoNodes(t, "eve", "pw-confirm")
 
 	var code string
 	waitFor(t, func() bool {
