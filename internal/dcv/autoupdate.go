@@ -64,20 +64,17 @@ func (s *Service) AutoUpdate(ctx context.Context, r AutoUpdateRequest) error {
 	}
 	sent := false
 	err := s.store.Tx(ctx, func(tx *store.Tx) error {
-		order, err := s.resolveOrder(ctx, tx, r.Account.ID, r.OrderNumber, r.BaseOrderNumber)
+		state, err := s.resolveOrder(ctx, tx, r.Account.ID, r.OrderNumber, r.BaseOrderNumber)
 		if err != nil {
 			return err
 		}
+		order, domains := state.Order, state.Domains
 		if order.Status != store.OrderActive {
 			item := ItemOrderNumber
 			if r.OrderNumber == 0 {
 				item = ItemBaseOrderNumber
 			}
 			return invalid(item, "the order is "+order.Status+"; its DCV cannot change")
-		}
-		domains, err := tx.Domains(ctx, order.Number)
-		if err != nil {
-			return err
 		}
 		targets, err := matchDomains(domains, r.Changes, domainItem)
 		if err != nil {

@@ -3,6 +3,7 @@ package dcv
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 
 	"github.com/dcvmail/dcvmail/internal/contacts"
@@ -26,11 +27,12 @@ func (s *Service) Resend(ctx context.Context, r ResendRequest) error {
 		return &Error{Kind: Forbidden, Detail: "the account is read-only"}
 	}
 	err := s.store.Tx(ctx, func(tx *store.Tx) error {
-		order, err := s.resolveOrder(ctx, tx, r.Account.ID, r.OrderNumber, r.BaseOrderNumber)
+		state, err := s.resolveOrder(ctx, tx, r.Account.ID, r.OrderNumber, r.BaseOrderNumber)
 		if err != nil {
 			return err
 		}
-		awaiting, err := s.awaiting(ctx, tx, order)
+		order := state.Order
+		awaiting, err := awaiting(state)
 		if err != nil {
 			return err
 		}
@@ -53,7 +55,7 @@ func (s *Service) Resend(ctx context.Context, r ResendRequest) error {
 		// Rule 4: without an address, resend what was last sent.
 		var live []store.Email
 		if r.Recipient == "" {
-			if live, err = s.liveEmails(ctx, tx, awaiting); err != nil {
+			if live, err = liveEmails(state, awaiting); err != nil {
 				return err
 			}
 		}
@@ -96,46 +98,43 @@ func (s *Service) Resend(ctx context.Context, r ResendRequest) error {
 	return err
 }
 
-// resolveOrder finds the order a call names (rule 1), locking its row. A
-// missing order and another account's are refused alike.
-func (s *Service) resolveOrder(ctx context.Context, tx *store.Tx, accountID, number, base int64) (store.Order, error) {
+// resolveOrder finds the order a call names (rule 1), with its domains and
+// live emails, locking its row. A missing order and another account's are
+// refused alike.
+func (s *Service) resolveOrder(ctx context.Context, tx *store.Tx, accountID, number, base int64) (store.OrderState, error) {
 	item := ItemOrderNumber
 	if number == 0 {
 		item = ItemBaseOrderNumber
 		n, err := tx.NewestInChain(ctx, accountID, base)
 		if errors.Is(err, store.ErrNotFound) {
-			return store.Order{}, invalid(item, "no such order for this account")
+			return store.OrderState{}, invalid(item, "no such order for this account")
 		}
 		if err != nil {
-			return store.Order{}, err
+			return store.OrderState{}, err
 		}
 		number = n
 	}
-	order, err := tx.LockOrder(ctx, accountID, number)
+	state, err := tx.LockOrderState(ctx, accountID, number)
 	if errors.Is(err, store.ErrNotFound) {
-		return store.Order{}, invalid(item, "no such order for this account")
+		return store.OrderState{}, invalid(item, "no such order for this account")
 	}
 	if err != nil {
-		return store.Order{}, err
+		return store.OrderState{}, err
 	}
-	if base != 0 && order.BaseNumber != base {
-		return store.Order{}, invalid(ItemBaseOrderNumber, "the order is not in this chain")
+	if base != 0 && state.BaseNumber != base {
+		return store.OrderState{}, invalid(ItemBaseOrderNumber, "the order is not in this chain")
 	}
-	return order, nil
+	return state, nil
 }
 
 // awaiting lists the domains of an order that await email validation, or
 // refuses with CannotResend when there are none (rule 2).
-func (s *Service) awaiting(ctx context.Context, tx *store.Tx, order store.Order) ([]store.Domain, error) {
-	if order.Status != store.OrderActive {
-		return nil, cannotResend("the order is " + order.Status)
-	}
-	domains, err := tx.Domains(ctx, order.Number)
-	if err != nil {
-		return nil, err
+func awaiting(state store.OrderState) ([]store.Domain, error) {
+	if state.Status != store.OrderActive {
+		return nil, cannotResend("the order is " + state.Status)
 	}
 	var out []store.Domain
-	for _, d := range domains {
+	for _, d := range state.Domains {
 		if d.Awaiting() {
 			out = append(out, d)
 		}
@@ -182,7 +181,7 @@ func (s *Service) permittedDomains(ctx context.Context, tx *store.Tx, accountID 
 
 // liveEmails lists the emails currently live for the awaiting domains (what
 // was last sent for each), or refuses when none was ever sent (rule 4).
-func (s *Service) liveEmails(ctx context.Context, tx *store.Tx, awaiting []store.Domain) ([]store.Email, error) {
+func liveEmails(state store.OrderState, awaiting []store.Domain) ([]store.Email, error) {
 	var ids []int64
 	for _, d := range awaiting {
 		if d.CurrentEmailID != 0 && !slices.Contains(ids, d.CurrentEmailID) {
@@ -194,9 +193,9 @@ func (s *Service) liveEmails(ctx context.Context, tx *store.Tx, awaiting []store
 	}
 	out := make([]store.Email, 0, len(ids))
 	for _, id := range ids {
-		e, err := tx.Email(ctx, id)
-		if err != nil {
-			return nil, err
+		e, ok := state.Live[id]
+		if !ok {
+			return nil, fmt.Errorf("dcv: order %d: live email %d is missing", state.Number, id)
 		}
 		out = append(out, e)
 	}

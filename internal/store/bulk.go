@@ -71,13 +71,12 @@ func (s *Store) SeedOrders(ctx context.Context, orders []SeedOrder) ([]int64, er
 			ins = tx.multiInsert()
 			for _, o := range chunk {
 				e := o.Email
-				ins.row(o.Order.Number, e.Recipient, nullInt(e.TemplateID), e.CodeHash, e.Subject, e.Text, e.HTML,
-					ms(e.Created), ms(e.Expires))
+				ins.row(o.Order.Number, e.Recipient, nullInt(e.TemplateID), e.CodeHash, ms(e.Created), ms(e.Expires))
 			}
 			// RETURNING gives no row order on SQLite: match ids by order number
 			// (one email per order here).
 			rows, err := tx.ex.QueryContext(ctx,
-				`INSERT INTO dcv_emails (order_number, recipient, template_id, code_hash, subject, text_body, html_body, created_ms, expires_ms) VALUES `+
+				`INSERT INTO dcv_emails (order_number, recipient, template_id, code_hash, created_ms, expires_ms) VALUES `+
 					ins.values()+` RETURNING id, order_number`, ins.args...)
 			if err != nil {
 				return fmt.Errorf("store: seed emails: %w", err)
@@ -101,6 +100,13 @@ func (s *Store) SeedOrders(ctx context.Context, orders []SeedOrder) ([]int64, er
 					return fmt.Errorf("store: seed: no email id for order %d", o.Order.Number)
 				}
 				ids[start+i] = id
+			}
+			ins = tx.multiInsert()
+			for i, o := range chunk {
+				ins.row(ids[start+i], o.Email.Subject, o.Email.Text, o.Email.HTML)
+			}
+			if err := ins.exec(ctx, tx, `INSERT INTO dcv_email_bodies (email_id, subject, text_body, html_body) VALUES `); err != nil {
+				return fmt.Errorf("store: seed email bodies: %w", err)
 			}
 
 			const domainInsert = `INSERT INTO order_domains (order_number, position, domain_name, fqdn, dcv_method, dcv_email, dcv_source, current_email_id) VALUES `

@@ -8,7 +8,9 @@ import (
 
 // Email is one DCV email: a recipient, a random value (kept only as a keyed
 // hash) and the rendered message, which is kept so that a resend within the
-// value's validity is the identical message.
+// value's validity is the identical message. The message (Subject, Text,
+// HTML) lives in a table of its own, dcv_email_bodies: most reads need only
+// the rest (see migration 00004).
 type Email struct {
 	ID          int64
 	OrderNumber int64
@@ -22,7 +24,11 @@ type Email struct {
 	Expires     time.Time
 }
 
-const emailColumns = `id, order_number, recipient, template_id, code_hash, subject, text_body, html_body, created_ms, expires_ms`
+// emailColumns are read from dcv_emails e joined with dcv_email_bodies b.
+const (
+	emailColumns = `e.id, e.order_number, e.recipient, e.template_id, e.code_hash, b.subject, b.text_body, b.html_body, e.created_ms, e.expires_ms`
+	emailFrom    = `dcv_emails e JOIN dcv_email_bodies b ON b.email_id = e.id`
+)
 
 func scanEmail(row interface{ Scan(...any) error }) (Email, error) {
 	var e Email
@@ -33,32 +39,39 @@ func scanEmail(row interface{ Scan(...any) error }) (Email, error) {
 	return e, notFound(err)
 }
 
-// CreateEmail stores a new DCV email and returns its id.
+// CreateEmail stores a new DCV email and its message, and returns its id.
+// Run it in a Tx: the two rows go in together.
 func (q Queries) CreateEmail(ctx context.Context, e Email) (int64, error) {
 	var id int64
 	err := q.ex.QueryRowContext(ctx,
-		`INSERT INTO dcv_emails (order_number, recipient, template_id, code_hash, subject, text_body, html_body, created_ms, expires_ms)
-		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
-		e.OrderNumber, e.Recipient, nullInt(e.TemplateID), e.CodeHash, e.Subject, e.Text, e.HTML, ms(e.Created), ms(e.Expires)).Scan(&id)
+		`INSERT INTO dcv_emails (order_number, recipient, template_id, code_hash, created_ms, expires_ms)
+		 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+		e.OrderNumber, e.Recipient, nullInt(e.TemplateID), e.CodeHash, ms(e.Created), ms(e.Expires)).Scan(&id)
+	if err != nil {
+		return 0, err
+	}
+	_, err = q.ex.ExecContext(ctx,
+		`INSERT INTO dcv_email_bodies (email_id, subject, text_body, html_body) VALUES ($1, $2, $3, $4)`,
+		id, e.Subject, e.Text, e.HTML)
 	return id, err
 }
 
 // Email reads one DCV email.
 func (q Queries) Email(ctx context.Context, id int64) (Email, error) {
-	return scanEmail(q.ex.QueryRowContext(ctx, `SELECT `+emailColumns+` FROM dcv_emails WHERE id = $1`, id))
+	return scanEmail(q.ex.QueryRowContext(ctx, `SELECT `+emailColumns+` FROM `+emailFrom+` WHERE e.id = $1`, id))
 }
 
 // EmailByCode finds the email of an order whose random value has the given
 // keyed hash.
 func (q Queries) EmailByCode(ctx context.Context, orderNumber int64, codeHash string) (Email, error) {
 	return scanEmail(q.ex.QueryRowContext(ctx,
-		`SELECT `+emailColumns+` FROM dcv_emails WHERE code_hash = $1 AND order_number = $2`, codeHash, orderNumber))
+		`SELECT `+emailColumns+` FROM `+emailFrom+` WHERE e.code_hash = $1 AND e.order_number = $2`, codeHash, orderNumber))
 }
 
 // EmailsOfOrder lists an order's DCV emails, oldest first.
 func (q Queries) EmailsOfOrder(ctx context.Context, orderNumber int64) ([]Email, error) {
 	rows, err := q.ex.QueryContext(ctx,
-		`SELECT `+emailColumns+` FROM dcv_emails WHERE order_number = $1 ORDER BY id`, orderNumber)
+		`SELECT `+emailColumns+` FROM `+emailFrom+` WHERE e.order_number = $1 ORDER BY e.id`, orderNumber)
 	if err != nil {
 		return nil, err
 	}

@@ -108,12 +108,82 @@ func (q Queries) OrderByNumber(ctx context.Context, number int64) (Order, error)
 		`SELECT `+orderColumns+` FROM orders WHERE order_number = $1`, number))
 }
 
-// LockOrder reads an order of an account and, on PostgreSQL, locks its row
-// until the transaction ends, so that concurrent resends of one order
-// serialize (SQLite's immediate transactions already do).
-func (q Queries) LockOrder(ctx context.Context, accountID, number int64) (Order, error) {
-	return scanOrder(q.ex.QueryRowContext(ctx,
-		`SELECT `+orderColumns+` FROM orders WHERE order_number = $1 AND account_id = $2`+q.d.forUpdate, number, accountID))
+// OrderState is an order with its domains and the emails live for them:
+// what ResendDCVEmail and AutoUpdateDCV decide on, read in one statement.
+type OrderState struct {
+	Order
+	Domains []Domain // in order of position
+	// Live holds, by id, the email each domain's CurrentEmailID names,
+	// without its message (Subject, Text and HTML are empty).
+	Live map[int64]Email
+}
+
+// LockOrderState reads an order of an account with its domains and their
+// live emails and, on PostgreSQL, locks the order's row until the transaction
+// ends, so that concurrent resends of one order serialize (SQLite's
+// immediate transactions already do).
+// ErrNotFound covers a missing order and another account's alike.
+func (q Queries) LockOrderState(ctx context.Context, accountID, number int64) (OrderState, error) {
+	rows, err := q.ex.QueryContext(ctx,
+		`SELECT o.order_number, o.account_id, o.base_order_number, o.status, o.template_id, o.resend_tat_ms, o.created_ms,
+		        d.position, d.domain_name, d.fqdn, d.dcv_method, d.dcv_email, d.dcv_source, d.current_email_id, d.validated_ms, d.validated_email_id,
+		        e.recipient, e.template_id, e.code_hash, e.created_ms, e.expires_ms
+		 FROM orders o
+		 LEFT JOIN order_domains d ON d.order_number = o.order_number
+		 LEFT JOIN dcv_emails e ON e.id = d.current_email_id
+		 WHERE o.order_number = $1 AND o.account_id = $2
+		 ORDER BY d.position`+q.d.lockRow("o"), number, accountID)
+	if err != nil {
+		return OrderState{}, err
+	}
+	defer rows.Close()
+	var st OrderState
+	found := false
+	for rows.Next() {
+		var (
+			o                          Order
+			oTmpl                      sql.NullInt64
+			tat, created               int64
+			pos                        sql.NullInt64
+			name, fqdn, method, to, by sql.NullString
+			cur, val, valEmail         sql.NullInt64
+			eTo, eHash                 sql.NullString
+			eTmpl, eCreated, eExpires  sql.NullInt64
+		)
+		if err := rows.Scan(&o.Number, &o.AccountID, &o.BaseNumber, &o.Status, &oTmpl, &tat, &created,
+			&pos, &name, &fqdn, &method, &to, &by, &cur, &val, &valEmail,
+			&eTo, &eTmpl, &eHash, &eCreated, &eExpires); err != nil {
+			return OrderState{}, err
+		}
+		if !found {
+			o.TemplateID, o.ResendTAT, o.Created = oTmpl.Int64, fromMS(tat), fromMS(created)
+			st.Order, found = o, true
+		}
+		if !pos.Valid {
+			continue // an order without domains
+		}
+		st.Domains = append(st.Domains, Domain{
+			OrderNumber: o.Number, Position: int(pos.Int64), Name: name.String, FQDN: fqdn.String,
+			Method: method.String, Recipient: to.String, Source: by.String,
+			CurrentEmailID: cur.Int64, Validated: nullTime(val), ValidatedEmailID: valEmail.Int64,
+		})
+		if cur.Valid && eHash.Valid {
+			if st.Live == nil {
+				st.Live = map[int64]Email{}
+			}
+			st.Live[cur.Int64] = Email{
+				ID: cur.Int64, OrderNumber: o.Number, Recipient: eTo.String, TemplateID: eTmpl.Int64,
+				CodeHash: eHash.String, Created: fromMS(eCreated.Int64), Expires: fromMS(eExpires.Int64),
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return OrderState{}, err
+	}
+	if !found {
+		return OrderState{}, ErrNotFound
+	}
+	return st, nil
 }
 
 // NewestInChain is the number of the newest order of an account whose chain

@@ -78,8 +78,8 @@ func (q Queries) Claim(ctx context.Context, owner string, now time.Time, lease t
 func (q Queries) deliveries(ctx context.Context, where string, args ...any) ([]Delivery, error) {
 	rows, err := q.ex.QueryContext(ctx,
 		`SELECT o.id, o.email_id, e.order_number, o.recipient, o.message_id, o.state, o.attempts, o.next_attempt_ms,
-		        o.last_reply, o.created_ms, o.sent_ms, e.subject, e.text_body, e.html_body, e.code_hash
-		 FROM outbox o JOIN dcv_emails e ON e.id = o.email_id WHERE `+where+` ORDER BY o.id`, args...)
+		        o.last_reply, o.created_ms, o.sent_ms, b.subject, b.text_body, b.html_body, e.code_hash
+		 FROM outbox o JOIN dcv_emails e ON e.id = o.email_id JOIN dcv_email_bodies b ON b.email_id = o.email_id WHERE `+where+` ORDER BY o.id`, args...)
 	if err != nil {
 		return nil, err
 	}

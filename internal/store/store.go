@@ -91,21 +91,9 @@ func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 // once: on PostgreSQL a session advisory lock serializes them, and SQLite's
 // write lock does the same there.
 func (s *Store) Migrate(ctx context.Context) error {
-	fsys, err := s.migrationFS()
+	p, err := s.migrations()
 	if err != nil {
 		return err
-	}
-	var opts []goose.ProviderOption
-	if s.d == postgresDialect {
-		locker, err := lock.NewPostgresSessionLocker()
-		if err != nil {
-			return fmt.Errorf("store: migration lock: %w", err)
-		}
-		opts = append(opts, goose.WithSessionLocker(locker))
-	}
-	p, err := goose.NewProvider(s.d.goose, s.db, fsys, opts...)
-	if err != nil {
-		return fmt.Errorf("store: migrations: %w", err)
 	}
 	// SQLite has no session lock: two processes may both see a migration
 	// pending and the second then fails on what the first created. Once a
@@ -122,6 +110,27 @@ func (s *Store) Migrate(ctx context.Context) error {
 			return fmt.Errorf("store: migrate: %w", err)
 		}
 	}
+}
+
+// migrations is goose's provider of the embedded migrations.
+func (s *Store) migrations() (*goose.Provider, error) {
+	fsys, err := s.migrationFS()
+	if err != nil {
+		return nil, err
+	}
+	var opts []goose.ProviderOption
+	if s.d == postgresDialect {
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return nil, fmt.Errorf("store: migration lock: %w", err)
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	p, err := goose.NewProvider(s.d.goose, s.db, fsys, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("store: migrations: %w", err)
+	}
+	return p, nil
 }
 
 // migrationFS is the embedded migrations with the dialect's words in place.

@@ -128,7 +128,7 @@ func TestOrdersChainsAndScoping(t *testing.T) {
 			t.Fatalf("another account's order: %v", err)
 		}
 		err := s.Tx(ctx, func(tx *store.Tx) error {
-			o, err := tx.LockOrder(ctx, alice.ID, n2)
+			o, err := tx.LockOrderState(ctx, alice.ID, n2)
 			if err != nil || o.BaseNumber != n1 {
 				return fmt.Errorf("lock: %+v %v", o, err)
 			}
@@ -140,6 +140,79 @@ func TestOrdersChainsAndScoping(t *testing.T) {
 		o, _ := s.OrderByNumber(ctx, n2)
 		if o.TemplateID != 7 || !o.ResendTAT.Equal(t0.Add(time.Minute)) {
 			t.Fatalf("%+v", o)
+		}
+	})
+}
+
+// LockOrderState reads an order, its domains in order and the heads of
+// their live emails in one statement; another account's order is not found.
+func TestLockOrderState(t *testing.T) {
+	each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		alice, bob := account(t, s, "alice"), account(t, s, "bob")
+		var shared, single int64
+		err := s.Tx(ctx, func(tx *store.Tx) error {
+			o := store.Order{Number: 42, AccountID: alice.ID, BaseNumber: 40, Status: store.OrderActive, TemplateID: 3, Created: t0}
+			err := tx.CreateOrder(ctx, o, []store.Domain{
+				{Position: 3, Name: "c.example.com", FQDN: "c.example.com", Method: store.MethodHTTPCSRHash},
+				{Position: 1, Name: "*.example.com", FQDN: "example.com", Method: store.MethodEmail},
+				{Position: 2, Name: "b.example.com", FQDN: "b.example.com", Method: store.MethodEmail},
+				{Position: 4, Name: "d.example.com", FQDN: "d.example.com", Method: store.MethodEmail},
+			})
+			if err != nil {
+				return err
+			}
+			if shared, err = tx.CreateEmail(ctx, store.Email{OrderNumber: 42, Recipient: "admin@example.com", TemplateID: 3, CodeHash: "h1",
+				Subject: "s", Text: "t", HTML: "h", Created: t0, Expires: t0.Add(time.Hour)}); err != nil {
+				return err
+			}
+			if single, err = tx.CreateEmail(ctx, store.Email{OrderNumber: 42, Recipient: "hostmaster@d.example.com", CodeHash: "h2",
+				Subject: "s", Text: "t", Created: t0, Expires: t0.Add(2 * time.Hour)}); err != nil {
+				return err
+			}
+			for pos, id := range map[int]int64{1: shared, 2: shared, 4: single} {
+				if err := tx.SetDomainRecipient(ctx, 42, pos, "x", "constructed", id); err != nil {
+					return err
+				}
+			}
+			return tx.CreateOrder(ctx, store.Order{Number: 43, AccountID: alice.ID, BaseNumber: 43, Status: store.OrderCancelled, Created: t0}, nil)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st store.OrderState
+		if err := s.Tx(ctx, func(tx *store.Tx) error { st, err = tx.LockOrderState(ctx, alice.ID, 42); return err }); err != nil {
+			t.Fatal(err)
+		}
+		if st.Number != 42 || st.BaseNumber != 40 || st.TemplateID != 3 || st.Status != store.OrderActive || !st.Created.Equal(t0) {
+			t.Fatalf("order %+v", st.Order)
+		}
+		var positions []int
+		for _, d := range st.Domains {
+			positions = append(positions, d.Position)
+		}
+		if fmt.Sprint(positions) != "[1 2 3 4]" || st.Domains[0].Name != "*.example.com" || st.Domains[2].CurrentEmailID != 0 || st.Domains[3].CurrentEmailID != single {
+			t.Fatalf("domains %+v", st.Domains)
+		}
+		if len(st.Live) != 2 {
+			t.Fatalf("live emails %+v", st.Live)
+		}
+		if e := st.Live[shared]; e.ID != shared || e.Recipient != "admin@example.com" || e.TemplateID != 3 || e.CodeHash != "h1" || !e.Expires.Equal(t0.Add(time.Hour)) || e.Text != "" {
+			t.Fatalf("shared email %+v", e)
+		}
+		if e := st.Live[single]; e.Recipient != "hostmaster@d.example.com" || e.TemplateID != 0 || !e.Expires.Equal(t0.Add(2*time.Hour)) {
+			t.Fatalf("single email %+v", e)
+		}
+		// The message stays readable where it is needed.
+		if e, err := s.Email(ctx, shared); err != nil || e.Subject != "s" || e.Text != "t" || e.HTML != "h" || e.CodeHash != "h1" {
+			t.Fatalf("email with message %+v %v", e, err)
+		}
+		// An order without domains, and another account's order.
+		if st, err := s.LockOrderState(ctx, alice.ID, 43); err != nil || st.Status != store.OrderCancelled || len(st.Domains) != 0 || st.Live != nil {
+			t.Fatalf("order without domains %+v %v", st, err)
+		}
+		if _, err := s.LockOrderState(ctx, bob.ID, 42); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("another account's order: %v", err)
 		}
 	})
 }

@@ -1,0 +1,27 @@
+package store
+
+import "context"
+
+// MigrateTo brings the schema up, or down, to exactly version v.
+func (s *Store) MigrateTo(ctx context.Context, v int64) error {
+	p, err := s.migrations()
+	if err != nil {
+		return err
+	}
+	cur, err := p.GetDBVersion(ctx)
+	if err != nil {
+		return err
+	}
+	if cur > v {
+		_, err = p.DownTo(ctx, v)
+	} else {
+		_, err = p.UpTo(ctx, v)
+	}
+	return err
+}
+
+// Exec runs a statement outside the store's methods (migration tests).
+func (s *Store) Exec(ctx context.Context, query string, args ...any) error {
+	_, err := s.db.ExecContext(ctx, query, args...)
+	return err
+}
