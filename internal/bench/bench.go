@@ -82,7 +82,7 @@ func (o *Options) bind(fs *flag.FlagSet) {
 	fs.StringVar(&o.Out, "out", "dcvmail-bench.json", "JSON result file (\"\" for none)")
 	fs.StringVar(&o.Markdown, "markdown", "", "rewrite the section between the bench markers of this file (BENCHMARKS.md)")
 	fs.BoolVar(&o.Quiet, "quiet", false, "no progress lines on stderr")
-	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write pprof CPU profiles of the closed-loop ResendDCVEmail steps and their deliveries (server, worker and load generator) to FILE-resend-cN")
+	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write pprof CPU profiles of the closed-loop ResendDCVEmail steps (server, worker and load generator) to FILE-resend-cN, and of the closed-loop steps on random orders of each database to FILE-random-N (N orders)")
 	fs.StringVar(&o.BlockProfile, "blockprofile", "", "write a pprof profile of where goroutines waited (channels, locks, select) to this file")
 }
 

@@ -254,8 +254,14 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 				return nil, err
 			}
 			sk.hold()
+			if prof != nil {
+				prof.start(fmt.Sprintf("random-%d", b.fix.orders))
+			}
 			s := b.load.closed("resend", randomOrder(b), best.Concurrency, o.Warm, o.Step)
 			s.Orders, s.Delivery = b.fix.orders, deliveryHeld
+			if prof != nil {
+				prof.stop()
+			}
 			sk.release()
 			r.Random = append(r.Random, s)
 			say("random orders, concurrency %d, %d orders: %.0f/s p99 %.2f ms %4.0f µs CPU", s.Concurrency, s.Orders, s.Throughput, s.P99, s.CPUMicros)

@@ -44,16 +44,6 @@ var (
 	}
 )
 
-// lockRow ends a SELECT of joined tables that locks the rows of one of
-// them, named by its alias (PostgreSQL refuses to lock the nullable side of
-// an outer join).
-func (d *dialect) lockRow(alias string) string {
-	if d.forUpdate == "" {
-		return ""
-	}
-	return d.forUpdate + " OF " + alias
-}
-
 // sqlitePragmas make SQLite durable and concurrent enough for a server: WAL
 // so readers never wait for the writer, a busy timeout instead of immediate
 // SQLITE_BUSY, synchronous=FULL so a committed answer survives a power loss,
