@@ -27,9 +27,9 @@ func post(f *fixture, path string, form url.Values) (string, error) {
 	return string(b), err
 }
 
-// Rule 7 under concurrency: identical resends are decided on state read
-// before their transaction (dcv.Service.Resend), so forty at once must
-// still get exactly the burst of five through, each with one delivery.
+// Rule 7 under concurrency: forty identical resends at once get exactly
+// the burst of five through, each with one delivery (on SQLite they commit
+// together in shared batches, on PostgreSQL they wait on the order's lock).
 func TestRule7ConcurrentResendsKeepTheLimit(t *testing.T) {
 	f := newFixture(t, dcvtest.Options{})
 	before := f.Count(f.order)
@@ -62,9 +62,10 @@ func TestRule7ConcurrentResendsKeepTheLimit(t *testing.T) {
 
 // Identical resends racing with resends to new addresses never send an
 // email that a switch has replaced: in the order the outbox took them,
-// the deliveries' emails never go back to an older one. (A resend decided
-// on state read before a switch must see, at commit, that the order's
-// version moved, and decide again under the lock.)
+// the deliveries' emails never go back to an older one. On PostgreSQL this
+// failed when the order's lock was taken by the query that joins its
+// domains (store.LockOrderState): after waiting for the lock, it returned
+// the domains as they were before the switch.
 func TestIdenticalResendsNeverSendAReplacedEmail(t *testing.T) {
 	f := newFixture(t, dcvtest.Options{ResendBurst: 1 << 30})
 	if got := f.offer("example.com"); !strings.HasPrefix(got, "0\n") {

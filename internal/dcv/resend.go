@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/dcvmail/dcvmail/internal/contacts"
 	"github.com/dcvmail/dcvmail/internal/store"
@@ -23,154 +22,80 @@ type ResendRequest struct {
 // Resend carries out wire.md section 2: it sends the order's DCV email
 // again, to a newly chosen recipient or to the last one, and commits the
 // state change and the outgoing message together.
-//
-// The common call, the identical resend of what was last sent, is decided
-// on a state read before the transaction (on SQLite, outside the turn of
-// its one writer, where every transaction waits for the one before) and
-// commits only if the order is still at the version read. Any other call,
-// an order changed meanwhile, and every refusal take the locked path, which
-// reads and decides again inside the transaction.
 func (s *Service) Resend(ctx context.Context, r ResendRequest) error {
 	if r.Account.ReadOnly {
 		return &Error{Kind: Forbidden, Detail: "the account is read-only"}
 	}
-	plan := s.planIdentical(ctx, r)
-	if plan != nil && s.planned != nil {
-		s.planned()
-	}
 	err := s.store.Tx(ctx, func(tx *store.Tx) error {
-		if plan != nil {
-			ok, err := tx.SetOrderResendIf(ctx, plan.order, plan.version, plan.templateID, plan.tat)
-			if err != nil {
+		state, err := s.resolveOrder(ctx, tx, r.Account.ID, r.OrderNumber, r.BaseOrderNumber)
+		if err != nil {
+			return err
+		}
+		order := state.Order
+		awaiting, err := awaiting(state)
+		if err != nil {
+			return err
+		}
+		// Rule 3: a chosen address must have been offered to this account
+		// within the window for a domain of this order that awaits validation.
+		var chosen []recipient
+		if r.Recipient != "" {
+			if chosen, err = s.permittedDomains(ctx, tx, r.Account.ID, r.Recipient, awaiting, ItemDCVEmailAddress); err != nil {
 				return err
 			}
-			if ok {
-				for _, e := range plan.emails {
-					if err := s.enqueue(ctx, tx, e.ID, e.Recipient); err != nil {
-						return err
-					}
-				}
-				return nil
+		}
+		// Rule 5: a template given must exist and be open to the account.
+		tmplID := order.TemplateID
+		if r.TemplateID != 0 {
+			if _, err := s.template(ctx, tx, r.TemplateID, r.Account.ID); err != nil {
+				return err
+			}
+			tmplID = r.TemplateID
+		}
+		// Rule 4: without an address, resend what was last sent.
+		var live []store.Email
+		if r.Recipient == "" {
+			if live, err = liveEmails(state, awaiting); err != nil {
+				return err
 			}
 		}
-		return s.resendLocked(ctx, tx, r)
+		// Rule 7: the per-order limit, checked once the call is otherwise valid.
+		now := s.clock.Now()
+		tat, ok, next := s.policy.allowResend(order.ResendTAT, now)
+		if !ok {
+			return &Error{Kind: CannotResend, Detail: "resend limit reached; next resend allowed at " + next.UTC().Format("2006-01-02T15:04:05Z")}
+		}
+		if err := tx.SetOrderResend(ctx, order.Number, tmplID, tat); err != nil {
+			return err
+		}
+		if r.Recipient != "" {
+			return s.sendNew(ctx, tx, order, r.Recipient, chosen, tmplID)
+		}
+		for _, e := range live {
+			if now.Before(e.Expires) && e.TemplateID == tmplID {
+				// The identical message: same recipient, content and value.
+				if err := s.enqueue(ctx, tx, e.ID, e.Recipient); err != nil {
+					return err
+				}
+				continue
+			}
+			// Expired, or another template: a new email, a new value, same address.
+			var to []recipient
+			for _, d := range awaiting {
+				if d.CurrentEmailID == e.ID {
+					to = append(to, recipient{d, contacts.Source(d.Source)})
+				}
+			}
+			if err := s.sendNew(ctx, tx, order, e.Recipient, to, tmplID); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err == nil {
 		s.enqueued()
 	}
 	return err
-}
-
-// identicalResend is what an identical resend writes: the order's new
-// limiter state, on the condition that the order is still at version, and
-// a delivery of each live email.
-type identicalResend struct {
-	order, version, templateID int64
-	tat                        time.Time
-	emails                     []store.Email
-}
-
-// planIdentical decides a resend without an address or a template, by the
-// rules of resendLocked, on the order's state read without a lock. It
-// returns nil when the call is another kind, when any rule refuses it (the
-// locked path then refuses it on fresh state) or when a live email needs a
-// new value.
-func (s *Service) planIdentical(ctx context.Context, r ResendRequest) *identicalResend {
-	if r.Recipient != "" || r.TemplateID != 0 || r.OrderNumber == 0 {
-		return nil
-	}
-	state, err := s.store.OrderState(ctx, r.Account.ID, r.OrderNumber)
-	if err != nil || (r.BaseOrderNumber != 0 && state.BaseNumber != r.BaseOrderNumber) {
-		return nil
-	}
-	awaiting, err := awaiting(state)
-	if err != nil {
-		return nil
-	}
-	live, err := liveEmails(state, awaiting)
-	if err != nil {
-		return nil
-	}
-	now := s.clock.Now()
-	for _, e := range live {
-		if !now.Before(e.Expires) || e.TemplateID != state.TemplateID {
-			return nil
-		}
-	}
-	tat, ok, _ := s.policy.allowResend(state.ResendTAT, now)
-	if !ok {
-		return nil
-	}
-	return &identicalResend{order: state.Number, version: state.Version, templateID: state.TemplateID, tat: tat, emails: live}
-}
-
-// resendLocked decides and carries out a resend on the order's state read
-// under the lock, inside the transaction.
-func (s *Service) resendLocked(ctx context.Context, tx *store.Tx, r ResendRequest) error {
-	state, err := s.resolveOrder(ctx, tx, r.Account.ID, r.OrderNumber, r.BaseOrderNumber)
-	if err != nil {
-		return err
-	}
-	order := state.Order
-	awaiting, err := awaiting(state)
-	if err != nil {
-		return err
-	}
-	// Rule 3: a chosen address must have been offered to this account
-	// within the window for a domain of this order that awaits validation.
-	var chosen []recipient
-	if r.Recipient != "" {
-		if chosen, err = s.permittedDomains(ctx, tx, r.Account.ID, r.Recipient, awaiting, ItemDCVEmailAddress); err != nil {
-			return err
-		}
-	}
-	// Rule 5: a template given must exist and be open to the account.
-	tmplID := order.TemplateID
-	if r.TemplateID != 0 {
-		if _, err := s.template(ctx, tx, r.TemplateID, r.Account.ID); err != nil {
-			return err
-		}
-		tmplID = r.TemplateID
-	}
-	// Rule 4: without an address, resend what was last sent.
-	var live []store.Email
-	if r.Recipient == "" {
-		if live, err = liveEmails(state, awaiting); err != nil {
-			return err
-		}
-	}
-	// Rule 7: the per-order limit, checked once the call is otherwise valid.
-	now := s.clock.Now()
-	tat, ok, next := s.policy.allowResend(order.ResendTAT, now)
-	if !ok {
-		return &Error{Kind: CannotResend, Detail: "resend limit reached; next resend allowed at " + next.UTC().Format("2006-01-02T15:04:05Z")}
-	}
-	if err := tx.SetOrderResend(ctx, order.Number, tmplID, tat); err != nil {
-		return err
-	}
-	if r.Recipient != "" {
-		return s.sendNew(ctx, tx, order, r.Recipient, chosen, tmplID)
-	}
-	for _, e := range live {
-		if now.Before(e.Expires) && e.TemplateID == tmplID {
-			// The identical message: same recipient, content and value.
-			if err := s.enqueue(ctx, tx, e.ID, e.Recipient); err != nil {
-				return err
-			}
-			continue
-		}
-		// Expired, or another template: a new email, a new value, same address.
-		var to []recipient
-		for _, d := range awaiting {
-			if d.CurrentEmailID == e.ID {
-				to = append(to, recipient{d, contacts.Source(d.Source)})
-			}
-		}
-		if err := s.sendNew(ctx, tx, order, e.Recipient, to, tmplID); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // resolveOrder finds the order a call names (rule 1), with its domains and

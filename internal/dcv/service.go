@@ -52,9 +52,6 @@ type Service struct {
 	pageURL  string
 	msgHost  string
 	enqueued func()
-	// planned, in tests only, runs between the planning of an identical
-	// resend and its transaction (export_test.go).
-	planned func()
 }
 
 // codeKeySetting names the stored HMAC key of random values. It lives in the

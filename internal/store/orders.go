@@ -31,9 +31,6 @@ type Order struct {
 	// ResendTAT is the resend limiter's theoretical arrival time (GCRA).
 	ResendTAT time.Time
 	Created   time.Time
-	// Version rises with every change to the order or its domains (see
-	// SetOrderResendIf); every method that changes them raises it.
-	Version int64
 }
 
 // Domain is one domain of an order and its DCV state.
@@ -53,14 +50,13 @@ type Domain struct {
 // Awaiting reports whether the domain still awaits email validation.
 func (d Domain) Awaiting() bool { return d.Method == MethodEmail && d.Validated.IsZero() }
 
-// orderColumns are those an order is created with; a read adds version.
 const orderColumns = `order_number, account_id, base_order_number, status, template_id, resend_tat_ms, created_ms`
 
 func scanOrder(row interface{ Scan(...any) error }) (Order, error) {
 	var o Order
 	var tmpl sql.NullInt64
 	var tat, created int64
-	err := row.Scan(&o.Number, &o.AccountID, &o.BaseNumber, &o.Status, &tmpl, &tat, &created, &o.Version)
+	err := row.Scan(&o.Number, &o.AccountID, &o.BaseNumber, &o.Status, &tmpl, &tat, &created)
 	o.TemplateID, o.ResendTAT, o.Created = tmpl.Int64, fromMS(tat), fromMS(created)
 	return o, notFound(err)
 }
@@ -102,14 +98,14 @@ func (q Queries) CreateOrder(ctx context.Context, o Order, domains []Domain) err
 // order and another account's, so callers cannot tell them apart.
 func (q Queries) Order(ctx context.Context, accountID, number int64) (Order, error) {
 	return scanOrder(q.ex.QueryRowContext(ctx,
-		`SELECT `+orderColumns+`, version FROM orders WHERE order_number = $1 AND account_id = $2`, number, accountID))
+		`SELECT `+orderColumns+` FROM orders WHERE order_number = $1 AND account_id = $2`, number, accountID))
 }
 
 // OrderByNumber reads an order whatever its account (operator commands and
 // the confirmation page).
 func (q Queries) OrderByNumber(ctx context.Context, number int64) (Order, error) {
 	return scanOrder(q.ex.QueryRowContext(ctx,
-		`SELECT `+orderColumns+`, version FROM orders WHERE order_number = $1`, number))
+		`SELECT `+orderColumns+` FROM orders WHERE order_number = $1`, number))
 }
 
 // OrderState is an order with its domains and the emails live for them:
@@ -122,20 +118,14 @@ type OrderState struct {
 	Live map[int64]Email
 }
 
-// OrderState reads an order of an account with its domains and their live
-// emails, without a lock: outside a Tx, what it read may have changed by
-// the time it is used, which Version tells. ErrNotFound covers a missing
-// order and another account's alike.
-func (q Queries) OrderState(ctx context.Context, accountID, number int64) (OrderState, error) {
-	return q.orderState(ctx, accountID, number)
-}
-
-// LockOrderState is OrderState that, on PostgreSQL, first locks the order's
-// row until the transaction ends, so that concurrent resends of one order
-// serialize (SQLite's immediate transactions already do). The lock is a
-// statement of its own: a join that waited for a row lock would return the
-// locked row as the other transaction left it but the joined rows (domains)
-// as they were when the statement began.
+// LockOrderState reads an order of an account with its domains and their
+// live emails and, on PostgreSQL, first locks the order's row until the
+// transaction ends, so that concurrent resends of one order serialize
+// (SQLite's immediate transactions already do). The lock is a statement of
+// its own: a join that waited for a row lock would return the locked row as
+// the other transaction left it but the joined rows (the domains) as they
+// were when the statement began. ErrNotFound covers a missing order and
+// another account's alike.
 func (q Queries) LockOrderState(ctx context.Context, accountID, number int64) (OrderState, error) {
 	if q.d.forUpdate != "" {
 		var n int64
@@ -145,12 +135,8 @@ func (q Queries) LockOrderState(ctx context.Context, accountID, number int64) (O
 			return OrderState{}, notFound(err)
 		}
 	}
-	return q.orderState(ctx, accountID, number)
-}
-
-func (q Queries) orderState(ctx context.Context, accountID, number int64) (OrderState, error) {
 	rows, err := q.ex.QueryContext(ctx,
-		`SELECT o.order_number, o.account_id, o.base_order_number, o.status, o.template_id, o.resend_tat_ms, o.created_ms, o.version,
+		`SELECT o.order_number, o.account_id, o.base_order_number, o.status, o.template_id, o.resend_tat_ms, o.created_ms,
 		        d.position, d.domain_name, d.fqdn, d.dcv_method, d.dcv_email, d.dcv_source, d.current_email_id, d.validated_ms, d.validated_email_id,
 		        e.recipient, e.template_id, e.code_hash, e.created_ms, e.expires_ms
 		 FROM orders o
@@ -175,7 +161,7 @@ func (q Queries) orderState(ctx context.Context, accountID, number int64) (Order
 			eTo, eHash                 sql.NullString
 			eTmpl, eCreated, eExpires  sql.NullInt64
 		)
-		if err := rows.Scan(&o.Number, &o.AccountID, &o.BaseNumber, &o.Status, &oTmpl, &tat, &created, &o.Version,
+		if err := rows.Scan(&o.Number, &o.AccountID, &o.BaseNumber, &o.Status, &oTmpl, &tat, &created,
 			&pos, &name, &fqdn, &method, &to, &by, &cur, &val, &valEmail,
 			&eTo, &eTmpl, &eHash, &eCreated, &eExpires); err != nil {
 			return OrderState{}, err
@@ -229,34 +215,14 @@ func (q Queries) NewestInChain(ctx context.Context, accountID, base int64) (int6
 // SetOrderResend records the order's last template and limiter state.
 func (q Queries) SetOrderResend(ctx context.Context, number, templateID int64, tat time.Time) error {
 	res, err := q.ex.ExecContext(ctx,
-		`UPDATE orders SET template_id = $2, resend_tat_ms = $3, version = version + 1 WHERE order_number = $1`,
+		`UPDATE orders SET template_id = $2, resend_tat_ms = $3 WHERE order_number = $1`,
 		number, nullInt(templateID), ms(tat))
 	return affectedOne(res, err)
 }
 
-// SetOrderResendIf is SetOrderResend on the condition that the order is
-// still at version: it reports false, and changes nothing, when the order
-// or its domains changed since that version was read.
-func (q Queries) SetOrderResendIf(ctx context.Context, number, version, templateID int64, tat time.Time) (bool, error) {
-	res, err := q.ex.ExecContext(ctx,
-		`UPDATE orders SET template_id = $2, resend_tat_ms = $3, version = version + 1 WHERE order_number = $1 AND version = $4`,
-		number, nullInt(templateID), ms(tat), version)
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
-	return n == 1, err
-}
-
 // SetOrderStatus changes an order's status.
 func (q Queries) SetOrderStatus(ctx context.Context, number int64, status string) error {
-	res, err := q.ex.ExecContext(ctx, `UPDATE orders SET status = $2, version = version + 1 WHERE order_number = $1`, number, status)
-	return affectedOne(res, err)
-}
-
-// orderChanged raises an order's version after a change to its domains.
-func (q Queries) orderChanged(ctx context.Context, number int64) error {
-	res, err := q.ex.ExecContext(ctx, `UPDATE orders SET version = version + 1 WHERE order_number = $1`, number)
+	res, err := q.ex.ExecContext(ctx, `UPDATE orders SET status = $2 WHERE order_number = $1`, number, status)
 	return affectedOne(res, err)
 }
 
@@ -290,10 +256,7 @@ func (q Queries) SetDomainRecipient(ctx context.Context, number int64, position 
 	res, err := q.ex.ExecContext(ctx,
 		`UPDATE order_domains SET dcv_email = $3, dcv_source = $4, current_email_id = $5 WHERE order_number = $1 AND position = $2`,
 		number, position, recipient, source, nullInt(emailID))
-	if err := affectedOne(res, err); err != nil {
-		return err
-	}
-	return q.orderChanged(ctx, number)
+	return affectedOne(res, err)
 }
 
 // SetDomainMethod changes a domain's DCV method; a non-email method clears
@@ -302,10 +265,7 @@ func (q Queries) SetDomainMethod(ctx context.Context, number int64, position int
 	res, err := q.ex.ExecContext(ctx,
 		`UPDATE order_domains SET dcv_method = $3, dcv_email = '', dcv_source = '', current_email_id = NULL
 		 WHERE order_number = $1 AND position = $2`, number, position, method)
-	if err := affectedOne(res, err); err != nil {
-		return err
-	}
-	return q.orderChanged(ctx, number)
+	return affectedOne(res, err)
 }
 
 // ValidateDomains marks as validated every domain of an order that still
@@ -318,9 +278,5 @@ func (q Queries) ValidateDomains(ctx context.Context, number, emailID int64, at 
 	if err != nil {
 		return 0, err
 	}
-	n, err := res.RowsAffected()
-	if err != nil || n == 0 {
-		return n, err
-	}
-	return n, q.orderChanged(ctx, number)
+	return res.RowsAffected()
 }
