@@ -25,14 +25,18 @@ type dialect struct {
 	// skipLocked ends the outbox claim's inner SELECT, so that several
 	// workers on PostgreSQL never claim the same row and never wait.
 	skipLocked string
+	// lastInsertID: the driver reports an INSERT's new id without
+	// RETURNING (see Queries.insertID).
+	lastInsertID bool
 }
 
 var (
 	sqliteDialect = &dialect{
-		name:     "sqlite",
-		driver:   "sqlite",
-		goose:    goose.DialectSQLite3,
-		idColumn: "INTEGER PRIMARY KEY AUTOINCREMENT",
+		name:         "sqlite",
+		driver:       "sqlite",
+		goose:        goose.DialectSQLite3,
+		idColumn:     "INTEGER PRIMARY KEY AUTOINCREMENT",
+		lastInsertID: true,
 	}
 	postgresDialect = &dialect{
 		name:       "postgres",

@@ -42,11 +42,10 @@ func scanEmail(row interface{ Scan(...any) error }) (Email, error) {
 // CreateEmail stores a new DCV email and its message, and returns its id.
 // Run it in a Tx: the two rows go in together.
 func (q Queries) CreateEmail(ctx context.Context, e Email) (int64, error) {
-	var id int64
-	err := q.ex.QueryRowContext(ctx,
+	id, err := q.insertID(ctx,
 		`INSERT INTO dcv_emails (order_number, recipient, template_id, code_hash, created_ms, expires_ms)
-		 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-		e.OrderNumber, e.Recipient, nullInt(e.TemplateID), e.CodeHash, ms(e.Created), ms(e.Expires)).Scan(&id)
+		 VALUES ($1, $2, $3, $4, $5, $6)`,
+		e.OrderNumber, e.Recipient, nullInt(e.TemplateID), e.CodeHash, ms(e.Created), ms(e.Expires))
 	if err != nil {
 		return 0, err
 	}

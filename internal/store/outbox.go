@@ -35,12 +35,10 @@ type Delivery struct {
 
 // Enqueue adds a delivery of an email to the outbox, due at once.
 func (q Queries) Enqueue(ctx context.Context, emailID int64, recipient, messageID string, now time.Time) (int64, error) {
-	var id int64
-	err := q.ex.QueryRowContext(ctx,
+	return q.insertID(ctx,
 		`INSERT INTO outbox (email_id, recipient, message_id, state, next_attempt_ms, created_ms)
-		 VALUES ($1, $2, $3, 'pending', $4, $4) RETURNING id`,
-		emailID, recipient, messageID, ms(now)).Scan(&id)
-	return id, err
+		 VALUES ($1, $2, $3, 'pending', $4, $4)`,
+		emailID, recipient, messageID, ms(now))
 }
 
 // Claim leases up to n due deliveries to owner until now+lease: another

@@ -46,21 +46,6 @@ func BenchmarkResendStatements(b *testing.B) {
 	if _, err := s.SeedOrders(ctx, seeds); err != nil {
 		b.Fatal(err)
 	}
-	// Readers beside the writer, as the API's authentication is.
-	stop := make(chan struct{})
-	defer close(stop)
-	for range 4 {
-		go func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				s.AccountByLogin(ctx, "bench")
-			}
-		}()
-	}
 	var next atomic.Int64
 	b.ReportAllocs()
 	b.SetParallelism(32) // batches of group commit, as under load
