@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"net/netip"
 	"runtime"
 	"sync"
@@ -127,25 +128,36 @@ func (a *Authenticator) Authenticate(ctx context.Context, login, password string
 // own, so that neither the existence of a login nor a lock shows in the
 // time of the answer.
 func (a *Authenticator) AuthenticateFrom(ctx context.Context, login, password string, source netip.Addr) (store.Account, error) {
-	acct, err := a.accounts.AccountByLogin(ctx, login)
-	known := err == nil
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return store.Account{}, err
-	}
 	now := a.clock.Now()
-	var subjects []store.LoginSubject
-	locked := false
-	if a.lockout != nil {
-		label := ""
-		if known {
-			label = acct.Login
-		}
-		subjects = a.lockout.subjects(login, label, source)
-		until, err := a.lockout.lockedUntil(ctx, subjects, now)
-		if err != nil {
+	var (
+		acct     store.Account
+		known    bool
+		subjects []store.LoginSubject
+		locked   bool
+	)
+	if a.lockout == nil {
+		var err error
+		acct, err = a.accounts.AccountByLogin(ctx, login)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return store.Account{}, err
 		}
-		locked = !until.IsZero()
+		known = err == nil
+	} else {
+		// The account and the counts of the subjects, in one read.
+		subjects = a.lockout.subjects(login, source)
+		names := make([]string, len(subjects))
+		for i, s := range subjects {
+			names[i] = s.Subject
+		}
+		st, err := a.lockout.store.LoginStateOf(ctx, login, names...)
+		if err != nil {
+			return store.Account{}, fmt.Errorf("accounts: read login state: %w", err)
+		}
+		acct, known = st.Account, st.Known
+		if known {
+			subjects[0].Label = acct.Login
+		}
+		locked = !a.lockout.lockedUntil(ctx, st.Failures, now).IsZero()
 	}
 	usable := known && !acct.Disabled && !locked
 	var key [32]byte

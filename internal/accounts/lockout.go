@@ -65,7 +65,7 @@ func (p LockoutPolicy) withDefaults() LockoutPolicy {
 // them; *store.Store satisfies it.
 type FailureStore interface {
 	EnsureSetting(ctx context.Context, name, value string) (string, error)
-	LoginFailuresOf(ctx context.Context, subjects ...string) ([]store.LoginFailures, error)
+	LoginStateOf(ctx context.Context, login string, subjects ...string) (store.LoginState, error)
 	CountLoginFailures(ctx context.Context, subjects []store.LoginSubject, now, expired time.Time) ([]store.LoginFailures, error)
 	LockLogin(ctx context.Context, subject string, threshold int, now, until time.Time) (bool, error)
 	EndLoginLocks(ctx context.Context, now time.Time) ([]store.LoginFailures, error)
@@ -126,12 +126,13 @@ func (l *Lockout) Policy() LockoutPolicy { return l.policy }
 
 // subjects are what a login attempt counts against: its login name, under a
 // keyed hash (a password typed into the name field is never stored), and
-// its source address when known. label is the account's login when the
-// name is an account's, else "".
-func (l *Lockout) subjects(login, label string, source netip.Addr) []store.LoginSubject {
+// its source address when known. The login name's Label is set by the
+// caller once it knows whether the name is an account's (its login), or
+// not ("": an unknown name is never shown).
+func (l *Lockout) subjects(login string, source netip.Addr) []store.LoginSubject {
 	m := hmac.New(sha256.New, l.key)
 	m.Write([]byte(login))
-	subs := []store.LoginSubject{{Subject: loginPrefix + hex.EncodeToString(m.Sum(nil)[:16]), Label: label}}
+	subs := []store.LoginSubject{{Subject: loginPrefix + hex.EncodeToString(m.Sum(nil)[:16])}}
 	if src, ok := SourceOf(source); ok {
 		subs = append(subs, store.LoginSubject{Subject: sourcePrefix + src, Label: src})
 	}
@@ -156,20 +157,13 @@ func SourceOf(addr netip.Addr) (string, bool) {
 	return p.String(), true
 }
 
-// lockedUntil is when the latest lock among subs ends, or the zero time
-// when none is locked at now. It reads only.
-func (l *Lockout) lockedUntil(ctx context.Context, subs []store.LoginSubject, now time.Time) (time.Time, error) {
-	names := make([]string, len(subs))
-	for i, s := range subs {
-		names[i] = s.Subject
-	}
-	rows, err := l.store.LoginFailuresOf(ctx, names...)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("accounts: read login failures: %w", err)
-	}
+// lockedUntil is when the latest lock among the counts of an attempt's
+// subjects ends, or the zero time when none is locked at now. A lock seen
+// ended makes this node look for ended locks to log.
+func (l *Lockout) lockedUntil(ctx context.Context, counts []store.LoginFailures, now time.Time) time.Time {
 	var until time.Time
 	ended := false
-	for _, r := range rows {
+	for _, r := range counts {
 		switch {
 		case r.LockedUntil.IsZero():
 		case r.LockedUntil.After(now):
@@ -183,7 +177,7 @@ func (l *Lockout) lockedUntil(ctx context.Context, subs []store.LoginSubject, no
 	if ended || l.due(&l.lastSweep, now) {
 		l.sweep(ctx, now)
 	}
-	return until, nil
+	return until
 }
 
 // due reports whether housekeeping last ran (per last) at least

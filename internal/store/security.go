@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -38,34 +39,66 @@ func scanLoginFailures(row interface{ Scan(...any) error }) (LoginFailures, erro
 	return f, nil
 }
 
-// LoginFailuresOf reads the counts of the given subjects; subjects without
-// one are left out. It changes nothing, so that a locked subject's
-// refused attempts cost no write.
-func (q Queries) LoginFailuresOf(ctx context.Context, subjects ...string) ([]LoginFailures, error) {
-	if len(subjects) == 0 {
-		return nil, nil
-	}
+// LoginState is what a login attempt is decided on: the account of the
+// login name, if there is one, and the failed-login counts of the subjects
+// the attempt would count against.
+type LoginState struct {
+	Account  Account
+	Known    bool // an account has the login name
+	Failures []LoginFailures
+}
+
+// LoginStateOf reads, in one statement, the account of login and the
+// counts of the given subjects (subjects without one are left out). Every
+// API call reads both; one statement is one read transaction instead of two.
+func (q Queries) LoginStateOf(ctx context.Context, login string, subjects ...string) (LoginState, error) {
 	marks := make([]string, len(subjects))
-	args := make([]any, len(subjects))
+	args := make([]any, 1, 1+len(subjects))
+	args[0] = login
 	for i, s := range subjects {
-		marks[i] = fmt.Sprintf("$%d", i+1)
-		args[i] = s
+		marks[i] = fmt.Sprintf("$%d", i+2)
+		args = append(args, s)
+	}
+	on := "1 = 0"
+	if len(subjects) > 0 {
+		on = `f.subject IN (` + strings.Join(marks, ", ") + `)`
 	}
 	rows, err := q.ex.QueryContext(ctx,
-		`SELECT `+loginFailureColumns+` FROM login_failures WHERE subject IN (`+strings.Join(marks, ", ")+`)`, args...)
+		`SELECT a.id, a.login, a.password_hash, a.read_only, a.disabled, a.created_ms, a.updated_ms,
+		        f.subject, f.label, f.failures, f.window_start_ms, f.locked_until_ms
+		 FROM (SELECT 1 AS one) one
+		 LEFT JOIN accounts a ON a.login = $1
+		 LEFT JOIN login_failures f ON `+on, args...)
 	if err != nil {
-		return nil, err
+		return LoginState{}, err
 	}
 	defer rows.Close()
-	var out []LoginFailures
+	var st LoginState
 	for rows.Next() {
-		f, err := scanLoginFailures(rows)
-		if err != nil {
-			return nil, err
+		var (
+			id, ro, dis, created, updated sql.NullInt64
+			login, hash                   sql.NullString
+			subject, label                sql.NullString
+			failures, start, until        sql.NullInt64
+		)
+		if err := rows.Scan(&id, &login, &hash, &ro, &dis, &created, &updated,
+			&subject, &label, &failures, &start, &until); err != nil {
+			return LoginState{}, err
 		}
-		out = append(out, f)
+		if id.Valid && !st.Known {
+			st.Known = true
+			st.Account = Account{ID: id.Int64, Login: login.String, PasswordHash: hash.String,
+				ReadOnly: ro.Int64 != 0, Disabled: dis.Int64 != 0, Created: fromMS(created.Int64), Updated: fromMS(updated.Int64)}
+		}
+		if subject.Valid {
+			f := LoginFailures{Subject: subject.String, Label: label.String, Failures: int(failures.Int64), WindowStart: fromMS(start.Int64)}
+			if until.Int64 != 0 {
+				f.LockedUntil = fromMS(until.Int64)
+			}
+			st.Failures = append(st.Failures, f)
+		}
 	}
-	return out, rows.Err()
+	return st, rows.Err()
 }
 
 // CountLoginFailures counts one more failed login against each subject, in

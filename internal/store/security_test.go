@@ -2,6 +2,8 @@ package store_test
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -28,7 +30,7 @@ func TestLoginFailures(t *testing.T) {
 			}
 			return got
 		}
-		if got, err := s.LoginFailuresOf(ctx, "login:aa", "source:192.0.2.1"); err != nil || len(got) != 0 {
+		if got, err := failuresOf(s, "login:aa", "source:192.0.2.1"); err != nil || len(got) != 0 {
 			t.Fatalf("before any failure: %+v %v", got, err)
 		}
 		for i := 1; i <= 3; i++ {
@@ -69,7 +71,7 @@ func TestLoginFailures(t *testing.T) {
 		if set != 1 {
 			t.Fatalf("%d callers set the lock, want 1", set)
 		}
-		got, err := s.LoginFailuresOf(ctx, "login:aa")
+		got, err := failuresOf(s, "login:aa")
 		if err != nil || len(got) != 1 || got[0].Failures != 0 || !got[0].LockedUntil.Equal(t0.Add(32*time.Minute)) {
 			t.Fatalf("locked row %+v %v", got, err)
 		}
@@ -97,9 +99,61 @@ func TestLoginFailures(t *testing.T) {
 		if err != nil || n != 2 {
 			t.Fatalf("pruned %d, want 2 (login:aa and source:192.0.2.1): %v", n, err)
 		}
-		left, err := s.LoginFailuresOf(ctx, "login:aa", "source:192.0.2.1", "source:198.51.100.7")
+		left, err := failuresOf(s, "login:aa", "source:192.0.2.1", "source:198.51.100.7")
 		if err != nil || len(left) != 1 || left[0].Subject != "source:198.51.100.7" {
 			t.Fatalf("left after pruning: %+v %v", left, err)
+		}
+	})
+}
+
+// failuresOf reads the counts of subjects (no login name is an account's "").
+func failuresOf(s *store.Store, subjects ...string) ([]store.LoginFailures, error) {
+	st, err := s.LoginStateOf(context.Background(), "", subjects...)
+	return st.Failures, err
+}
+
+// LoginStateOf reads the account of a login name and the counts of the
+// subjects in one statement, whichever of them exist.
+func TestLoginStateOf(t *testing.T) {
+	each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		alice := account(t, s, "alice")
+		if _, err := s.CountLoginFailures(ctx, []store.LoginSubject{{Subject: "login:aa", Label: "alice"}, {Subject: "source:192.0.2.1", Label: "192.0.2.1"}},
+			t0, t0.Add(-15*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		cases := []struct {
+			login    string
+			subjects []string
+			known    bool
+			failures string
+		}{
+			{"alice", []string{"login:aa", "source:192.0.2.1"}, true, "[login:aa source:192.0.2.1]"},
+			{"alice", []string{"login:bb", "source:192.0.2.1"}, true, "[source:192.0.2.1]"},
+			{"alice", []string{"login:bb"}, true, "[]"},
+			{"alice", nil, true, "[]"},
+			{"nobody", []string{"login:aa", "source:192.0.2.9"}, false, "[login:aa]"},
+			{"nobody", nil, false, "[]"},
+		}
+		for _, c := range cases {
+			st, err := s.LoginStateOf(ctx, c.login, c.subjects...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, f := range st.Failures {
+				got = append(got, f.Subject)
+				if f.Failures != 1 || !f.WindowStart.Equal(t0) || !f.LockedUntil.IsZero() {
+					t.Errorf("%s %v: count %+v", c.login, c.subjects, f)
+				}
+			}
+			slices.Sort(got)
+			if st.Known != c.known || fmt.Sprint(got) != c.failures {
+				t.Errorf("%s %v: known %v, failures %v; want %v, %s", c.login, c.subjects, st.Known, got, c.known, c.failures)
+			}
+			if c.known && (st.Account.ID != alice.ID || st.Account.PasswordHash != alice.PasswordHash || !st.Account.Created.Equal(t0)) {
+				t.Errorf("account %+v, want %+v", st.Account, alice)
+			}
 		}
 	})
 }
