@@ -60,12 +60,13 @@ func TestSmallRun(t *testing.T) {
 			t.Errorf("step %s at %d: %+v", s.Name, s.Concurrency, s)
 		}
 	}
-	if len(r.Rate) != 4 || r.Rate[0].Orders != 40 || r.Rate[1].Orders != 300 || r.Rate[2].Picked != 40 || r.Rate[3].Orders != 40 ||
-		r.Rate[0].Delivery != "held" || r.Rate[3].Delivery != "running" {
-		t.Errorf("constant-rate runs: %+v; want 40, 300 and the newest 40 of 300 orders with deliveries held, then 40 with them running", r.Rate)
+	if len(r.Rate) != 5 || r.Rate[0].Name != "ceiling" || r.Rate[0].Errors != 0 || r.Rate[0].OK == 0 ||
+		r.Rate[1].Orders != 40 || r.Rate[2].Orders != 300 || r.Rate[3].Picked != 40 || r.Rate[4].Orders != 40 ||
+		r.Rate[1].Delivery != "held" || r.Rate[4].Delivery != "running" || r.Rate[1].Name != "resend" {
+		t.Errorf("constant-rate runs: %+v; want the ceiling, then resends on 40, 300 and the newest 40 of 300 orders with deliveries held, then 40 with them running", r.Rate)
 	}
-	if r.SmallP99 <= 0 || r.LargeP99 <= 0 || r.RecentP99 <= 0 || r.SustainedP99 <= 0 {
-		t.Errorf("p99 summaries: %v %v %v %v", r.SmallP99, r.LargeP99, r.RecentP99, r.SustainedP99)
+	if r.SmallP99 <= 0 || r.LargeP99 <= 0 || r.RecentP99 <= 0 || r.SustainedP99 <= 0 || r.CeilingP99 <= 0 {
+		t.Errorf("p99 summaries: %v %v %v %v, ceiling %v", r.SmallP99, r.LargeP99, r.RecentP99, r.SustainedP99, r.CeilingP99)
 	}
 	if r.Delivery.Messages != 150 || r.Delivery.PerSecond <= 0 {
 		t.Errorf("delivery: %+v", r.Delivery)

@@ -106,7 +106,7 @@ func (r *Result) Checks() []Check {
 	add("ResendDCVEmail ≥ 25% of the ceiling", fmt.Sprintf("%.0f / %.0f = %.1f%%", r.ResendMax, r.CeilingMax, 100*r.Ratio), r.Ratio >= targetRatio)
 	if r.SmallP99 > 0 {
 		add(fmt.Sprintf("p99 ≤ %.0f ms at %.0f%% of the best throughput (median of runs)", targetP99MS, 100*r.Options.RateShare),
-			fmt.Sprintf("%.2f ms (deliveries running, at %.0f/s: %.2f ms)", r.SmallP99, r.SustainedRate, r.SustainedP99), r.SmallP99 <= targetP99MS)
+			fmt.Sprintf("%.2f ms (the ceiling at the same rate: %.2f ms; deliveries running, at %.0f/s: %.2f ms)", r.SmallP99, r.CeilingP99, r.SustainedRate, r.SustainedP99), r.SmallP99 <= targetP99MS)
 	}
 	if r.RecentP99 > 0 && r.SmallP99 > 0 {
 		q := r.RecentP99 / r.SmallP99
@@ -162,9 +162,9 @@ func (r *Result) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "best: ceiling %.0f/s, resend %.0f/s, ratio %.1f%%\n\n", r.CeilingMax, r.ResendMax, 100*r.Ratio)
 	if len(r.Rate) > 0 {
 		fmt.Fprintf(w, "constant rate (open loop), random orders\n")
-		fmt.Fprintf(w, "%10s %10s %8s %9s %9s %7s %7s %7s %7s %7s %7s\n", "orders", "picked", "delivery", "asked/s", "got/s", "p50", "p90", "p99", "p99.9", "errors", "backlog")
+		fmt.Fprintf(w, "%8s %10s %10s %8s %9s %9s %7s %7s %7s %7s %7s %7s\n", "endpoint", "orders", "picked", "delivery", "asked/s", "got/s", "p50", "p90", "p99", "p99.9", "errors", "backlog")
 		for _, s := range r.Rate {
-			fmt.Fprintf(w, "%10s %10s %8s %9.0f %9.0f %7.2f %7.2f %7.2f %7.2f %7d %7d\n", thousands(s.Orders), thousands(s.picked()), s.Delivery, s.Rate, s.Throughput, s.P50, s.P90, s.P99, s.P999, s.Errors, s.Backlog)
+			fmt.Fprintf(w, "%8s %10s %10s %8s %9.0f %9.0f %7.2f %7.2f %7.2f %7.2f %7d %7d\n", s.Name, thousands(s.Orders), thousands(s.picked()), s.Delivery, s.Rate, s.Throughput, s.P50, s.P90, s.P99, s.P999, s.Errors, s.Backlog)
 		}
 		fmt.Fprintln(w)
 	}
@@ -267,7 +267,7 @@ func (r *Result) Markdown() string {
 	if len(r.Rate) > 0 {
 		fmt.Fprintf(&b, "\n**Constant rate** (open loop, %.0f%% of the best ResendDCVEmail throughput, %v per run, orders picked at random; latency in ms)\n\n",
 			100*r.Options.RateShare, r.Options.RateStep)
-		fmt.Fprintf(&b, "| Orders in the database | Picked from | Deliveries | Asked /s | Got /s | p50 | p90 | p99 | p99.9 | max | Errors | Outbox backlog at the end |\n|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		fmt.Fprintf(&b, "| Endpoint | Orders in the database | Picked from | Deliveries | Asked /s | Got /s | p50 | p90 | p99 | p99.9 | max | Errors | Outbox backlog at the end |\n|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, s := range r.Rate {
 			backlog := ""
 			if s.Delivery == deliveryRunning {
@@ -277,8 +277,12 @@ func (r *Result) Markdown() string {
 			if s.Picked > 0 {
 				picked = "newest " + thousands(s.Picked)
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f | %d | %s |\n",
-				thousands(s.Orders), picked, s.Delivery, s.Rate, s.Throughput, s.P50, s.P90, s.P99, s.P999, s.Max, s.Errors, backlog)
+			endpoint := "ResendDCVEmail"
+			if s.Name == "ceiling" {
+				endpoint, picked = "ceiling", ""
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f | %d | %s |\n",
+				endpoint, thousands(s.Orders), picked, s.Delivery, s.Rate, s.Throughput, s.P50, s.P90, s.P99, s.P999, s.Max, s.Errors, backlog)
 		}
 	}
 	if len(r.Random) > 0 {

@@ -47,6 +47,10 @@ type Result struct {
 	// RecentP99: from the newest orders of the large database, as many as
 	// the small one has.
 	RecentP99 float64 `json:"recentP99ms"`
+	// CeilingP99 is the median p99 of the ceiling at the same rate, in
+	// the same rounds: what the machine, TLS, HTTP and the load generator
+	// alone put into the tail.
+	CeilingP99 float64 `json:"ceilingP99ms"`
 	// SustainedP99 is the p99 with deliveries running, at SustainedRate.
 	SustainedRate float64 `json:"sustainedRate"`
 	SustainedP99  float64 `json:"sustainedP99ms"`
@@ -272,7 +276,7 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 	// deliveries held as in the sweep; then the same rate on the small
 	// database with the worker delivering as it goes (sustained).
 	rate := r.ResendMax * o.RateShare
-	var smallP99, largeP99, recentP99, sustained []float64
+	var smallP99, largeP99, recentP99, sustained, ceilingP99 []float64
 	// recent, on the large database, picks among its newest orders as many
 	// as the small database has: the same working set in a database a
 	// thousand times larger. Without it, orders come uniformly from all.
@@ -320,8 +324,26 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 		return nil
 	}
 
+	// The ceiling at the same rate, each round, on the small database's
+	// listener: the tail that is not ResendDCVEmail's.
+	runCeiling := func() error {
+		if err := drainAll(); err != nil {
+			return err
+		}
+		s := small.load.rate("ceiling", roundRobin(small, ceilingPath), rate, o.Warm, o.RateStep)
+		s.Orders = small.fix.orders
+		r.Rate = append(r.Rate, s)
+		ceilingP99 = append(ceilingP99, s.P99)
+		say("rate %.0f/s, the ceiling: got %.0f/s p50 %.2f p99 %.2f p99.9 %.2f ms, errors %d",
+			rate, s.Throughput, s.P50, s.P99, s.P999, s.Errors)
+		return nil
+	}
+
 	if rate >= 1 {
 		for range o.RateRounds {
+			if err := runCeiling(); err != nil {
+				return nil, err
+			}
 			for _, b := range beds {
 				if err := runRate(b, rate, true, false); err != nil {
 					return nil, err
@@ -346,6 +368,7 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 	}
 
 	r.SmallP99, r.LargeP99, r.RecentP99, r.SustainedP99 = median(smallP99), median(largeP99), median(recentP99), median(sustained)
+	r.CeilingP99 = median(ceilingP99)
 
 	// 3: delivery of a backlog to the SMTP sink.
 	if err := drainAll(); err != nil {
