@@ -49,7 +49,7 @@ type Options struct {
 	Step         time.Duration // each closed-loop step
 	RateStep     time.Duration // each constant-rate run
 	RateRounds   int           // constant-rate runs per database, interleaved
-	RateShare    float64       // the constant rate as a share of the best closed-loop resend throughput
+	RateShare    float64       // the constant rate as a share of the best closed-loop resend throughput on random orders
 	Messages     int           // the outbox backlog of the delivery step
 	PlainSMTP    bool          // the sink without STARTTLS
 	Starts       int           // child starts per database
@@ -74,7 +74,7 @@ func (o *Options) bind(fs *flag.FlagSet) {
 	fs.DurationVar(&o.Step, "step", 3*time.Second, "length of each closed-loop step")
 	fs.DurationVar(&o.RateStep, "rate-step", 10*time.Second, "length of each constant-rate run")
 	fs.IntVar(&o.RateRounds, "rate-rounds", 3, "constant-rate runs on each database, interleaved")
-	fs.Float64Var(&o.RateShare, "rate-share", 0.5, "the constant rate, as a share of the best closed-loop ResendDCVEmail throughput")
+	fs.Float64Var(&o.RateShare, "rate-share", 0.5, "the constant rate, as a share of the best closed-loop ResendDCVEmail throughput with orders picked at random")
 	fs.IntVar(&o.Messages, "messages", 20_000, "messages in the outbox backlog of the delivery step")
 	fs.BoolVar(&o.PlainSMTP, "plain-smtp", false, "deliver to the sink without STARTTLS")
 	fs.IntVar(&o.Starts, "starts", 5, "starts of a serve child process on each database, for start-to-ready")

@@ -3,6 +3,7 @@ package bench_test
 import (
 	"encoding/json"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,6 +65,10 @@ func TestSmallRun(t *testing.T) {
 		r.Rate[1].Orders != 40 || r.Rate[2].Orders != 300 || r.Rate[3].Picked != 40 || r.Rate[4].Orders != 40 ||
 		r.Rate[1].Delivery != "held" || r.Rate[4].Delivery != "running" || r.Rate[1].Name != "resend" {
 		t.Errorf("constant-rate runs: %+v; want the ceiling, then resends on 40, 300 and the newest 40 of 300 orders with deliveries held, then 40 with them running", r.Rate)
+	}
+	if len(r.Random) != 2 || r.Random[0].Orders != 40 || r.Random[1].Orders != 300 || r.RateBase != r.Random[0].Throughput ||
+		math.Abs(r.Rate[0].Rate-r.RateBase*0.5) > 1 {
+		t.Errorf("random-order steps %+v; the rate %v must be half of %v, the first one's throughput", r.Random, r.Rate[0].Rate, r.RateBase)
 	}
 	if r.SmallP99 <= 0 || r.LargeP99 <= 0 || r.RecentP99 <= 0 || r.SustainedP99 <= 0 || r.CeilingP99 <= 0 {
 		t.Errorf("p99 summaries: %v %v %v %v, ceiling %v", r.SmallP99, r.LargeP99, r.RecentP99, r.SustainedP99, r.CeilingP99)
