@@ -51,6 +51,8 @@ type LoginState struct {
 // LoginStateOf reads, in one statement, the account of login and the
 // counts of the given subjects (subjects without one are left out). Every
 // API call reads both; one statement is one read transaction instead of two.
+// It changes nothing, so that a locked subject's refused attempts cost no
+// write.
 func (q Queries) LoginStateOf(ctx context.Context, login string, subjects ...string) (LoginState, error) {
 	marks := make([]string, len(subjects))
 	args := make([]any, 1, 1+len(subjects))
