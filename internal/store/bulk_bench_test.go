@@ -17,19 +17,7 @@ import (
 //
 //	go test -run '^$' -bench SeedOrders -benchmem ./internal/store
 func BenchmarkSeedOrders(b *testing.B) {
-	ctx := context.Background()
-	s, err := store.Open(ctx, store.SQLiteURL(filepath.Join(b.TempDir(), "seed.db")))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
-	acct, err := s.CreateAccount(ctx, store.Account{Login: "bench", PasswordHash: "h", Created: t0})
-	if err != nil {
-		b.Fatal(err)
-	}
+	s, acct := benchStore(b)
 	text := strings.Repeat("DCV email body line of text for the benchmark. ", 30)
 	html := strings.Repeat("<p>DCV email body line of html for the benchmark.</p>", 30)
 	const chunk = 10_000
@@ -38,20 +26,45 @@ func BenchmarkSeedOrders(b *testing.B) {
 	for b.Loop() {
 		seeds := make([]store.SeedOrder, chunk)
 		for i := range seeds {
-			n := next
+			seeds[i] = benchOrder(acct, next, text, html)
 			next++
-			fqdn := fmt.Sprintf("o%d.example.com", n)
-			seeds[i] = store.SeedOrder{
-				Order:   store.Order{Number: n, AccountID: acct.ID, BaseNumber: n, Status: store.OrderActive, Created: t0},
-				Domains: []store.Domain{{Position: 1, Name: fqdn, FQDN: fqdn, Method: store.MethodEmail, Recipient: "admin@" + fqdn, Source: "constructed"}},
-				Email: store.Email{Recipient: "admin@" + fqdn, CodeHash: fmt.Sprintf("%064d", n), Subject: "Domain Control Validation for " + fqdn,
-					Text: text, HTML: html, Created: t0, Expires: t0.Add(time.Hour)},
-				MessageID: fmt.Sprintf("%d@bench", n),
-			}
 		}
-		if _, err := s.SeedOrders(ctx, seeds); err != nil {
+		if _, err := s.SeedOrders(context.Background(), seeds); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Seconds())/float64(b.N*chunk)*1e6, "µs/order")
+}
+
+// benchStore is a migrated SQLite database with one account, for the
+// store's benchmarks.
+func benchStore(b *testing.B) (*store.Store, store.Account) {
+	b.Helper()
+	ctx := context.Background()
+	s, err := store.Open(ctx, store.SQLiteURL(filepath.Join(b.TempDir(), "bench.db")))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	if err := s.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+	acct, err := s.CreateAccount(ctx, store.Account{Login: "bench", PasswordHash: "h", Created: t0})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s, acct
+}
+
+// benchOrder is order number n of acct with one domain and its first DCV
+// email, delivered, as `dcvmail bench` seeds them.
+func benchOrder(acct store.Account, n int64, text, html string) store.SeedOrder {
+	fqdn := fmt.Sprintf("o%d.example.com", n)
+	return store.SeedOrder{
+		Order:   store.Order{Number: n, AccountID: acct.ID, BaseNumber: n, Status: store.OrderActive, Created: t0},
+		Domains: []store.Domain{{Position: 1, Name: fqdn, FQDN: fqdn, Method: store.MethodEmail, Recipient: "admin@" + fqdn, Source: "constructed"}},
+		Email: store.Email{Recipient: "admin@" + fqdn, CodeHash: fmt.Sprintf("%064d", n), Subject: "Domain Control Validation for " + fqdn,
+			Text: text, HTML: html, Created: t0, Expires: t0.Add(time.Hour)},
+		MessageID: fmt.Sprintf("%d@bench", n),
+	}
 }

@@ -3,7 +3,6 @@ package store_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,30 +17,11 @@ import (
 //	go test -run '^$' -bench ResendStatements -benchmem ./internal/store
 func BenchmarkResendStatements(b *testing.B) {
 	ctx := context.Background()
-	s, err := store.Open(ctx, store.SQLiteURL(filepath.Join(b.TempDir(), "resend.db")))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
-	acct, err := s.CreateAccount(ctx, store.Account{Login: "bench", PasswordHash: "h", Created: t0})
-	if err != nil {
-		b.Fatal(err)
-	}
+	s, acct := benchStore(b)
 	const orders = 1000
 	seeds := make([]store.SeedOrder, orders)
 	for i := range seeds {
-		n := int64(20_000_000 + i)
-		fqdn := fmt.Sprintf("o%d.example.com", n)
-		seeds[i] = store.SeedOrder{
-			Order:   store.Order{Number: n, AccountID: acct.ID, BaseNumber: n, Status: store.OrderActive, Created: t0},
-			Domains: []store.Domain{{Position: 1, Name: fqdn, FQDN: fqdn, Method: store.MethodEmail, Recipient: "admin@" + fqdn, Source: "constructed"}},
-			Email: store.Email{Recipient: "admin@" + fqdn, CodeHash: fmt.Sprintf("%064d", n), Subject: "s", Text: "t",
-				Created: t0, Expires: t0.Add(time.Hour)},
-			MessageID: fmt.Sprintf("%d@bench", n),
-		}
+		seeds[i] = benchOrder(acct, int64(20_000_000+i), "t", "")
 	}
 	if _, err := s.SeedOrders(ctx, seeds); err != nil {
 		b.Fatal(err)
