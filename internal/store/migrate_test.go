@@ -2,11 +2,23 @@ package store_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/dcvmail/dcvmail/internal/store"
 )
+
+// openAtVersion opens a store migrated up and back down to exactly
+// version v, with the account alice.
+func openAtVersion(t *testing.T, url string, v int64) (*store.Store, store.Account) {
+	t.Helper()
+	s := open(t, url)
+	if err := s.MigrateTo(context.Background(), v); err != nil {
+		t.Fatal(err)
+	}
+	return s, account(t, s, "alice")
+}
 
 // Migration 00004 moves the messages of existing emails into
 // dcv_email_bodies without losing one, and its Down puts them back.
@@ -14,18 +26,7 @@ func TestMigrationMovesEmailBodies(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := context.Background()
-			s, err := store.Open(ctx, b.url(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
-			if err := s.MigrateTo(ctx, 3); err != nil {
-				t.Fatal(err)
-			}
-			a, err := s.CreateAccount(ctx, store.Account{Login: "alice", PasswordHash: "h", Created: t0})
-			if err != nil {
-				t.Fatal(err)
-			}
+			s, a := openAtVersion(t, b.url(t), 3)
 			if err := s.CreateOrder(ctx, store.Order{Number: 7, AccountID: a.ID, BaseNumber: 7, Status: store.OrderActive, Created: t0}, nil); err != nil {
 				t.Fatal(err)
 			}
@@ -65,6 +66,112 @@ func TestMigrationMovesEmailBodies(t *testing.T) {
 			var subject string
 			if err := s.QueryRow(ctx, `SELECT subject FROM dcv_emails WHERE code_hash = 'h2'`, &subject); err != nil || subject != "second" {
 				t.Fatalf("down: subject %q %v", subject, err)
+			}
+			if err := s.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			check("up again")
+		})
+	}
+}
+
+// Migration 5 rebuilds orders and order_domains on SQLite with new keys:
+// every row, every index and every foreign key survives, both ways. On
+// PostgreSQL it changes nothing, and the same data reads the same.
+func TestMigrationRekeysOrders(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			s, a := openAtVersion(t, b.url(t), 4)
+			domains := []store.Domain{
+				{Position: 0, Name: "*.example.com", FQDN: "example.com", Method: store.MethodEmail},
+				{Position: 1, Name: "www.example.org", FQDN: "www.example.org", Method: store.MethodEmail},
+			}
+			for _, n := range []int64{10000001, 10000002} {
+				o := store.Order{Number: n, AccountID: a.ID, BaseNumber: 10000001, Status: store.OrderActive, Created: t0}
+				if err := s.CreateOrder(ctx, o, domains); err != nil {
+					t.Fatal(err)
+				}
+			}
+			email, err := s.CreateEmail(ctx, store.Email{OrderNumber: 10000002, Recipient: "admin@example.com", CodeHash: "h1",
+				Subject: "s", Text: "t", Created: t0, Expires: t0.Add(time.Hour)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.SetDomainRecipient(ctx, 10000002, 0, "admin@example.com", "constructed", email); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.ValidateDomains(ctx, 10000002, email, t0.Add(time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.SetOrderResend(ctx, 10000001, 0, t0.Add(time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			check := func(when string) {
+				t.Helper()
+				st, err := s.LockOrderState(ctx, a.ID, 10000002)
+				if err != nil {
+					t.Fatalf("%s: %v", when, err)
+				}
+				if len(st.Domains) != 2 || st.Domains[0].Name != "*.example.com" || st.Domains[1].FQDN != "www.example.org" {
+					t.Fatalf("%s: domains %+v", when, st.Domains)
+				}
+				d := st.Domains[0]
+				if d.CurrentEmailID != email || d.ValidatedEmailID != email || !d.Validated.Equal(t0.Add(time.Minute)) || d.Recipient != "admin@example.com" {
+					t.Fatalf("%s: domain %+v", when, d)
+				}
+				if e, ok := st.Live[email]; !ok || e.CodeHash != "h1" {
+					t.Fatalf("%s: live emails %+v", when, st.Live)
+				}
+				o, err := s.Order(ctx, a.ID, 10000001)
+				if err != nil || !o.ResendTAT.Equal(t0.Add(time.Second)) || o.BaseNumber != 10000001 {
+					t.Fatalf("%s: order %+v %v", when, o, err)
+				}
+				if n, err := s.NewestInChain(ctx, a.ID, 10000001); err != nil || n != 10000002 {
+					t.Fatalf("%s: newest in chain %d %v", when, n, err)
+				}
+				// The foreign keys still hold: a domain of an order that
+				// does not exist is refused.
+				bad := store.Domain{OrderNumber: 99999999, Position: 0, Name: "x.example", FQDN: "x.example", Method: store.MethodEmail}
+				if err := s.Exec(ctx, `INSERT INTO order_domains (order_number, position, domain_name, fqdn, dcv_method) VALUES ($1, $2, $3, $4, $5)`,
+					bad.OrderNumber, bad.Position, bad.Name, bad.FQDN, bad.Method); err == nil {
+					t.Fatalf("%s: a domain of a missing order was accepted", when)
+				}
+			}
+			check("before 5")
+			schema := func() string {
+				if b.name != "sqlite" {
+					return ""
+				}
+				var orders, domains string
+				if err := s.QueryRow(ctx, `SELECT sql FROM sqlite_master WHERE name = 'orders'`, &orders); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.QueryRow(ctx, `SELECT sql FROM sqlite_master WHERE name = 'order_domains'`, &domains); err != nil {
+					t.Fatal(err)
+				}
+				return orders + "\n" + domains
+			}
+			old := schema()
+			if err := s.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			check("after 5")
+			if b.name == "sqlite" {
+				if got := schema(); !strings.Contains(got, "INTEGER PRIMARY KEY") || !strings.Contains(got, "WITHOUT ROWID") {
+					t.Fatalf("not rekeyed:\n%s", got)
+				}
+				var indexes int
+				if err := s.QueryRow(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name IN ('orders_base', 'orders_account', 'order_domains_email')`, &indexes); err != nil || indexes != 3 {
+					t.Fatalf("indexes after 5: %d %v", indexes, err)
+				}
+			}
+			if err := s.MigrateTo(ctx, 4); err != nil {
+				t.Fatal(err)
+			}
+			check("down to 4")
+			if got := schema(); b.name == "sqlite" && (strings.Contains(got, "WITHOUT ROWID") || strings.Contains(got, "INTEGER PRIMARY KEY")) {
+				t.Fatalf("down left the new keys:\n%s\nwas:\n%s", got, old)
 			}
 			if err := s.Migrate(ctx); err != nil {
 				t.Fatal(err)

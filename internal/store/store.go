@@ -118,7 +118,7 @@ func (s *Store) migrations() (*goose.Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	var opts []goose.ProviderOption
+	opts := []goose.ProviderOption{goose.WithGoMigrations(goMigrations(s.d)...)}
 	if s.d == postgresDialect {
 		locker, err := lock.NewPostgresSessionLocker()
 		if err != nil {

@@ -41,6 +41,8 @@ CREATE TABLE template_grants (
     PRIMARY KEY (template_id, account_id)
 );
 
+-- On SQLite, migration 5 (store/rekey.go, in Go) rebuilds orders with
+-- order_number as its rowid and order_domains WITHOUT ROWID.
 CREATE TABLE orders (
     order_number      BIGINT PRIMARY KEY,
     account_id        BIGINT NOT NULL REFERENCES accounts (id),
