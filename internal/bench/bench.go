@@ -73,7 +73,7 @@ func (o *Options) bind(fs *flag.FlagSet) {
 	fs.DurationVar(&o.Warm, "warm", 500*time.Millisecond, "warm-up before each closed-loop step (not counted)")
 	fs.DurationVar(&o.Step, "step", 3*time.Second, "length of each closed-loop step")
 	fs.DurationVar(&o.RateStep, "rate-step", 10*time.Second, "length of each constant-rate run")
-	fs.IntVar(&o.RateRounds, "rate-rounds", 3, "constant-rate runs on each database, interleaved")
+	fs.IntVar(&o.RateRounds, "rate-rounds", 5, "constant-rate runs on each database, interleaved; the p99s compared are their medians")
 	fs.Float64Var(&o.RateShare, "rate-share", 0.5, "the constant rate, as a share of the best closed-loop ResendDCVEmail throughput with orders picked at random")
 	fs.IntVar(&o.Messages, "messages", 20_000, "messages in the outbox backlog of the delivery step")
 	fs.BoolVar(&o.PlainSMTP, "plain-smtp", false, "deliver to the sink without STARTTLS")
