@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
-	"fmt"
 	"net/netip"
 	"runtime"
 	"sync"
@@ -143,21 +142,11 @@ func (a *Authenticator) AuthenticateFrom(ctx context.Context, login, password st
 		}
 		known = err == nil
 	} else {
-		// The account and the counts of the subjects, in one read.
-		subjects = a.lockout.subjects(login, source)
-		names := make([]string, len(subjects))
-		for i, s := range subjects {
-			names[i] = s.Subject
-		}
-		st, err := a.lockout.store.LoginStateOf(ctx, login, names...)
+		st, subs, lock, err := a.lockout.check(ctx, login, source, now)
 		if err != nil {
-			return store.Account{}, fmt.Errorf("accounts: read login state: %w", err)
+			return store.Account{}, err
 		}
-		acct, known = st.Account, st.Known
-		if known {
-			subjects[0].Label = acct.Login
-		}
-		locked = !a.lockout.lockedUntil(ctx, st.Failures, now).IsZero()
+		acct, known, subjects, locked = st.Account, st.Known, subs, lock
 	}
 	usable := known && !acct.Disabled && !locked
 	var key [32]byte

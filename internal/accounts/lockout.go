@@ -124,11 +124,30 @@ func NewLockout(ctx context.Context, st FailureStore, policy LockoutPolicy, log 
 // Policy is the policy in force.
 func (l *Lockout) Policy() LockoutPolicy { return l.policy }
 
+// check reads, in one statement, the account of login and the counts of
+// the subjects the attempt counts against, and tells whether any of them
+// is locked at now. The login name's subject is labelled with the
+// account's login when the name is an account's, else "" (an unknown name
+// is never shown).
+func (l *Lockout) check(ctx context.Context, login string, source netip.Addr, now time.Time) (st store.LoginState, subjects []store.LoginSubject, locked bool, err error) {
+	subjects = l.subjects(login, source)
+	names := make([]string, len(subjects))
+	for i, s := range subjects {
+		names[i] = s.Subject
+	}
+	st, err = l.store.LoginStateOf(ctx, login, names...)
+	if err != nil {
+		return store.LoginState{}, nil, false, fmt.Errorf("accounts: read login state: %w", err)
+	}
+	if st.Known {
+		subjects[0].Label = st.Account.Login
+	}
+	return st, subjects, !l.lockedUntil(ctx, st.Failures, now).IsZero(), nil
+}
+
 // subjects are what a login attempt counts against: its login name, under a
 // keyed hash (a password typed into the name field is never stored), and
-// its source address when known. The login name's Label is set by the
-// caller once it knows whether the name is an account's (its login), or
-// not ("": an unknown name is never shown).
+// its source address when known. The login name's Label is left to check.
 func (l *Lockout) subjects(login string, source netip.Addr) []store.LoginSubject {
 	m := hmac.New(sha256.New, l.key)
 	m.Write([]byte(login))
