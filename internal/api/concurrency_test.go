@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -22,7 +23,7 @@ func post(f *fixture, path string, form url.Values) (string, error) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err == nil && resp.StatusCode != http.StatusOK {
-		return string(b), &url.Error{Op: "POST", URL: path, Err: io.ErrUnexpectedEOF}
+		return string(b), fmt.Errorf("POST %s: status %d", path, resp.StatusCode)
 	}
 	return string(b), err
 }

@@ -166,6 +166,29 @@ func TestMigrationRekeysOrders(t *testing.T) {
 					t.Fatalf("indexes after 5: %d %v", indexes, err)
 				}
 			}
+			// A process that stops after the rebuild but before goose
+			// records version 5 runs the migration again at its next
+			// start: it finds the tables rebuilt and changes nothing.
+			rootpage := func() int64 {
+				var p int64
+				if b.name == "sqlite" {
+					if err := s.QueryRow(ctx, `SELECT rootpage FROM sqlite_master WHERE name = 'orders'`, &p); err != nil {
+						t.Fatal(err)
+					}
+				}
+				return p
+			}
+			was := rootpage()
+			if err := s.Exec(ctx, `DELETE FROM goose_db_version WHERE version_id = 5`); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			check("5 run again")
+			if rootpage() != was {
+				t.Fatal("5 run again rebuilt the tables a second time")
+			}
 			if err := s.MigrateTo(ctx, 4); err != nil {
 				t.Fatal(err)
 			}
