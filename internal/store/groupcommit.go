@@ -41,6 +41,8 @@ type groupCommit struct {
 	mu      sync.Mutex
 	queue   []*member
 	running bool // a leader is running a batch
+
+	counts groupCounts // for GroupCommitStats (opsstats.go)
 }
 
 // member is one caller's transaction.
@@ -100,6 +102,7 @@ const savepoint = "dcvmail_member"
 func (g *groupCommit) commit(batch []*member) {
 	sqlTx, err := g.db.BeginTx(context.Background(), nil)
 	if err != nil {
+		g.counts.count(0, 0, true)
 		for _, m := range batch {
 			m.err = fmt.Errorf("store: begin: %w", err)
 		}
@@ -145,6 +148,7 @@ func (g *groupCommit) commit(batch []*member) {
 	}
 	if broken != nil {
 		sqlTx.Rollback()
+		g.counts.count(0, 0, true)
 		for _, m := range batch {
 			if m.err == nil && !m.panicked {
 				m.err = fmt.Errorf("store: batched transaction: %w", broken)
@@ -154,13 +158,17 @@ func (g *groupCommit) commit(batch []*member) {
 	}
 	if len(succeeded) == 0 {
 		sqlTx.Rollback()
+		g.counts.count(0, len(batch), false)
 		return
 	}
 	if err := sqlTx.Commit(); err != nil {
+		g.counts.count(0, 0, true)
 		for _, m := range succeeded {
 			m.err = fmt.Errorf("store: commit: %w", err)
 		}
+		return
 	}
+	g.counts.count(len(succeeded), len(batch)-len(succeeded), false)
 }
 
 // run calls the member's function and reports whether it succeeded; a
