@@ -178,6 +178,9 @@ func (a *Authenticator) AuthenticateFrom(ctx context.Context, login, password st
 		}
 		return acct, nil
 	}
+	if locked {
+		a.lockout.observer.Refused()
+	}
 	// A locked subject's attempts are not counted: the lock ends when it
 	// was set to, however many attempts it refused.
 	if a.lockout != nil && !locked {

@@ -96,6 +96,8 @@ type Lockout struct {
 	key    []byte
 	log    *slog.Logger
 
+	observer LockoutObserver // observe.go
+
 	lastSweep atomic.Int64 // Unix ms of this node's last look for ended locks
 	lastPrune atomic.Int64 // Unix ms of this node's last pruning
 }
@@ -118,7 +120,7 @@ func NewLockout(ctx context.Context, st FailureStore, policy LockoutPolicy, log 
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Lockout{store: st, policy: policy.withDefaults(), key: key, log: log}, nil
+	return &Lockout{store: st, policy: policy.withDefaults(), key: key, log: log, observer: noObserver{}}, nil
 }
 
 // Policy is the policy in force.
@@ -245,6 +247,7 @@ func (l *Lockout) fail(ctx context.Context, subs []store.LoginSubject, now time.
 			return fmt.Errorf("accounts: lock login: %w", err)
 		}
 		if set {
+			l.observer.Locked(kindOf(c.Subject))
 			l.log.Warn("login locked", append(describe(c.Subject, c.Label),
 				"failures", c.Failures, "window", l.policy.Window.String(), "until", until, "last_from", from)...)
 		}

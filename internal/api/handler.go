@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/netip"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/dcvmail/dcvmail/internal/accounts"
@@ -31,6 +32,7 @@ type Handler struct {
 	log     *slog.Logger
 	mux     *http.ServeMux
 	limiter *accountLimiter // nil: no per-account request limit
+	observe func(endpoint string, errorCode int, elapsed time.Duration)
 }
 
 // Config wires a Handler.
@@ -44,13 +46,17 @@ type Config struct {
 	// RequestLimit bounds each account's requests (limits.go); the zero
 	// value sets no limit.
 	RequestLimit RequestLimit
+	// Observe, when set, hears of every answered call: its name
+	// ("ResendDCVEmail", "download/GetDCVEmailAddressList"), its errorCode
+	// and how long it took (the metrics).
+	Observe func(endpoint string, errorCode int, elapsed time.Duration)
 }
 
 // New returns the API handler. Its routes are the paths of wire.md section
 // 1; the `!` of each may arrive percent-encoded.
 func New(cfg Config) *Handler {
 	h := &Handler{dcv: cfg.DCV, auth: cfg.Auth, proxies: cfg.TrustedProxies, log: cfg.Log, mux: http.NewServeMux(),
-		limiter: newAccountLimiter(cfg.RequestLimit)}
+		limiter: newAccountLimiter(cfg.RequestLimit), observe: cfg.Observe}
 	if h.log == nil {
 		h.log = slog.Default()
 	}
@@ -85,6 +91,7 @@ type callKey struct{}
 // route registers an API endpoint for every method (the handler itself
 // answers -17 to other methods, as the contract asks).
 func (h *Handler) route(path string, defaultFormat wire.Format, fn func(http.ResponseWriter, *http.Request, *call)) {
+	endpoint := strings.ReplaceAll(strings.TrimPrefix(path, "/products/"), "!", "")
 	h.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 		c := &call{id: newRequestID(), format: defaultFormat, https: h.isHTTPS(r)}
 		start := time.Now()
@@ -95,6 +102,9 @@ func (h *Handler) route(path string, defaultFormat wire.Format, fn func(http.Res
 			}
 			h.log.Info("api", "request", c.id, "path", r.URL.Path, "method", r.Method, "remote", r.RemoteAddr,
 				"errorCode", int(c.code), "ms", time.Since(start).Milliseconds())
+			if h.observe != nil {
+				h.observe(endpoint, int(c.code), time.Since(start))
+			}
 		}()
 		fn(w, r.WithContext(context.WithValue(r.Context(), callKey{}, c)), c)
 	})

@@ -54,6 +54,8 @@ Usage:
   dcvmail mail list    [--json] [--order N]
   dcvmail client resend|addresses|status|update --url URL --login NAME [flags]
                        (password from DCVMAIL_CLIENT_PASSWORD or --password-stdin)
+  dcvmail backup       --to FILE [--data DIR] [--db URL]   (online copy of the SQLite database)
+  dcvmail status       [--admin-listen ADDR | --admin-url URL] [--json]   (readiness of a running server)
   dcvmail bench        [--db URL] [--orders N] [--large-orders N] [--markdown FILE] (see BENCHMARKS.md)
   dcvmail version
 
@@ -81,6 +83,10 @@ func Run(args []string, env Env) int {
 			break
 		}
 		err = admin(cmd+" "+rest[0], rest[1:], env)
+	case "backup":
+		err = backup(rest, env)
+	case "status":
+		err = status(rest, env)
 	case "client":
 		return clientcmd.Run(context.Background(), rest, env.Stdin, env.Stdout, env.Stderr, env.Getenv)
 	case "bench":
@@ -164,6 +170,7 @@ func serve(args []string, env Env) error {
 	if err != nil {
 		return err
 	}
+	defer reloadOnHangup(srv)()
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve() }()
 	select {

@@ -56,6 +56,15 @@ type Serve struct {
 	LogFormat      string
 	Mail           Mail
 	Limits         Limits
+	Ops            Ops
+}
+
+// Ops are the operations flags (docs/operations.md): readiness thresholds
+// and the names of the generated certificate.
+type Ops struct {
+	ReadyMaxOutboxAge time.Duration // /readyz fails when the oldest undelivered message is older
+	ReadySMTPWindow   time.Duration // /readyz fails when deliveries failed and none succeeded within it
+	TLSHosts          List          // extra names and addresses of the generated self-signed certificate
 }
 
 // Limits are the defences against password guessing and floods
@@ -126,6 +135,10 @@ func BindServe(fs *flag.FlagSet, c *Serve) {
 	fs.DurationVar(&l.LockoutDuration, "lockout-duration", 15*time.Minute, "how long a locked login name or source address is refused, even with the right password")
 	fs.Float64Var(&l.RequestRate, "request-rate", 50, "API requests per second per account on each node, after a burst of --request-burst (negative: no limit)")
 	fs.IntVar(&l.RequestBurst, "request-burst", 1000, "API requests an account may make at once on each node")
+	o := &c.Ops
+	fs.DurationVar(&o.ReadyMaxOutboxAge, "ready-max-outbox-age", 10*time.Minute, "/readyz answers 503 while the oldest undelivered message is older than this")
+	fs.DurationVar(&o.ReadySMTPWindow, "ready-smtp-window", 5*time.Minute, "/readyz answers 503 when deliveries failed within this window and none succeeded")
+	fs.Var(&o.TLSHosts, "tls-hosts", "names and IP addresses the generated self-signed certificate covers besides localhost, 127.0.0.1 and ::1 (comma-separated or repeated)")
 }
 
 // Proxies parses --trusted-proxy values.

@@ -72,6 +72,9 @@ type Worker struct {
 	// SendTimeout bounds one attempt (DefaultSendTimeout, at most Lease/3).
 	SendTimeout time.Duration
 	Log         *slog.Logger
+	// Observe, when set, hears of every recorded attempt's outcome: sent,
+	// retry or failed (the metrics and the readiness check).
+	Observe func(outcome string)
 
 	wakeOnce sync.Once
 	wake     chan struct{}
@@ -303,6 +306,9 @@ func (w *Worker) record(ctx context.Context, group []outcome) {
 	}
 	for j, o := range group {
 		d, a := o.d, o.a
+		if err == nil && held[j] && w.Observe != nil {
+			w.Observe(a.Outcome)
+		}
 		switch {
 		case err != nil:
 			w.Log.Error("outbox: recording an attempt failed", "delivery", d.ID, "outcome", a.Outcome, "reply", a.Reply, "err", err)
@@ -311,7 +317,9 @@ func (w *Worker) record(ctx context.Context, group []outcome) {
 		case a.Outcome == store.OutboxFailed && o.permanent:
 			w.Log.Warn("outbox: delivery refused for good", "delivery", d.ID, "order", d.OrderNumber, "reply", a.Reply, "attempt", d.Attempts)
 		case a.Outcome == store.OutboxFailed:
-			w.Log.Warn("outbox: delivery given up: too old to retry", "delivery", d.ID, "order", d.OrderNumber, "reply", a.Reply, "attempt", d.Attempts, "queued", d.Created)
+			// ERROR: a DCV email that will never arrive, most often because
+			// the relay has been failing for --mail-max-age.
+			w.Log.Error("outbox: delivery given up: too old to retry", "delivery", d.ID, "order", d.OrderNumber, "reply", a.Reply, "attempt", d.Attempts, "queued", d.Created)
 		case a.Outcome != store.OutboxSent:
 			w.Log.Warn("outbox: delivery not done, will retry", "delivery", d.ID, "order", d.OrderNumber, "reply", a.Reply, "attempt", d.Attempts, "next", o.next)
 		}

@@ -134,6 +134,9 @@ type Server struct {
 	timeline  []dcv.Rule
 	requireAD bool
 	resolvers []string
+
+	certs *certHolder // the HTTPS certificate, reloaded on SIGHUP (tlsreload.go)
+	ops   *operations // metrics and readiness (operations.go)
 }
 
 // Option adjusts a Server for tests.
@@ -181,11 +184,11 @@ func New(ctx context.Context, cfg config.Serve, opts ...Option) (*Server, error)
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return nil, fmt.Errorf("--data: %w", err)
 	}
-	cert, err := loadOrCreateCertificate(cfg.TLSCert, cfg.TLSKey, cfg.Data, so.clock.Now())
+	certs, err := newCertHolder(cfg, so.clock)
 	if err != nil {
-		return nil, fmt.Errorf("TLS certificate: %w", err)
+		return nil, err
 	}
-	s := &Server{cfg: cfg, clock: so.clock}
+	s := &Server{cfg: cfg, clock: so.clock, certs: certs}
 	if s.httpsLn, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("--listen: %w", err)
 	}
@@ -290,22 +293,25 @@ func New(ctx context.Context, cfg config.Serve, opts ...Option) (*Server, error)
 		Log:       so.log,
 	}
 	app.wake = s.worker.Wake
+	s.ops = newOperations(cfg, app, so.clock, so.log)
+	s.worker.Observe = s.ops.delivered
 
 	lockout, err := newLockout(ctx, app.Store, cfg.Limits, so.log)
 	if err != nil {
 		s.Close()
 		return nil, err
 	}
+	lockout.SetObserver(s.ops.metrics)
 	auth := accounts.NewAuthenticator(app.Store, accounts.WithClock(so.clock), accounts.WithLockout(lockout))
 	handler := api.New(api.Config{DCV: app.DCV, Auth: auth, TrustedProxies: proxies, Log: so.log,
-		RequestLimit: requestLimit(cfg.Limits, so.clock, so.log)})
+		RequestLimit: requestLimit(cfg.Limits, so.clock, so.log), Observe: s.ops.metrics.APIRequest})
 	// The confirmation page rides on the API's mux, so both listeners serve it.
-	handler.Handle(web.Path, web.New(web.Config{DCV: app.DCV, TrustedProxies: proxies, Log: so.log}))
+	handler.Handle(web.Path, web.New(web.Config{DCV: app.DCV, TrustedProxies: proxies, Log: so.log, Observe: s.ops.metrics.Page}))
 	for pattern, h := range so.routes {
 		handler.Handle(pattern, h)
 	}
 	s.https = newHTTPServer(handler, so.log)
-	s.https.TLSConfig = tlsConfig(cert)
+	s.https.TLSConfig = certs.tlsConfig()
 	if s.plainLn != nil {
 		s.plain = newHTTPServer(handler, so.log)
 	}
@@ -544,6 +550,7 @@ func (s *Server) adminHandler() http.Handler {
 		}
 		io.WriteString(w, "ok\n")
 	})
+	s.ops.mount(mux)
 	mux.HandleFunc("GET /mailbox", func(w http.ResponseWriter, r *http.Request) {
 		order, _ := strconv.ParseInt(r.URL.Query().Get("order"), 10, 64)
 		msgs, err := s.App.Store.Mailbox(r.Context(), order)

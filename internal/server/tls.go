@@ -24,9 +24,10 @@ const (
 )
 
 // loadOrCreateCertificate returns the certificate of --tls-cert/--tls-key,
-// or, without them, a self-signed certificate for localhost kept in dataDir:
-// made once and reused (made again only when it has expired).
-func loadOrCreateCertificate(certFile, keyFile, dataDir string, now time.Time) (tls.Certificate, error) {
+// or, without them, a self-signed certificate for localhost and the extra
+// hosts (--tls-hosts) kept in dataDir: made once and reused (made again
+// only when it has expired or does not cover every host).
+func loadOrCreateCertificate(certFile, keyFile, dataDir string, hosts []string, now time.Time) (tls.Certificate, error) {
 	if certFile != "" || keyFile != "" {
 		if certFile == "" || keyFile == "" {
 			return tls.Certificate{}, errors.New("--tls-cert and --tls-key go together")
@@ -34,10 +35,10 @@ func loadOrCreateCertificate(certFile, keyFile, dataDir string, now time.Time) (
 		return tls.LoadX509KeyPair(certFile, keyFile)
 	}
 	certFile, keyFile = filepath.Join(dataDir, generatedCert), filepath.Join(dataDir, generatedKey)
-	if c, err := tls.LoadX509KeyPair(certFile, keyFile); err == nil && now.Before(c.Leaf.NotAfter) {
+	if c, err := tls.LoadX509KeyPair(certFile, keyFile); err == nil && now.Before(c.Leaf.NotAfter) && covers(c.Leaf, hosts) {
 		return c, nil
 	}
-	certPEM, keyPEM, err := selfSigned(now)
+	certPEM, keyPEM, err := selfSigned(now, hosts)
 	if err != nil {
 		return tls.Certificate{}, err
 	}
@@ -53,9 +54,9 @@ func loadOrCreateCertificate(certFile, keyFile, dataDir string, now time.Time) (
 	return tls.X509KeyPair(certPEM, keyPEM)
 }
 
-// selfSigned makes an ECDSA P-256 certificate for localhost, 127.0.0.1 and
-// ::1, valid for a year.
-func selfSigned(now time.Time) (certPEM, keyPEM []byte, err error) {
+// selfSigned makes an ECDSA P-256 certificate for localhost, 127.0.0.1,
+// ::1 and hosts (names and IP addresses), valid for a year.
+func selfSigned(now time.Time, hosts []string) (certPEM, keyPEM []byte, err error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, err
@@ -75,6 +76,7 @@ func selfSigned(now time.Time) (certPEM, keyPEM []byte, err error) {
 		DNSNames:              []string{"localhost"},
 		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
 	}
+	addHosts(tmpl, hosts)
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
 		return nil, nil, fmt.Errorf("self-signed certificate: %w", err)

@@ -81,6 +81,9 @@ type Config struct {
 	// that a request came over HTTPS and from which address.
 	TrustedProxies []netip.Prefix
 	Log            *slog.Logger
+	// Observe, when set, hears of every answer: the page's state and, for
+	// an invalid code, the reason (the metrics).
+	Observe func(state, reason string)
 }
 
 // Page is the confirmation page's handler.
@@ -88,11 +91,12 @@ type Page struct {
 	dcv     *dcv.Service
 	proxies origin.Proxies
 	log     *slog.Logger
+	observe func(state, reason string)
 }
 
 // New returns the confirmation page.
 func New(cfg Config) *Page {
-	p := &Page{dcv: cfg.DCV, proxies: cfg.TrustedProxies, log: cfg.Log}
+	p := &Page{dcv: cfg.DCV, proxies: cfg.TrustedProxies, log: cfg.Log, observe: cfg.Observe}
 	if p.log == nil {
 		p.log = slog.Default()
 	}
@@ -131,6 +135,9 @@ func (p *Page) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			v = view{State: "failed", RequestID: newRequestID()}
 			p.log.Error("panic in confirmation page", "request", v.RequestID, "panic", e, "stack", string(debug.Stack()))
 			p.render(w, cl, v)
+		}
+		if p.observe != nil {
+			p.observe(v.State, v.Reason)
 		}
 	}()
 	if r.Method == http.MethodPost {
