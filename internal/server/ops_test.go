@@ -3,6 +3,8 @@ package server_test
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"io"
 	"log"
@@ -10,6 +12,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -37,6 +41,7 @@ type relay struct {
 
 	mu       sync.Mutex
 	srv      *gosmtp.Server
+	ln       net.Listener
 	received []string // recipients
 }
 
@@ -65,7 +70,7 @@ func (r *relay) start() {
 		r.t.Fatal(err)
 	}
 	r.mu.Lock()
-	r.addr, r.srv = ln.Addr().String(), srv
+	r.addr, r.srv, r.ln = ln.Addr().String(), srv, ln
 	r.mu.Unlock()
 	go srv.Serve(ln)
 }
@@ -73,10 +78,13 @@ func (r *relay) start() {
 // stop closes the listener and every open session.
 func (r *relay) stop() {
 	r.mu.Lock()
-	srv := r.srv
-	r.srv = nil
+	srv, ln := r.srv, r.ln
+	r.srv, r.ln = nil, nil
 	r.mu.Unlock()
 	if srv != nil {
+		// The listener too: a Close that comes before Serve has taken the
+		// listener would leave it open.
+		ln.Close()
 		srv.Close()
 	}
 }
@@ -118,7 +126,22 @@ type opsServer struct {
 // DCVMAIL_TEST_BACKEND=postgres); adjust changes the configuration first.
 func startOps(t *testing.T, adjust func(*config.Serve)) *opsServer {
 	t.Helper()
-	dir := t.TempDir()
+	logOut := io.Discard
+	if testing.Verbose() {
+		logOut = os.Stderr
+	}
+	return startOpsIn(t, t.TempDir(), logOut, adjust)
+}
+
+// startOpsLog is startOps with the log written to logOut.
+func startOpsLog(t *testing.T, logOut io.Writer, adjust func(*config.Serve)) *opsServer {
+	t.Helper()
+	return startOpsIn(t, t.TempDir(), logOut, adjust)
+}
+
+// startOpsIn starts a server on dir.
+func startOpsIn(t *testing.T, dir string, logOut io.Writer, adjust func(*config.Serve)) *opsServer {
+	t.Helper()
 	cfg := config.Serve{
 		Common:         config.Common{Data: dir},
 		Listen:         "127.0.0.1:0",
@@ -134,10 +157,6 @@ func startOps(t *testing.T, adjust func(*config.Serve)) *opsServer {
 	}
 	if adjust != nil {
 		adjust(&cfg)
-	}
-	logOut := io.Discard
-	if testing.Verbose() {
-		logOut = os.Stderr
 	}
 	fake := clock.NewFake(dcvtest.Epoch)
 	srv, err := server.New(context.Background(), cfg, server.WithClock(fake), server.WithLogger(slog.New(slog.NewTextHandler(logOut, nil))))
@@ -301,5 +320,100 @@ func TestReadyzDatabaseDown(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || string(body) != "ok\n" {
 		t.Errorf("/healthz with the database closed: %d %q, want 200 ok (liveness, not readiness)", resp.StatusCode, body)
+	}
+}
+
+// syncWriter is a log destination the test reads while the server writes.
+type syncWriter struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+// issue 17, the operator's report: with the relay down, messages were
+// given up at WARN, the pending count went back to 0 and nothing said
+// anything was wrong. Now the give-up is an ERROR, counted as failed, and
+// /readyz stays 503 on the smtp check although the outbox is empty.
+func TestGivenUpDeliveryIsAnError(t *testing.T) {
+	t.Parallel()
+	r := startRelay(t)
+	r.stop()
+	logs := &syncWriter{}
+	s := startOpsLog(t, logs, func(c *config.Serve) {
+		c.SMTP = "smtp://" + r.addr + "?tls=none"
+		c.Mail = config.Mail{SMTPConnections: 1, SMTPTimeout: 2 * time.Second, MaxAge: time.Hour,
+			RetryBase: time.Minute, RetryMax: time.Hour, Lease: 2 * time.Minute}
+	})
+	s.addAccount(t, "reseller", "a long password")
+	s.sendOne(t, "reseller")
+	s.waitReady(t, "the first failure", func(code int, rep health.Report) bool { return !rep.Checks["smtp"].OK })
+	s.clock.Advance(time.Hour)
+	rep := s.waitReady(t, "the delivery given up", func(code int, rep health.Report) bool {
+		n, _ := s.App.Store.PendingDeliveries(t.Context())
+		return n == 0
+	})
+	if rep.Ready || rep.Checks["smtp"].OK || !rep.Checks["outbox"].OK {
+		t.Errorf("after the give-up: %+v; want 503 on smtp with an empty outbox", rep)
+	}
+	if !regexp.MustCompile(`level=ERROR msg="outbox: delivery given up: too old to retry" delivery=\d+ order=\d+ reply=`).MatchString(logs.String()) {
+		t.Errorf("no ERROR line for the given-up delivery:\n%s", logs.String())
+	}
+	fams := scrape(t, s)
+	if v, _ := value(fams, "dcvmail_outbox_deliveries_total", "outcome=failed"); v != 1 {
+		t.Errorf("dcvmail_outbox_deliveries_total{outcome=failed} = %v, want 1", v)
+	}
+	if v, _ := value(fams, "dcvmail_ready", ""); v != 0 {
+		t.Errorf("dcvmail_ready = %v, want 0", v)
+	}
+}
+
+// issue 17: --tls-hosts adds names and addresses to the generated
+// certificate; a certificate made without them is made again.
+func TestTLSHosts(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	start := func(hosts ...string) *x509.Certificate {
+		t.Helper()
+		s := startOpsIn(t, dir, io.Discard, func(c *config.Serve) { c.Ops.TLSHosts = hosts })
+		conn, err := tls.Dial("tcp", strings.TrimPrefix(s.URL(), "https://"), &tls.Config{InsecureSkipVerify: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cert := conn.ConnectionState().PeerCertificates[0]
+		conn.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		s.Shutdown(ctx) // the next start reads the same --data
+		return cert
+	}
+	plain := start()
+	if plain.VerifyHostname("dcv.example.net") == nil {
+		t.Fatal("the default certificate covers dcv.example.net")
+	}
+	c := start("dcv.example.net,10.1.2.3", "2001:db8::7", "*.dcv.example.org")
+	for _, h := range []string{"localhost", "127.0.0.1", "::1", "dcv.example.net", "10.1.2.3", "2001:db8::7", "x.dcv.example.org"} {
+		if err := c.VerifyHostname(h); err != nil {
+			t.Errorf("with --tls-hosts: %v", err)
+		}
+	}
+	if again := start("dcv.example.net", "10.1.2.3"); !again.Equal(c) {
+		t.Error("a certificate that covers the hosts was made again")
+	}
+	// --tls-hosts with --tls-cert is a mistake, said so at start.
+	_, err := server.New(context.Background(), config.Serve{Common: config.Common{Data: t.TempDir()}, Listen: "127.0.0.1:0",
+		TLSCert: filepath.Join(dir, "tls-cert.pem"), TLSKey: filepath.Join(dir, "tls-key.pem"), Ops: config.Ops{TLSHosts: config.List{"x.example"}}})
+	if err == nil || !strings.Contains(err.Error(), "--tls-hosts") {
+		t.Errorf("--tls-hosts with --tls-cert: %v", err)
 	}
 }
