@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/dcvmail/dcvmail/internal/clock"
 	"github.com/dcvmail/dcvmail/internal/config"
 	"github.com/dcvmail/dcvmail/internal/health"
@@ -19,7 +21,7 @@ type operations struct {
 	ready   *health.Readiness
 }
 
-func newOperations(cfg config.Serve, app *App, clk clock.Clock, log *slog.Logger) *operations {
+func newOperations(cfg config.Serve, app *App, certs *certHolder, clk clock.Clock, log *slog.Logger) *operations {
 	o := &operations{
 		metrics: metrics.New(metrics.Config{Store: app.Store, Clock: clk, Log: log}),
 		ready: health.New(health.Config{
@@ -30,8 +32,14 @@ func newOperations(cfg config.Serve, app *App, clk clock.Clock, log *slog.Logger
 			Relay:        relayName(cfg.SMTP),
 		}),
 	}
-	if err := o.metrics.Register(o.ready.Collector()); err != nil {
-		panic(err) // a name clash between two fixed sets of families
+	expiry := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "dcvmail_tls_certificate_expiry_timestamp_seconds",
+		Help: "When the HTTPS listener's certificate in force expires (Unix time); it changes on a reload (SIGHUP).",
+	}, func() float64 { return float64(certs.cur.Load().Leaf.NotAfter.Unix()) })
+	for _, c := range []prometheus.Collector{o.ready.Collector(), expiry} {
+		if err := o.metrics.Register(c); err != nil {
+			panic(err) // a name clash between fixed sets of families
+		}
 	}
 	return o
 }

@@ -293,7 +293,7 @@ func New(ctx context.Context, cfg config.Serve, opts ...Option) (*Server, error)
 		Log:       so.log,
 	}
 	app.wake = s.worker.Wake
-	s.ops = newOperations(cfg, app, so.clock, so.log)
+	s.ops = newOperations(cfg, app, s.certs, so.clock, so.log)
 	s.worker.Observe = s.ops.delivered
 
 	lockout, err := newLockout(ctx, app.Store, cfg.Limits, so.log)
