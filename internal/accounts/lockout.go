@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dcvmail/dcvmail/internal/origin"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
 
@@ -159,22 +160,9 @@ func (l *Lockout) subjects(login string, source netip.Addr) []store.LoginSubject
 }
 
 // SourceOf is the source a failed login from addr counts against: an IPv4
-// address, or the /64 of an IPv6 address (one host commonly holds a whole
-// /64). ok is false for an invalid addr.
-func SourceOf(addr netip.Addr) (string, bool) {
-	if !addr.IsValid() {
-		return "", false
-	}
-	addr = addr.Unmap()
-	if addr.Is4() {
-		return addr.String(), true
-	}
-	p, err := addr.WithZone("").Prefix(64)
-	if err != nil {
-		return "", false
-	}
-	return p.String(), true
-}
+// address, or the /64 of an IPv6 address (origin.Source). ok is false for
+// an invalid addr.
+func SourceOf(addr netip.Addr) (string, bool) { return origin.Source(addr) }
 
 // lockedUntil is when the latest lock among the counts of an attempt's
 // subjects ends, or the zero time when none is locked at now. A lock seen
