@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/dcvmail/dcvmail/internal/clock"
@@ -52,6 +53,8 @@ type Service struct {
 	pageURL  string
 	msgHost  string
 	enqueued func()
+
+	lastOfferPrune atomic.Int64 // Unix ms of this node's last pruning of offers
 }
 
 // codeKeySetting names the stored HMAC key of random values. It lives in the
