@@ -119,20 +119,21 @@ func (a *Authenticator) Authenticate(ctx context.Context, login, password string
 
 // AuthenticateFrom is Authenticate for a request from source (the zero
 // Addr when unknown). With a Lockout, a failure counts against the login
-// name and the source, and while either is locked every attempt fails,
-// even with the right password.
+// name (from anywhere, and from source) and the source, and while a lock
+// that applies to the attempt holds, every attempt fails at once, even
+// with the right password, without an argon2id run: a locked source costs
+// one read, so a flood from it cannot slow anyone else's login.
 //
-// Every attempt that is not a cache hit costs exactly one argon2id run:
-// an unknown login verifies a dummy hash, a disabled or locked account its
-// own, so that neither the existence of a login nor a lock shows in the
-// time of the answer.
+// Every other attempt that is not a cache hit costs exactly one argon2id
+// run: an unknown login verifies a dummy hash, a disabled account its own,
+// so that the existence of a login does not show in the time of the
+// answer.
 func (a *Authenticator) AuthenticateFrom(ctx context.Context, login, password string, source netip.Addr) (store.Account, error) {
 	now := a.clock.Now()
 	var (
-		acct     store.Account
-		known    bool
-		subjects []store.LoginSubject
-		locked   bool
+		acct  store.Account
+		known bool
+		at    attempt
 	)
 	if a.lockout == nil {
 		var err error
@@ -142,13 +143,19 @@ func (a *Authenticator) AuthenticateFrom(ctx context.Context, login, password st
 		}
 		known = err == nil
 	} else {
-		st, subs, lock, err := a.lockout.check(ctx, login, source, now)
-		if err != nil {
+		var err error
+		if at, err = a.lockout.check(ctx, login, source, now); err != nil {
 			return store.Account{}, err
 		}
-		acct, known, subjects, locked = st.Account, st.Known, subs, lock
+		// A locked attempt is refused before any hashing, and not
+		// counted: the lock ends when it was set to, however many
+		// attempts it refused.
+		if at.locked {
+			return store.Account{}, ErrBadLogin
+		}
+		acct, known = at.state.Account, at.state.Known
 	}
-	usable := known && !acct.Disabled && !locked
+	usable := known && !acct.Disabled
 	var key [32]byte
 	if usable && a.useCache {
 		key = a.cacheKey(acct, password)
@@ -156,14 +163,15 @@ func (a *Authenticator) AuthenticateFrom(ctx context.Context, login, password st
 		exp, hit := a.cache[key]
 		a.mu.Unlock()
 		if hit && now.Before(exp) {
-			return acct, nil
+			return a.succeeded(ctx, acct, at, now)
 		}
 	}
 	hash := a.dummy // spend what a known login costs, so logins cannot be probed by time
 	if known {
 		hash = acct.PasswordHash
 	}
-	ok, err := a.verify(ctx, hash, password)
+	src, _ := SourceOf(source)
+	ok, err := a.verify(ctx, src, hash, password)
 	if err != nil {
 		return store.Account{}, err
 	}
@@ -176,19 +184,28 @@ func (a *Authenticator) AuthenticateFrom(ctx context.Context, login, password st
 			a.cache[key] = now.Add(CacheTTL)
 			a.mu.Unlock()
 		}
-		return acct, nil
+		return a.succeeded(ctx, acct, at, now)
 	}
-	// A locked subject's attempts are not counted: the lock ends when it
-	// was set to, however many attempts it refused.
-	if a.lockout != nil && !locked {
-		if err := a.lockout.fail(ctx, subjects, now); err != nil {
+	if a.lockout != nil {
+		if err := a.lockout.fail(ctx, at.subjects, now); err != nil {
 			return store.Account{}, err
 		}
 	}
 	return store.Account{}, ErrBadLogin
 }
 
-func (a *Authenticator) verify(ctx context.Context, hash, password string) (bool, error) {
+// succeeded returns acct after a successful login, with the lockout told
+// of its source.
+func (a *Authenticator) succeeded(ctx context.Context, acct store.Account, at attempt, now time.Time) (store.Account, error) {
+	if a.lockout != nil {
+		if err := a.lockout.succeeded(ctx, at, now); err != nil {
+			return store.Account{}, err
+		}
+	}
+	return acct, nil
+}
+
+func (a *Authenticator) verify(ctx context.Context, source, hash, password string) (bool, error) {
 	a.waiting.Add(1)
 	select {
 	case a.slots <- struct{}{}:

@@ -154,6 +154,7 @@ func serve(args []string, env Env) error {
 	if err := parse(fs, args, env); err != nil {
 		return err
 	}
+	cfg.Guard.AdminToken = env.Getenv("DCVMAIL_ADMIN_TOKEN")
 	log, err := newLogger(cfg.LogFormat, env.Stderr)
 	if err != nil {
 		return err

@@ -56,6 +56,18 @@ type Serve struct {
 	LogFormat      string
 	Mail           Mail
 	Limits         Limits
+	Guard          Guard
+}
+
+// Guard is the configuration of the defences added for issue 16: who may
+// call the admin listener, and where --demo may run (SECURITY.md).
+type Guard struct {
+	AdminTokenFile string // file holding the admin listener's bearer token
+	// AdminToken is the token itself, from DCVMAIL_ADMIN_TOKEN (never a
+	// flag: a command line is visible to every local user). The file wins.
+	AdminToken string
+	AdminHosts List // further names the admin listener answers to
+	DemoUnsafe bool // allow --demo with --smtp or a non-loopback --listen
 }
 
 // Limits are the defences against password guessing and floods
@@ -68,6 +80,10 @@ type Limits struct {
 	LockoutDuration time.Duration // how long a lock lasts
 	RequestRate     float64       // API requests per second per account on each node; negative: no limit
 	RequestBurst    int           // API requests an account may make at once
+	// GlobalLoginFailures are failed logins of one login name from all
+	// sources that lock it for sources it has not logged in from.
+	GlobalLoginFailures int
+	KnownSourceAge      time.Duration // how long a successful login keeps its source known
 }
 
 // Mail is the delivery configuration of `dcvmail serve` (docs/mail.md).
@@ -126,6 +142,17 @@ func BindServe(fs *flag.FlagSet, c *Serve) {
 	fs.DurationVar(&l.LockoutDuration, "lockout-duration", 15*time.Minute, "how long a locked login name or source address is refused, even with the right password")
 	fs.Float64Var(&l.RequestRate, "request-rate", 50, "API requests per second per account on each node, after a burst of --request-burst (negative: no limit)")
 	fs.IntVar(&l.RequestBurst, "request-burst", 1000, "API requests an account may make at once on each node")
+	bindGuard(fs, c)
+}
+
+// bindGuard registers the flags of issue 16's defences, in one block.
+func bindGuard(fs *flag.FlagSet, c *Serve) {
+	l, g := &c.Limits, &c.Guard
+	fs.IntVar(&l.GlobalLoginFailures, "lockout-global-login-failures", 500, "failed logins of one login name from all sources within --lockout-window that lock it for every source it has not logged in from")
+	fs.DurationVar(&l.KnownSourceAge, "lockout-known-source-age", 30*24*time.Hour, "how long a successful login keeps its source address exempt from source and global locks")
+	fs.StringVar(&g.AdminTokenFile, "admin-token-file", "", "file holding the bearer token the admin listener requires (DCVMAIL_ADMIN_TOKEN holds the token itself); required unless --admin-listen is loopback")
+	fs.Var(&g.AdminHosts, "admin-host", "a further Host name the admin listener answers to (besides its address and localhost); repeatable")
+	fs.BoolVar(&g.DemoUnsafe, "demo-unsafe", false, "allow --demo, whose account has a published password, with --smtp or a non-loopback --listen")
 }
 
 // Proxies parses --trusted-proxy values.
