@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -51,5 +52,17 @@ func TestAddressOffersStayBounded(t *testing.T) {
 	}
 	if old != 0 {
 		t.Fatalf("%d offers past 24 hours kept", old)
+	}
+}
+
+// Issue 16, item 9: every API answer, errors included, carries
+// X-Content-Type-Options: nosniff.
+func TestAPIAnswersCarryNosniff(t *testing.T) {
+	f := newFixture(t, dcvtest.Options{})
+	for _, body := range []string{"loginName=alice&loginPassword=wrong&orderNumber=1", "unknown=1", ""} {
+		_, hdr, _ := f.Do(http.MethodPost, f.Server.URL()+resendPath, "application/x-www-form-urlencoded", body)
+		if got := hdr.Get("X-Content-Type-Options"); got != "nosniff" {
+			t.Errorf("body %q: X-Content-Type-Options %q", body, got)
+		}
 	}
 }

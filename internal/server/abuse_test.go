@@ -1,6 +1,10 @@
 package server
 
 import (
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -77,5 +81,83 @@ func TestSourceLockSparesKnownAccounts(t *testing.T) {
 	}
 	if got := resend("alice", "alice-pw", "203.0.113.20"); got != "errorCode=0" {
 		t.Fatalf("alice, who logged in from this address yesterday, was locked out: %q", got)
+	}
+}
+
+// adminGet sends a GET to the admin listener with a Host and headers.
+func adminGet(t *testing.T, ts *testServer, path, host string, header ...string) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, ts.AdminURL()+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = host
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// Issue 16, item 6: the admin listener answers only to its own names
+// (421 otherwise: DNS rebinding), and with a token configured every path
+// but /healthz and /readyz needs it.
+func TestAdminListenerGuard(t *testing.T) {
+	ts := startServer(t, func(c *config.Serve) { c.AdminListen = "127.0.0.1:0" })
+	self := strings.TrimPrefix(ts.AdminURL(), "http://")
+	if got := adminGet(t, ts, "/mailbox?order=1", "rebind.attacker.example"); got != http.StatusMisdirectedRequest {
+		t.Fatalf("a foreign Host got %d, want 421", got)
+	}
+	for _, host := range []string{self, "localhost:1", "127.0.0.1"} {
+		if got := adminGet(t, ts, "/mailbox?order=1", host); got != http.StatusOK {
+			t.Fatalf("Host %s got %d, want 200 (no token configured on loopback)", host, got)
+		}
+	}
+
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte("s3cret-admin-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tt := startServer(t, func(c *config.Serve) {
+		c.AdminListen = "127.0.0.1:0"
+		c.Guard.AdminTokenFile = tokenFile
+		c.Guard.AdminHosts = config.List{"dcvmail.internal"}
+	})
+	self = strings.TrimPrefix(tt.AdminURL(), "http://")
+	for _, tc := range []struct {
+		path, host string
+		header     []string
+		want       int
+	}{
+		{"/mailbox", self, nil, http.StatusUnauthorized},
+		{"/mailbox", self, []string{"Authorization", "Bearer wrong"}, http.StatusUnauthorized},
+		{"/mailbox", self, []string{"Authorization", "Bearer s3cret-admin-token"}, http.StatusOK},
+		{"/status", "dcvmail.internal:8080", []string{"Authorization", "Bearer s3cret-admin-token"}, http.StatusOK},
+		{"/mailbox", "evil.example", []string{"Authorization", "Bearer s3cret-admin-token"}, http.StatusMisdirectedRequest},
+		{"/healthz", self, nil, http.StatusOK},
+	} {
+		if got := adminGet(t, tt, tc.path, tc.host, tc.header...); got != tc.want {
+			t.Errorf("%s Host %s %v: %d, want %d", tc.path, tc.host, tc.header, got, tc.want)
+		}
+	}
+}
+
+// Issue 16, item 6: serve refuses a non-loopback admin listener without a
+// token.
+func TestAdminListenerNeedsTokenOffLoopback(t *testing.T) {
+	dir := t.TempDir()
+	cfg := config.Serve{Common: config.Common{Data: dir}, Listen: "127.0.0.1:0", AdminListen: "0.0.0.0:0",
+		MailFrom: "dcv@dcvmail.test", DNSResolvers: config.List{"none"}}
+	srv, err := New(context.Background(), cfg)
+	if err == nil {
+		srv.Close()
+		t.Fatal("a non-loopback admin listener without a token was accepted")
+	}
+	if !strings.Contains(err.Error(), "--admin-token-file") {
+		t.Fatalf("the refusal does not say what to do: %v", err)
 	}
 }

@@ -201,6 +201,13 @@ func New(ctx context.Context, cfg config.Serve, opts ...Option) (*Server, error)
 			return nil, fmt.Errorf("--admin-listen: %w", err)
 		}
 	}
+	var adminOpts guardOptions
+	if s.adminLn != nil {
+		if adminOpts, err = adminGuard(cfg.Guard, s.adminLn); err != nil {
+			s.closeListeners()
+			return nil, err
+		}
+	}
 	publicURL := cfg.PublicURL
 	if publicURL == "" {
 		publicURL = "https://" + publicHost(s.httpsLn.Addr())
@@ -310,7 +317,7 @@ func New(ctx context.Context, cfg config.Serve, opts ...Option) (*Server, error)
 		s.plain = newHTTPServer(handler, so.log)
 	}
 	if s.adminLn != nil {
-		s.admin = newHTTPServer(s.adminHandler(), so.log)
+		s.admin = newHTTPServer(guard(adminOpts, s.adminHandler()), so.log)
 	}
 	s.applyTestTimeouts(so)
 	return s, nil
