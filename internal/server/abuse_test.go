@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dcvmail/dcvmail/internal/config"
+	"github.com/dcvmail/dcvmail/internal/dcv"
 )
 
 const badLoginAnswer = "errorCode=-16&errorMessage=Incorrect+login+details%2C+account+is+locked%2C+password+has+expired%2C+or+your+source+IP+is+blocked%21"
@@ -159,5 +161,66 @@ func TestAdminListenerNeedsTokenOffLoopback(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "--admin-token-file") {
 		t.Fatalf("the refusal does not say what to do: %v", err)
+	}
+}
+
+// demoConfig is a loopback server's configuration on dir.
+func demoConfig(dir string, demo bool) config.Serve {
+	return config.Serve{Common: config.Common{Data: dir}, Listen: "127.0.0.1:0", Demo: demo,
+		MailFrom: "dcv@dcvmail.test", DNSResolvers: config.List{"none"},
+		CodeValidity: dcv.DefaultPolicy.CodeValidity, ResendBurst: dcv.DefaultPolicy.ResendBurst, ResendInterval: dcv.DefaultPolicy.ResendInterval}
+}
+
+// Issue 16, item 7: --demo warns with the public password, is refused
+// with --smtp or a non-loopback --listen unless --demo-unsafe, and its
+// account is disabled when the server starts without --demo.
+func TestDemoIsLoudAndNotSticky(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	var log logBuffer
+	srv, err := New(ctx, demoConfig(dir, true), WithLogger(slog.New(slog.NewTextHandler(&log, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "level=WARN") || !strings.Contains(log.String(), DemoPassword) {
+		t.Fatalf("--demo did not warn with its password:\n%s", log.String())
+	}
+	srv.Close()
+	srv, err = New(ctx, demoConfig(dir, false), WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := srv.App.Store.AccountByLogin(ctx, DemoLogin)
+	srv.Close()
+	if err != nil || !a.Disabled {
+		t.Fatalf("after a start without --demo the demo account is %+v (%v), want disabled", a, err)
+	}
+	srv, err = New(ctx, demoConfig(dir, true), WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ = srv.App.Store.AccountByLogin(ctx, DemoLogin)
+	srv.Close()
+	if a.Disabled {
+		t.Fatal("--demo did not enable the demo account again")
+	}
+
+	withSMTP := demoConfig(t.TempDir(), true)
+	withSMTP.SMTP = "smtp://127.0.0.1:9"
+	public := demoConfig(t.TempDir(), true)
+	public.Listen = "0.0.0.0:0"
+	for name, cfg := range map[string]config.Serve{"smtp": withSMTP, "public listen": public} {
+		if srv, err := New(ctx, cfg, WithLogger(slog.New(slog.DiscardHandler))); err == nil {
+			srv.Close()
+			t.Fatalf("%s: --demo was accepted", name)
+		} else if !strings.Contains(err.Error(), "--demo-unsafe") {
+			t.Fatalf("%s: the refusal does not name the override: %v", name, err)
+		}
+		cfg.Guard.DemoUnsafe = true
+		srv, err := New(ctx, cfg, WithLogger(slog.New(slog.DiscardHandler)))
+		if err != nil {
+			t.Fatalf("%s with --demo-unsafe: %v", name, err)
+		}
+		srv.Close()
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	netmail "net/mail"
 	"os"
 	"slices"
@@ -201,6 +202,13 @@ func New(ctx context.Context, cfg config.Serve, opts ...Option) (*Server, error)
 			return nil, fmt.Errorf("--admin-listen: %w", err)
 		}
 	}
+	if lp, err := netip.ParseAddrPort(s.httpsLn.Addr().String()); err != nil {
+		s.closeListeners()
+		return nil, fmt.Errorf("--listen: %w", err)
+	} else if err := checkDemo(cfg, lp, so.log); err != nil {
+		s.closeListeners()
+		return nil, err
+	}
 	var adminOpts guardOptions
 	if s.adminLn != nil {
 		if adminOpts, err = adminGuard(cfg.Guard, s.adminLn); err != nil {
@@ -267,6 +275,10 @@ func New(ctx context.Context, cfg config.Serve, opts ...Option) (*Server, error)
 			s.Close()
 			return nil, err
 		}
+	}
+	if err := setDemoEnabled(ctx, app.Store, cfg.Demo, so.clock.Now()); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("demo account: %w", err)
 	}
 	if cfg.Demo {
 		if err := SeedDemo(ctx, app); err != nil {
