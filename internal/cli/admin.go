@@ -98,7 +98,7 @@ func admin(name string, args []string, env Env) error {
 			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tCAPTURED\tORDER\tTO\tCODE\tSUBJECT")
 			for _, m := range msgs {
-				fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s\n", m.ID, m.Captured.Format(time.RFC3339), m.OrderNumber, m.To, m.DCVCode, m.Subject)
+				fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s\n", m.ID, m.Captured.Format(time.RFC3339), m.OrderNumber, safe(m.To), m.DCVCode, safe(m.Subject))
 			}
 			return tw.Flush()
 		}
@@ -291,18 +291,18 @@ func printOrder(env Env, d dcv.OrderDetails, asJSON bool) error {
 		return enc.Encode(v)
 	}
 	w := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(w, "Order\t%d (chain %d), account %s, %s, created %s\n", v.OrderNumber, v.BaseOrder, v.Account, v.Status, v.Created.Format(time.RFC3339))
+	fmt.Fprintf(w, "Order\t%d (chain %d), account %s, %s, created %s\n", v.OrderNumber, v.BaseOrder, safe(v.Account), v.Status, v.Created.Format(time.RFC3339))
 	fmt.Fprintln(w, "\nDOMAIN\tMETHOD\tSTATUS\tRECIPIENT\tBR\tVALIDATED")
 	for _, dv := range v.Domains {
 		val := ""
 		if dv.Validated != nil {
 			val = dv.Validated.Format(time.RFC3339)
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", dv.Name, dv.Method, dv.Status, dv.Recipient, dv.BRSection, val)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", safe(dv.Name), dv.Method, dv.Status, safe(dv.Recipient), dv.BRSection, val)
 	}
 	fmt.Fprintln(w, "\nEMAIL\tRECIPIENT\tTEMPLATE\tCREATED\tEXPIRES")
 	for _, e := range v.Emails {
-		fmt.Fprintf(w, "%d\t%s\t%d\t%s\t%s\n", e.ID, e.Recipient, e.Template, e.Created.Format(time.RFC3339), e.Expires.Format(time.RFC3339))
+		fmt.Fprintf(w, "%d\t%s\t%d\t%s\t%s\n", e.ID, safe(e.Recipient), e.Template, e.Created.Format(time.RFC3339), e.Expires.Format(time.RFC3339))
 	}
 	fmt.Fprintln(w, "\nDELIVERY\tEMAIL\tRECIPIENT\tSTATE\tATTEMPTS\tSENT\tLAST REPLY")
 	for _, o := range v.Deliveries {
@@ -310,15 +310,15 @@ func printOrder(env Env, d dcv.OrderDetails, asJSON bool) error {
 		if o.Sent != nil {
 			sent = o.Sent.Format(time.RFC3339)
 		}
-		fmt.Fprintf(w, "%d\t%d\t%s\t%s\t%d\t%s\t%s\n", o.ID, o.EmailID, o.Recipient, o.State, o.Attempts, sent, o.LastReply)
+		fmt.Fprintf(w, "%d\t%d\t%s\t%s\t%d\t%s\t%s\n", o.ID, o.EmailID, safe(o.Recipient), o.State, o.Attempts, sent, safe(o.LastReply))
 	}
 	fmt.Fprintln(w, "\nATTEMPT\tDELIVERY\tOUTCOME\tWORKER\tREPLY")
 	for _, a := range v.Attempts {
-		fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\n", a.At.Format(time.RFC3339), a.DeliveryID, a.Outcome, a.Worker, a.Reply)
+		fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\n", a.At.Format(time.RFC3339), a.DeliveryID, a.Outcome, safe(a.Worker), safe(a.Reply))
 	}
 	fmt.Fprintln(w, "\nCONFIRMED\tEMAIL\tDOMAINS\tFROM\tUSER AGENT")
 	for _, c := range v.Confirmed {
-		fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\n", c.At.Format(time.RFC3339), c.EmailID, strings.Join(c.Domains, " "), c.ClientIP, c.UserAgent)
+		fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\n", c.At.Format(time.RFC3339), c.EmailID, safe(strings.Join(c.Domains, " ")), safe(c.ClientIP), safe(c.UserAgent))
 	}
 	return w.Flush()
 }
