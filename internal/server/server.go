@@ -182,6 +182,10 @@ func New(ctx context.Context, cfg config.Serve, opts ...Option) (*Server, error)
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return nil, fmt.Errorf("--data: %w", err)
 	}
+	if fi, err := os.Stat(cfg.Data); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		so.log.Warn("the data directory is open to other users; its TLS key and database should be private (chmod 700)",
+			"data", cfg.Data, "mode", fi.Mode().Perm().String())
+	}
 	cert, err := loadOrCreateCertificate(cfg.TLSCert, cfg.TLSKey, cfg.Data, so.clock.Now())
 	if err != nil {
 		return nil, fmt.Errorf("TLS certificate: %w", err)
