@@ -40,9 +40,9 @@ type Authenticator struct {
 	clock    clock.Clock
 	key      []byte // per-process key of the cache's keyed hash
 	useCache bool
-	dummy    string        // hash verified for unknown logins, to spend the same time
-	slots    chan struct{} // bounds concurrent argon2id runs (19 MiB each)
-	lockout  *Lockout      // nil: failed logins are not counted
+	dummy    string     // hash verified for unknown logins, to spend the same time
+	slots    *fairSlots // bounds concurrent argon2id runs (19 MiB each), fair across sources
+	lockout  *Lockout   // nil: failed logins are not counted
 
 	mu    sync.Mutex
 	cache map[[32]byte]time.Time
@@ -60,7 +60,7 @@ func (a *Authenticator) Waiting() int64 { return a.waiting.Load() }
 
 // Slots is how many argon2id verifications may run at once; each holds
 // 19 MiB while it runs.
-func (a *Authenticator) Slots() int { return cap(a.slots) }
+func (a *Authenticator) Slots() int { return a.slots.size }
 
 // Option configures an Authenticator.
 type Option func(*Authenticator)
@@ -87,7 +87,7 @@ func NewAuthenticator(accounts Lookup, opts ...Option) *Authenticator {
 		key:      key,
 		useCache: true,
 		dummy:    dummyHash(),
-		slots:    make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
+		slots:    newFairSlots(max(2, runtime.GOMAXPROCS(0))),
 		cache:    map[[32]byte]time.Time{},
 	}
 	for _, o := range opts {
@@ -207,14 +207,12 @@ func (a *Authenticator) succeeded(ctx context.Context, acct store.Account, at at
 
 func (a *Authenticator) verify(ctx context.Context, source, hash, password string) (bool, error) {
 	a.waiting.Add(1)
-	select {
-	case a.slots <- struct{}{}:
-		a.waiting.Add(-1)
-	case <-ctx.Done():
-		a.waiting.Add(-1)
-		return false, ctx.Err()
+	err := a.slots.acquire(ctx, source)
+	a.waiting.Add(-1)
+	if err != nil {
+		return false, err
 	}
-	defer func() { <-a.slots }()
+	defer a.slots.release()
 	a.verifications.Add(1)
 	return VerifyPassword(hash, password)
 }
