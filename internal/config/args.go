@@ -9,6 +9,10 @@ import (
 	"strings"
 )
 
+// ErrUsage marks an error of the command line (exit status 2) returned by
+// a command that reports through an error value.
+var ErrUsage = errors.New("usage")
+
 // Sources tells where each flag's value came from, so that a message about
 // a bad value names what the user typed: "--listen" for a flag given on the
 // command line, "DCVMAIL_LISTEN" for one taken from the environment.
@@ -152,11 +156,13 @@ func distance(a, b string) int {
 
 // PrintFlags writes fs's flags for a command's help, in the one style of
 // every command: "--name VALUE", what it does, its default and its
-// environment variable.
-func PrintFlags(w io.Writer, fs *flag.FlagSet) {
+// environment variable when env is true.
+func PrintFlags(w io.Writer, fs *flag.FlagSet, env bool) {
 	fs.VisitAll(func(f *flag.Flag) {
 		arg, usage := flag.UnquoteUsage(f)
-		if arg == "value" {
+		if p, ok := placeholders[f.Name]; ok && (arg == "string" || arg == "value") {
+			arg = p
+		} else if arg == "value" || arg == "string" {
 			arg = "VALUE"
 		}
 		head := "  --" + f.Name
@@ -168,6 +174,21 @@ func PrintFlags(w io.Writer, fs *flag.FlagSet) {
 		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "0s" {
 			line += fmt.Sprintf(" (default %s)", f.DefValue)
 		}
-		fmt.Fprintf(w, "%s [$%s]\n", line, EnvName(f.Name))
+		if env {
+			line += fmt.Sprintf(" [$%s]", EnvName(f.Name))
+		}
+		fmt.Fprintln(w, line)
 	})
+}
+
+// placeholders name the values of the flags whose usage does not (a
+// `name` in back quotes does).
+var placeholders = map[string]string{
+	"data": "DIR", "db": "URL", "dir": "DIR", "large-db": "URL",
+	"listen": "ADDR", "http-listen": "ADDR", "admin-listen": "ADDR", "dns-resolver": "ADDR",
+	"tls-cert": "FILE", "tls-key": "FILE", "policy-file": "FILE", "smtp-ca": "FILE", "dkim-key": "FILE",
+	"markdown": "FILE", "out": "FILE", "cpuprofile": "FILE", "blockprofile": "FILE",
+	"smtp": "URL", "public-url": "URL", "mail-from": "ADDR", "trusted-proxy": "CIDR",
+	"log-format": "text|json", "dns-require-ad": "true|false|auto",
+	"domain": "FQDN", "dkim-selector": "NAME", "dkim-domain": "DOMAIN", "smtp-helo": "NAME",
 }

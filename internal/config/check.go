@@ -49,17 +49,8 @@ func CheckServe(c Serve, src Sources) error {
 			return fmt.Errorf("%s %q: %v; want HOST:PORT, e.g. 127.0.0.1:8443 (port 0 picks a free one)", src.Name(name), addr, err)
 		}
 	}
-	for _, r := range c.DNSResolvers {
-		if r == "none" {
-			continue
-		}
-		if err := checkHostPort(r); err != nil {
-			hint := ""
-			if _, perr := netip.ParseAddr(r); perr == nil {
-				hint = fmt.Sprintf(" (%s)", net.JoinHostPort(r, "53"))
-			}
-			return fmt.Errorf("%s %q: %v; want the HOST:PORT of a DNS resolver%s, or \"none\"", src.Name("dns-resolver"), r, err, hint)
-		}
+	if err := CheckResolvers(c.DNSResolvers, src); err != nil {
+		return err
 	}
 	if err := CheckMailbox(c.MailFrom); err != nil {
 		return fmt.Errorf("%s %q: %v", src.Name("mail-from"), c.MailFrom, err)
@@ -120,6 +111,23 @@ func checkHostPort(addr string) error {
 	}
 	if strings.ContainsAny(host, " /") {
 		return fmt.Errorf("host %q is not a host name or address", host)
+	}
+	return nil
+}
+
+// CheckResolvers checks --dns-resolver values: HOST:PORT, or "none".
+func CheckResolvers(rs List, src Sources) error {
+	for _, r := range rs {
+		if r == "none" {
+			continue
+		}
+		if err := checkHostPort(r); err != nil {
+			hint := ""
+			if _, perr := netip.ParseAddr(r); perr == nil {
+				hint = fmt.Sprintf(" (%s)", net.JoinHostPort(r, "53"))
+			}
+			return fmt.Errorf("%s %q: %v; want the HOST:PORT of a DNS resolver%s, or \"none\"", src.Name("dns-resolver"), r, err, hint)
+		}
 	}
 	return nil
 }
