@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -102,9 +103,13 @@ func flagError(fs *flag.FlagSet, err error) error {
 		return fmt.Errorf("--%s needs a value", strings.TrimLeft(name, "-"))
 	}
 	// invalid value "x" for flag -name: reason
-	msg = strings.Replace(msg, " for flag -", " for --", 1)
+	msg = singleDash.ReplaceAllString(msg, " for --$1")
 	return errors.New(msg)
 }
+
+// singleDash is how the flag package names a flag in "invalid value ... for
+// flag -name" and "invalid boolean value ... for -name".
+var singleDash = regexp.MustCompile(` for (?:flag )?-([a-z])`)
 
 // Nearest is the flag of fs whose name is closest to name, if one is close
 // enough to be a typo of it (or starts with it), else "".
