@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"text/tabwriter"
 
@@ -114,7 +115,11 @@ func Run(args []string, env Env) int {
 		if errors.Is(err, flag.ErrHelp) {
 			return ExitOK
 		}
-		fmt.Fprintf(env.Stderr, "dcvmail: %s (run dcvmail help)\n", err)
+		hint := "dcvmail help"
+		if _, group := groups()[args[0]]; group {
+			hint = "dcvmail " + args[0] + " -h"
+		}
+		fmt.Fprintf(env.Stderr, "dcvmail: %s (run %s)\n", err, hint)
 		return ExitUsage
 	}
 	return cmd.run(rest, env)
@@ -168,6 +173,17 @@ func find(args []string, env Env) (*command, []string, error) {
 	return nil, nil, errors.New(msg)
 }
 
+// groups are the first words of two-word commands.
+func groups() map[string]bool {
+	g := map[string]bool{}
+	for _, c := range commands {
+		if first, _, two := strings.Cut(c.name, " "); two {
+			g[first] = true
+		}
+	}
+	return g
+}
+
 func isHelp(s string) bool { return s == "-h" || s == "-help" || s == "--help" || s == "help" }
 
 // nearest is the name among names that s is a typo of, if any.
@@ -202,7 +218,32 @@ func (c *command) run(args []string, env Env) int {
 		return c.exit(env, usagef("%s needs %s, got %d argument(s)", c.name, c.argName, len(pos)))
 	}
 	k.args, k.src = pos, src
-	return c.exit(env, action(context.Background()))
+	return c.exit(env, k.named(action(context.Background())))
+}
+
+// named rewrites the flag names in err (the server's "--listen: ...") to
+// the environment variables their values came from, where they did.
+func (k *call) named(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	renamed := msg
+	for name, from := range k.src {
+		if strings.HasPrefix(from, "--") {
+			continue
+		}
+		re := regexp.MustCompile(`--` + regexp.QuoteMeta(name) + `\b([^-]|$)`)
+		renamed = re.ReplaceAllString(renamed, from+"$1")
+	}
+	if renamed == msg {
+		return err
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		return usageError{renamed}
+	}
+	return errors.New(renamed)
 }
 
 // exit reports err on one line of stderr and returns the exit status.

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -551,5 +553,32 @@ func TestOneLine(t *testing.T) {
 		if got := oneLine(in); got != want {
 			t.Errorf("oneLine(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// issue 13: a value from the environment that the server refuses is named
+// by its variable, not by a flag the user never typed.
+func TestServerErrorNamesVariable(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"DCVMAIL_DATA": t.TempDir(), "DCVMAIL_LISTEN": "192.0.2.1:0", "DCVMAIL_DNS_RESOLVER": "none"}
+	r := runCLI(t, "", env, "serve")
+	if r.code != ExitFailure || !strings.HasPrefix(r.stderr, "dcvmail: DCVMAIL_LISTEN: listen tcp 192.0.2.1:0") || strings.Contains(r.stderr, "--listen") {
+		t.Fatalf("%+v", r)
+	}
+	r = runCLI(t, "", env, "serve", "--listen", "192.0.2.1:0")
+	if r.code != ExitFailure || !strings.HasPrefix(r.stderr, "dcvmail: --listen: listen tcp") {
+		t.Fatalf("flag: %+v", r)
+	}
+}
+
+// issue 13: a certificate the client does not trust gets the --ca hint,
+// through the command line's entry point.
+func TestClientTLSHint(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewTLSServer(http.NotFoundHandler())
+	t.Cleanup(srv.Close)
+	r := runCLI(t, "", map[string]string{"DCVMAIL_CLIENT_PASSWORD": "pw"}, "client", "status", "--url", srv.URL, "--login", "x", "--order", "1", "--timeout", "5s")
+	if r.code != 3 || !strings.Contains(r.stderr, "certificate") || !strings.Contains(r.stderr, "--ca DATA/tls-cert.pem") {
+		t.Fatalf("%+v", r)
 	}
 }
