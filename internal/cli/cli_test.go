@@ -582,3 +582,48 @@ func TestClientTLSHint(t *testing.T) {
 		t.Fatalf("%+v", r)
 	}
 }
+
+// template add: stored for the accounts named, refused with one line and
+// nothing stored for a bad file or an unknown account.
+func TestTemplateAdd(t *testing.T) {
+	t.Parallel()
+	dir, env := dataDir(t)
+	if r := runCLI(t, "pw-of-ann\n", env, "account", "add", "--login", "ann", "--password-stdin"); r.code != 0 {
+		t.Fatal(r)
+	}
+	good := filepath.Join(t.TempDir(), "good.tmpl")
+	os.WriteFile(good, []byte("Subject: Confirm {{index .Domains 0}}\n\nEnter {{.Code}} at {{.PageURL}}.\n"), 0o600)
+	bad := filepath.Join(t.TempDir(), "bad.tmpl")
+	os.WriteFile(bad, []byte("Subject: no code\n\nHello {{.Password}}\n"), 0o600)
+	st := openStore(t, dir)
+	ctx := context.Background()
+	ann, err := st.AccountByLogin(ctx, "ann")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--id", "7", "--file", bad}, bad + ":"},
+		{[]string{"--id", "7", "--file", good, "--account", "nobody"}, `--account "nobody": no such account`},
+		{[]string{"--id", "7", "--file", filepath.Join(t.TempDir(), "missing.tmpl")}, "missing.tmpl"},
+	} {
+		r := runCLI(t, "", env, append([]string{"template", "add"}, tt.args...)...)
+		if r.code != ExitFailure || !strings.Contains(r.stderr, tt.want) {
+			t.Fatalf("%v: %+v", tt.args, r)
+		}
+		assertOneLine(t, r)
+		if _, err := st.UsableTemplate(ctx, 7, ann.ID); err == nil {
+			t.Fatalf("%v: a refused template was stored", tt.args)
+		}
+	}
+	// Flags after the subcommand in any order, the account given.
+	if r := runCLI(t, "", env, "template", "add", "--file", good, "--account", "ann", "--id", "7"); r.code != 0 || r.stdout != "" || r.stderr != "" {
+		t.Fatalf("template add: %+v", r)
+	}
+	tm, err := st.UsableTemplate(ctx, 7, ann.ID)
+	if err != nil || !strings.Contains(tm.Subject, "Confirm") {
+		t.Fatalf("stored template: %+v, %v", tm, err)
+	}
+}
