@@ -199,7 +199,7 @@ func TestHelp(t *testing.T) {
 		{[]string{"account", "set", "-h"}, []string{"usage: dcvmail account set", "--disabled", "--read-only", "Only the flags given change"}, []string{"prints a generated password", "account add"}},
 		{[]string{"account", "add", "-h"}, []string{"usage: dcvmail account add", "--disabled", "--password-stdin", "  --login NAME\n"}, nil},
 		{[]string{"serve", "-h"}, []string{"--listen ADDR", "(default 127.0.0.1:8443) [$DCVMAIL_LISTEN]", "--data DIR", "--demo"}, nil},
-		{[]string{"mail", "list", "-h"}, []string{"--to ADDRESS", "--since TIME", "--order N", "--json"}, nil},
+		{[]string{"mail", "list", "-h"}, []string{"--to ADDR", "--since TIME", "--order N", "--json"}, nil},
 		{[]string{"client", "resend", "-h"}, []string{"usage: dcvmail client resend", "--url URL", "Example:", "Exit status: 0 errorCode 0, 1 negative errorCode, 2 usage error, 3 no answer."}, []string{"$DCVMAIL_URL"}},
 		{[]string{"bench", "-h"}, []string{"usage: dcvmail bench", "--orders INT", "Exit status"}, nil},
 	} {

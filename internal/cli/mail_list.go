@@ -31,7 +31,7 @@ orderNumber, dcvCode, raw, ...), oldest first. --since takes a time
 		config.BindCommon(fs, &c)
 		asJSON := fs.Bool("json", false, "print a JSON array of the full records, oldest first")
 		order := fs.Int64("order", 0, "only the messages of order `N`")
-		to := fs.String("to", "", "only the messages to this `address` (case does not matter)")
+		to := fs.String("to", "", "only the messages to this address (case does not matter)")
 		since := fs.String("since", "", "only the messages captured at or after `TIME`: RFC 3339, a date, or a duration back (10m, 2h)")
 		return func(ctx context.Context) error {
 			f := mailFilter{OrderNumber: *order, To: strings.TrimSpace(*to)}

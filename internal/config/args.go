@@ -195,5 +195,5 @@ var placeholders = map[string]string{
 	"markdown": "FILE", "out": "FILE", "cpuprofile": "FILE", "blockprofile": "FILE",
 	"smtp": "URL", "public-url": "URL", "mail-from": "ADDR", "trusted-proxy": "CIDR",
 	"log-format": "text|json", "dns-require-ad": "true|false|auto",
-	"domain": "FQDN", "dkim-selector": "NAME", "dkim-domain": "DOMAIN", "smtp-helo": "NAME",
+	"domain": "FQDN", "to": "ADDR", "dkim-selector": "NAME", "dkim-domain": "DOMAIN", "smtp-helo": "NAME",
 }
