@@ -2,9 +2,7 @@ package accounts
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -149,9 +147,7 @@ func (l *Lockout) check(ctx context.Context, login string, source netip.Addr, no
 // keyed hash (a password typed into the name field is never stored), and
 // its source address when known. The login name's Label is left to check.
 func (l *Lockout) subjects(login string, source netip.Addr) []store.LoginSubject {
-	m := hmac.New(sha256.New, l.key)
-	m.Write([]byte(login))
-	subs := []store.LoginSubject{{Subject: loginPrefix + hex.EncodeToString(m.Sum(nil)[:16])}}
+	subs := []store.LoginSubject{{Subject: loginSubject(l.key, login)}}
 	if src, ok := SourceOf(source); ok {
 		subs = append(subs, store.LoginSubject{Subject: sourcePrefix + src, Label: src})
 	}
