@@ -61,8 +61,11 @@ func (c *CA) CRL(revoked []Revoked) ([]byte, error) {
 }
 
 // RootCRL is the root's CRL, which revokes nothing: the intermediate's CRL
-// distribution point. BR 4.9.7 allows a CA's CRL up to 12 months. Not
-// available for an operator's CA, whose root key dcvmail never holds.
+// distribution point. It is current for CRLValidity too (BR 4.9.7 would
+// allow 12 months for a CA's CRL, but a CRL does not say which
+// certificates it covers and zlint holds it to the subscriber limit); the
+// caller makes it afresh. Not available for an operator's CA, whose root
+// key dcvmail never holds.
 func (c *CA) RootCRL() ([]byte, error) {
 	if c.rootKey == nil {
 		return nil, errors.New("ca: the root's CRL is the operator's to serve: dcvmail does not hold that key")
@@ -71,7 +74,7 @@ func (c *CA) RootCRL() ([]byte, error) {
 	tmpl := &x509.RevocationList{
 		Number:     big.NewInt(c.clk.Now().UnixNano()),
 		ThisUpdate: now,
-		NextUpdate: now.Add(300 * 24 * time.Hour),
+		NextUpdate: now.Add(CRLValidity),
 	}
 	return x509.CreateRevocationList(rand.Reader, tmpl, c.Root(), c.rootKey)
 }
