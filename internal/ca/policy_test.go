@@ -9,7 +9,7 @@ func TestStepsAt(t *testing.T) {
 	t.Parallel()
 	sec := time.Second
 	for _, tc := range []struct {
-		at                  time.Time
+		at                 time.Time
 		max, issued, reuse int
 	}{
 		{date("2020-01-01"), 398, 397, 398},
