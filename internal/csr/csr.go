@@ -56,9 +56,9 @@ var messages = map[int]string{
 // API answers Code and Message as they are; Detail is dcvmail's own
 // explanation, fit for errorDetail (it never contains + % & =).
 type Error struct {
-	Code    int
-	Message string
-	Detail  string
+	Code    int    `json:"errorCode"`
+	Message string `json:"errorMessage"`
+	Detail  string `json:"-"`
 }
 
 func (e *Error) Error() string {

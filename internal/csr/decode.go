@@ -28,8 +28,8 @@ type Field struct {
 // error and no fields. Fields with no value are kept, with an empty value:
 // the API drops them unless showEmptyFields asks for them.
 type Decoded struct {
-	Errors []*Error
-	Fields []Field
+	Errors []*Error `json:"errors"`
+	Fields []Field  `json:"fields"`
 }
 
 // Decode reads a CSR for DecodeCSR. It never fails: a CSR that does not
