@@ -41,8 +41,8 @@ type Config struct {
 	OCSPURL    string // the OCSP responder (OCSPHandler), in leaf AIA
 	CRLURL     string // the issuing CA's CRL (CRL), in leaf CRL DP
 	IssuerURL  string // the issuing CA's certificate as DER, in leaf AIA caIssuers
-	RootCRLURL string // the root's CRL (RootCRL), in the intermediate's CRL DP
-	RootURL    string // the root as DER, in the intermediate's AIA caIssuers
+	RootCRLURL string // the root's CRL (RootCRL), in the intermediate's CRL DP (needed by Generate only)
+	RootURL    string // the root as DER, in the intermediate's AIA caIssuers (needed by Generate only)
 	// Clock tells the time for validity, CRLs and OCSP; nil is the system clock.
 	Clock clock.Clock
 }
@@ -304,6 +304,9 @@ func PEM(certs ...*x509.Certificate) []byte {
 // returns them as the PEM document a Store keeps. Both certificates are
 // linted like leaves.
 func Generate(cfg Config) ([]byte, error) {
+	if !strings.HasPrefix(cfg.RootCRLURL, "http") || !strings.HasPrefix(cfg.RootURL, "http") {
+		return nil, errors.New("ca: making a CA needs the root's CRL and certificate URLs, which its issuing CA points at")
+	}
 	clk := cfg.Clock
 	if clk == nil {
 		clk = clock.System
@@ -372,9 +375,7 @@ func issuingTemplate(cfg Config, now time.Time) *x509.Certificate {
 		MaxPathLenZero:        true,
 		Policies:              []x509.OID{oidAnyPolicy},
 		CRLDistributionPoints: []string{cfg.RootCRLURL},
-	}
-	if cfg.RootURL != "" {
-		t.IssuingCertificateURL = []string{cfg.RootURL}
+		IssuingCertificateURL: []string{cfg.RootURL},
 	}
 	return t
 }

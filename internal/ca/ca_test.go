@@ -145,6 +145,11 @@ func TestOpenRefusesABrokenStore(t *testing.T) {
 	if _, err := Open(context.Background(), &MemStore{}, Config{OCSPURL: "ftp://x"}); err == nil {
 		t.Error("a config without URLs is accepted")
 	}
+	noRoot := URLs(testBase)
+	noRoot.RootCRLURL = ""
+	if _, err := Open(context.Background(), &MemStore{}, noRoot); err == nil {
+		t.Error("a CA is made without the root's CRL URL")
+	}
 	if _, err := Open(context.Background(), failingStore{}, URLs(testBase)); err == nil {
 		t.Error("a store error is ignored")
 	}

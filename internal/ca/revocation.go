@@ -155,16 +155,15 @@ func (c *CA) OCSPHandler(lookup StatusLookup) http.Handler {
 	})
 }
 
-// getRequest decodes the base64 request that follows the last "/" of a GET
-// path, tolerating the URL-encoding that RFC 6960 A.1 calls for and the
-// lack of it (a raw "+" that became a space).
+// getRequest decodes the base64 request of a GET: the path after a
+// leading "/ocsp/" (the handler mounted at "/ocsp/") or after the leading
+// "/" (mounted with http.StripPrefix). The base64 may itself hold "/", and
+// always starts with "M" (a DER SEQUENCE), so neither prefix can be part
+// of it. Both the URL-encoding RFC 6960 A.1 calls for and its lack (a raw
+// "+" that became a space) are accepted.
 func getRequest(r *http.Request) []byte {
-	p := r.URL.EscapedPath()
-	if i := strings.LastIndex(p, "/ocsp/"); i >= 0 {
-		p = p[i+len("/ocsp/"):]
-	} else {
-		p = strings.TrimPrefix(p, "/")
-	}
+	p := strings.TrimPrefix(r.URL.EscapedPath(), "/")
+	p = strings.TrimPrefix(p, "ocsp/")
 	s, err := url.PathUnescape(p)
 	if err != nil {
 		return nil

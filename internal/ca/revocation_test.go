@@ -166,6 +166,12 @@ func TestOCSPHandler(t *testing.T) {
 	if err := r.CheckSignatureFrom(c.Issuer()); err != nil {
 		t.Fatal(err)
 	}
+	// Mounted under another path with http.StripPrefix, GET works too.
+	mux.Handle("/status/", http.StripPrefix("/status", c.OCSPHandler(st)))
+	resp, body := ocspQuery(t, srv.URL+"/status", http.MethodGet, req)
+	if r, err := ocsp.ParseResponseForCert(body, leaf, c.Issuer()); err != nil || r.Status != ocsp.Revoked || resp.Header.Get("Cache-Control") == "no-store" {
+		t.Fatalf("GET under /status: %v %+v", err, r)
+	}
 }
 
 func TestOCSPHandlerRefusals(t *testing.T) {

@@ -62,9 +62,10 @@ func (r *Request) Problems(rules Rules) []*Error {
 		if len(r.DNSNames) == 0 {
 			return []*Error{fail(CodeMissingField, "no Common Name and no DNS name")}
 		}
-		// A request with names only in its SANs is accepted: the first
-		// one stands in for the CN (as the vendor's "prioritiseCSRValues"
-		// clients expect from modern CSRs).
+		// A request with names only in its SANs is accepted and its
+		// first DNS name stands in for the CN: dcvmail's choice
+		// (unconfirmed), since RFC 5280 and the BR let a CSR carry its
+		// names in the SAN alone.
 		cn = r.DNSNames[0]
 	}
 	var out []*Error
