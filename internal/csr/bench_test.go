@@ -1,6 +1,11 @@
 package csr
 
-import "testing"
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"math/big"
+	"testing"
+)
 
 // BenchmarkParseCheck measures what AutoApplySSL spends on a CSR: decode,
 // the key checks (for RSA, the small-factor and Fermat checks), the
@@ -27,5 +32,21 @@ func BenchmarkParseCheck(b *testing.B) {
 				_ = r.Hashes()
 			}
 		})
+	}
+}
+
+// BenchmarkWorstKey is the costliest key a stranger can send to DecodeCSR
+// (no login): an 8192-bit RSA modulus, which runs every weak-key check
+// and the signature check.
+func BenchmarkWorstKey(b *testing.B) {
+	var n *big.Int
+	for n == nil || new(big.Int).GCD(nil, nil, n, smallPrimes).Cmp(big.NewInt(1)) != 0 {
+		n, _ = rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 8192))
+		n.SetBit(n, 8191, 1)
+	}
+	text := pemOf(forge(b, &rsa.PublicKey{N: n, E: 65537}, nil, simple("example.com")))
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = Decode(text, nil)
 	}
 }
