@@ -3,8 +3,8 @@ package mailbox
 import (
 	"crypto/sha256"
 	"embed"
-	"errors"
 	"encoding/base64"
+	"errors"
 	"html/template"
 	"io"
 	"net/http"
