@@ -282,6 +282,10 @@ func (h *Handler) listing(ctx context.Context, conds []store.MailCond, start, li
 	l.MessagesUnread = unread
 	for i, m := range msgs {
 		l.Messages[i] = summaryOf(m)
+		if len(conds) > 0 && len(l.Messages[i].ReplyTo) == 0 {
+			// Mailpit's search answers null where its list answers [].
+			l.Messages[i].ReplyTo = nil
+		}
 	}
 	if len(conds) > 0 {
 		_, l.MessagesUnread, err = h.st.MailboxPage(ctx, store.MailQuery{Conds: append(conds, store.MailCond{Field: store.MailRead, Value: "0"}), Limit: 1})

@@ -66,6 +66,7 @@ func (e env) json(t *testing.T, path string, v any) {
 func TestListSearchMessage(t *testing.T) {
 	e := start(t)
 	o1 := e.AddOrder("alice", []string{"example.com"}, 0, "admin@example.com")
+	e.Drain() // captured in this order: the worker delivers a batch in parallel
 	o2 := e.AddOrder("alice", []string{"example.org"}, 0, "hostmaster@example.org")
 	e.Drain()
 

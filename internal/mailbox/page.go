@@ -8,6 +8,7 @@ import (
 	"html/template"
 	"io"
 	"net/http"
+	netmail "net/mail"
 	"net/url"
 	"regexp"
 	"sort"
@@ -24,7 +25,12 @@ var files embed.FS
 var (
 	pageTemplate = template.Must(template.New("page.html").Funcs(template.FuncMap{
 		"when": func(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04:05 UTC") },
-		"addr": func(a interface{ String() string }) string { return a.String() },
+		"addr": func(a *netmail.Address) string {
+			if a.Name == "" {
+				return a.Address
+			}
+			return a.Name + " <" + a.Address + ">"
+		},
 	}).ParseFS(files, "page.html"))
 	style = func() string {
 		b, err := files.ReadFile("style.css")
