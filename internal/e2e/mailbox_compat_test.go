@@ -146,6 +146,10 @@ func TestMailboxMatchesMailpit(t *testing.T) {
 	if len(mpList.Messages) != 2 || len(dvList.Messages) != 2 {
 		t.Fatalf("lists: %d and %d messages", len(mpList.Messages), len(dvList.Messages))
 	}
+	// --mail-from with a display name once made Message-IDs end in ">>".
+	if _, raw := ask(dv.URL, "GET", "/api/v1/message/latest/raw", ""); !regexp.MustCompile(`\r\nMessage-ID: <[0-9a-f]+@dcvmail\.test>\r\n`).MatchString(raw) {
+		t.Errorf("Message-ID header malformed:\n%s", raw[:min(len(raw), 400)])
+	}
 	a, b = both("GET", "/api/v1/messages?start=1&limit=1", "")
 	compareJSON("GET /api/v1/messages?start=1&limit=1", a, b, skip)
 	for _, q := range []string{"to:admin@example.com", "subject:Validation", "example.org", `"Domain Control"`, "-to:admin@example.com", "nothing-matches"} {
