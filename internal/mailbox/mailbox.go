@@ -1,5 +1,5 @@
 // Package mailbox serves the built-in mailbox on the admin listener: a
-// Mailpit-compatible JSON API (the subset in docs/control.md, with Mailpit
+// Mailpit-compatible JSON API (a subset, with Mailpit
 // v1.33's paths, shapes and field names, plus dcvmail's OrderNumber and
 // DCVCode), dcvmail's wait endpoint, and a page for people at /.
 //
