@@ -10,7 +10,7 @@ import (
 	"github.com/dcvmail/dcvmail/internal/store"
 )
 
-// The demo data of operator.md, which makes the vendor's own sample request
+// The demo data of docs/cli.md, which makes the vendor's own sample request
 // work against a fresh server.
 const (
 	DemoLogin    = "login_name"
