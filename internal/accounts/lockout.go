@@ -2,9 +2,7 @@ package accounts
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -200,16 +198,19 @@ func (l *Lockout) check(ctx context.Context, login string, source netip.Addr, no
 // anywhere and from its source, and its source, when known. Labels of the
 // login name's subjects are left to check.
 func (l *Lockout) subjects(login, src string) []store.LoginSubject {
-	m := hmac.New(sha256.New, l.key)
-	m.Write([]byte(login))
-	name := hex.EncodeToString(m.Sum(nil)[:16])
-	subs := []store.LoginSubject{{Subject: loginPrefix + name}}
+	name := loginSubject(l.key, login)
+	subs := []store.LoginSubject{{Subject: name}}
 	if src != "" {
 		subs = append(subs,
-			store.LoginSubject{Subject: pairPrefix + name + " " + src},
+			store.LoginSubject{Subject: pairSubject(name, src)},
 			store.LoginSubject{Subject: sourcePrefix + src, Label: src})
 	}
 	return subs
+}
+
+// pairSubject is the subject of a login name's failures from one source.
+func pairSubject(loginSubj, src string) string {
+	return pairPrefix + strings.TrimPrefix(loginSubj, loginPrefix) + " " + src
 }
 
 // succeeded remembers the source of a successful login, so that locks set

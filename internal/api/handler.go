@@ -46,7 +46,7 @@ type Config struct {
 	RequestLimit RequestLimit
 }
 
-// New returns the API handler. Its routes are the paths of wire.md section
+// New returns the API handler. Its routes are the paths of docs/api.md section
 // 1; the `!` of each may arrive percent-encoded.
 func New(cfg Config) *Handler {
 	h := &Handler{dcv: cfg.DCV, auth: cfg.Auth, proxies: cfg.TrustedProxies, log: cfg.Log, mux: http.NewServeMux(),

@@ -101,7 +101,7 @@ type Mail struct {
 	DKIMDomain      string
 }
 
-// BindServe registers the flags of `dcvmail serve` (operator.md).
+// BindServe registers the flags of `dcvmail serve` (docs/cli.md).
 func BindServe(fs *flag.FlagSet, c *Serve) {
 	BindCommon(fs, &c.Common)
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8443", "HTTPS address of the API and the confirmation page")

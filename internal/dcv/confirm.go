@@ -109,7 +109,7 @@ type Confirmation struct {
 	RetryAt time.Time
 }
 
-// Confirm judges a code submitted for an order (wire.md section 6). A code
+// Confirm judges a code submitted for an order (docs/api.md §6). A code
 // that is a live random value of the order validates every domain whose
 // live email it belongs to, and the approver's address and user agent are
 // kept as evidence, in one transaction. A code is compared by its keyed

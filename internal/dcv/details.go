@@ -8,7 +8,7 @@ import (
 )
 
 // DomainState is the DCV state of one domain of an order, for
-// GetMDCDomainDetails (wire.md section 4).
+// GetMDCDomainDetails (docs/api.md §4).
 type DomainState struct {
 	Name      string // as ordered, e.g. *.example.com
 	Method    string // EMAIL, HTTP_CSR_HASH, ...

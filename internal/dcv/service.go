@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	netmail "net/mail"
 	"net/url"
 	"strconv"
 	"strings"
@@ -96,7 +97,13 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	s.pageURL = u.String() + "/products/EnterDCVCode2"
 	s.msgHost = "dcvmail.invalid"
-	if _, host, ok := strings.Cut(cfg.MailFrom, "@"); ok && host != "" {
+	// --mail-from may carry a display name ("DCV Team <dcv@example.com>"):
+	// the host is the address's, never the text after the first "@".
+	from := cfg.MailFrom
+	if a, err := netmail.ParseAddress(from); err == nil {
+		from = a.Address
+	}
+	if _, host, ok := strings.Cut(from, "@"); ok && host != "" && !strings.ContainsAny(host, "<>@ ") {
 		s.msgHost = host
 	}
 	keyHex := make([]byte, 32)

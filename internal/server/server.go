@@ -30,6 +30,7 @@ import (
 	"github.com/dcvmail/dcvmail/internal/contacts"
 	"github.com/dcvmail/dcvmail/internal/dcv"
 	"github.com/dcvmail/dcvmail/internal/mail"
+	"github.com/dcvmail/dcvmail/internal/mailbox"
 	"github.com/dcvmail/dcvmail/internal/store"
 	"github.com/dcvmail/dcvmail/internal/web"
 )
@@ -568,7 +569,16 @@ func (s *Server) adminHandler() http.Handler {
 		io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("GET /mailbox", func(w http.ResponseWriter, r *http.Request) {
-		order, _ := strconv.ParseInt(r.URL.Query().Get("order"), 10, 64)
+		var order int64
+		if v := r.URL.Query().Get("order"); v != "" {
+			var err error
+			if order, err = strconv.ParseInt(v, 10, 64); err != nil || order <= 0 {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusBadRequest)
+				json.NewEncoder(w).Encode(map[string]string{"error": "order " + strconv.Quote(v) + ": want an order number"})
+				return
+			}
+		}
 		msgs, err := s.App.Store.Mailbox(r.Context(), order)
 		if err != nil {
 			s.App.Log.Error("admin mailbox", "err", err)
@@ -578,6 +588,7 @@ func (s *Server) adminHandler() http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(msgs)
 	})
+	mailbox.New(mailbox.Config{Store: s.App.Store, Log: s.App.Log}).Register(mux)
 	return mux
 }
 

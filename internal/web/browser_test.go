@@ -178,7 +178,7 @@ func TestBrowserOwnerConfirmsFromTheEmailLink(t *testing.T) {
 	}
 }
 
-// wire.md section 6: merely loading the link, as a mail scanner or a
+// docs/api.md §6: merely loading the link, as a mail scanner or a
 // preview does, validates nothing. A wrong code typed in by hand is refused
 // on a page that keeps what was typed.
 func TestBrowserLoadingTheLinkValidatesNothing(t *testing.T) {

@@ -36,7 +36,7 @@ import (
 const Path = "/products/EnterDCVCode2"
 
 // The phrases that existing clients look for in the page; they must stay
-// word for word (wire.md section 6).
+// word for word (docs/api.md §6).
 const (
 	PhraseConfirmed     = "You have entered the correct Domain Control Validation code"
 	PhraseInvalid       = "Invalid Validation Code!"

@@ -88,7 +88,7 @@ func (f *fixture) request(method, base, query, contentType, body string, headers
 	if err != nil {
 		f.T.Fatal(err)
 	}
-	// wire.md section 6: every answer of the page is HTTP 200.
+	// docs/api.md §6: every answer of the page is HTTP 200.
 	if resp.StatusCode != http.StatusOK {
 		f.T.Fatalf("%s %s: HTTP %d, want 200", method, u, resp.StatusCode)
 	}
@@ -154,7 +154,7 @@ func visibleText(html string) string {
 	return strings.Join(strings.Fields(tags.ReplaceAllString(html, " ")), " ")
 }
 
-// wire.md section 6: the right code validates every domain its email
+// docs/api.md §6: the right code validates every domain its email
 // covers, the page says the phrase clients look for, and the answer keeps
 // the code out of caches and frames.
 func TestSection6RightCodeValidates(t *testing.T) {
@@ -209,7 +209,7 @@ func TestSection6ContentSecurityPolicyAllowsOnlyTheInlineStyle(t *testing.T) {
 	wantContains(t, p, `<html lang="en">`, `name="viewport"`, `<label for="orderNumber">`, `<label for="dcvCode">`, ":focus-visible")
 }
 
-// wire.md section 6: a GET never changes state (mail scanners open links);
+// docs/api.md §6: a GET never changes state (mail scanners open links);
 // it shows the form filled in from the link, and nothing that depends on
 // the code (TestPageGetIsNoOracle).
 func TestSection6GetNeverChangesState(t *testing.T) {
@@ -236,7 +236,7 @@ func TestSection6GetNeverChangesState(t *testing.T) {
 	f.wantValidated(f.order, false)
 }
 
-// wire.md section 6: existing automation posts the fields in the query
+// docs/api.md §6: existing automation posts the fields in the query
 // string with an empty body.
 func TestSection6PostWithQueryStringAndEmptyBody(t *testing.T) {
 	f := newFixture(t, dcvtest.Options{})
@@ -263,7 +263,7 @@ func TestSection6CodeIsTrimmedAndUppercased(t *testing.T) {
 	f.wantValidated(other, true)
 }
 
-// wire.md section 6: a wrong code is refused with the phrase clients look
+// docs/api.md §6: a wrong code is refused with the phrase clients look
 // for, and the answer for an order that does not exist is the same, so
 // order numbers cannot be probed.
 func TestSection6WrongCodeRevealsNothing(t *testing.T) {
@@ -292,7 +292,7 @@ func TestSection6WrongCodeRevealsNothing(t *testing.T) {
 	f.wantValidated(f.order, false)
 }
 
-// wire.md section 6: the code of another order does not confirm this one,
+// docs/api.md §6: the code of another order does not confirm this one,
 // and the page says no more than for a wrong code.
 func TestSection6AnotherOrdersCode(t *testing.T) {
 	f := newFixture(t, dcvtest.Options{})
@@ -307,7 +307,7 @@ func TestSection6AnotherOrdersCode(t *testing.T) {
 	f.wantValidated(other, false)
 }
 
-// dcv-rules.md: a random value confirms for at most its validity (29 days
+// docs/rules.md: a random value confirms for at most its validity (29 days
 // by default) from its creation; afterwards the page says it expired.
 func TestSection6ExpiredCodeNoLongerConfirms(t *testing.T) {
 	f := newFixture(t, dcvtest.Options{})
@@ -340,7 +340,7 @@ func TestSection6SupersededCodeIsRefused(t *testing.T) {
 	f.wantValidated(f.order, true)
 }
 
-// wire.md section 6: a code posted again after it confirmed (a replay, a
+// docs/api.md §6: a code posted again after it confirmed (a replay, a
 // double click) says that the certificate has already been issued, and
 // changes nothing more.
 func TestSection6ReplayAfterSuccessSaysAlreadyIssued(t *testing.T) {
@@ -362,7 +362,7 @@ func TestSection6ReplayAfterSuccessSaysAlreadyIssued(t *testing.T) {
 	}
 }
 
-// wire.md section 6: wrong codes are limited per order, in the database so
+// docs/api.md §6: wrong codes are limited per order, in the database so
 // that the limit holds across nodes: after 10 in an hour even the right
 // code is refused, with a clear message and still HTTP 200, until the hour
 // is over. Order numbers that do not exist are limited alike.
@@ -391,7 +391,7 @@ func TestSection6WrongAttemptLimit(t *testing.T) {
 	f.wantValidated(f.order, true)
 }
 
-// dcv-rules.md, Evidence: the approver's address and user agent are kept
+// docs/rules.md, Evidence: the approver's address and user agent are kept
 // with each confirmation.
 func TestSection6EvidenceKeepsIPAndUserAgent(t *testing.T) {
 	f := newFixture(t, dcvtest.Options{})
