@@ -185,7 +185,7 @@ func TestServeDemoVendorSample(t *testing.T) {
 	}
 }
 
-// operator.md: admin commands work while serve runs on the same data;
+// docs/cli.md: admin commands work while serve runs on the same data;
 // `order add` prints the order number alone; the new order's DCV email goes
 // out through the running server's worker; the client library drives the
 // rest.
@@ -247,7 +247,7 @@ func TestAdminCommandsBesideServe(t *testing.T) {
 	}
 }
 
-// operator.md: failures print one line on stderr and exit non-zero.
+// docs/cli.md: failures print one line on stderr and exit non-zero.
 func TestCommandFailures(t *testing.T) {
 	bin := binary(t)
 	data := t.TempDir()

@@ -218,7 +218,7 @@ func TestConfirmOnOneNodeValidatedOnAnother(t *testing.T) {
 	if len(details.Domains) != 1 || !details.Domains[0].Validated() || details.Domains[0].ValidatedAt.IsZero() {
 		t.Fatalf("node B: %+v", details.Domains)
 	}
-	// dcv-rules.md, Evidence: who confirmed, from where, and every attempt.
+	// docs/rules.md, Evidence: who confirmed, from where, and every attempt.
 	show := run(t, bin, data, "", "order", "show", "--db", db, strconv.FormatInt(order, 10))
 	for _, want := range []string{"Validated", "127.0.0.1", "Go-http-client", "BR 3.2.2.4.4", "sent"} {
 		if !strings.Contains(show, want) {

@@ -40,9 +40,9 @@ type Authenticator struct {
 	clock    clock.Clock
 	key      []byte // per-process key of the cache's keyed hash
 	useCache bool
-	dummy    string        // hash verified for unknown logins, to spend the same time
-	slots    chan struct{} // bounds concurrent argon2id runs (19 MiB each)
-	lockout  *Lockout      // nil: failed logins are not counted
+	dummy    string     // hash verified for unknown logins, to spend the same time
+	slots    *fairSlots // bounds concurrent argon2id runs (19 MiB each), fair across sources
+	lockout  *Lockout   // nil: failed logins are not counted
 
 	mu    sync.Mutex
 	cache map[[32]byte]time.Time
@@ -60,7 +60,7 @@ func (a *Authenticator) Waiting() int64 { return a.waiting.Load() }
 
 // Slots is how many argon2id verifications may run at once; each holds
 // 19 MiB while it runs.
-func (a *Authenticator) Slots() int { return cap(a.slots) }
+func (a *Authenticator) Slots() int { return a.slots.size }
 
 // Option configures an Authenticator.
 type Option func(*Authenticator)
@@ -87,7 +87,7 @@ func NewAuthenticator(accounts Lookup, opts ...Option) *Authenticator {
 		key:      key,
 		useCache: true,
 		dummy:    dummyHash(),
-		slots:    make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
+		slots:    newFairSlots(max(2, runtime.GOMAXPROCS(0))),
 		cache:    map[[32]byte]time.Time{},
 	}
 	for _, o := range opts {
@@ -119,20 +119,21 @@ func (a *Authenticator) Authenticate(ctx context.Context, login, password string
 
 // AuthenticateFrom is Authenticate for a request from source (the zero
 // Addr when unknown). With a Lockout, a failure counts against the login
-// name and the source, and while either is locked every attempt fails,
-// even with the right password.
+// name (from anywhere, and from source) and the source, and while a lock
+// that applies to the attempt holds, every attempt fails at once, even
+// with the right password, without an argon2id run: a locked source costs
+// one read, so a flood from it cannot slow anyone else's login.
 //
-// Every attempt that is not a cache hit costs exactly one argon2id run:
-// an unknown login verifies a dummy hash, a disabled or locked account its
-// own, so that neither the existence of a login nor a lock shows in the
-// time of the answer.
+// Every other attempt that is not a cache hit costs exactly one argon2id
+// run: an unknown login verifies a dummy hash, a disabled account its own,
+// so that the existence of a login does not show in the time of the
+// answer.
 func (a *Authenticator) AuthenticateFrom(ctx context.Context, login, password string, source netip.Addr) (store.Account, error) {
 	now := a.clock.Now()
 	var (
-		acct     store.Account
-		known    bool
-		subjects []store.LoginSubject
-		locked   bool
+		acct  store.Account
+		known bool
+		at    attempt
 	)
 	if a.lockout == nil {
 		var err error
@@ -142,13 +143,20 @@ func (a *Authenticator) AuthenticateFrom(ctx context.Context, login, password st
 		}
 		known = err == nil
 	} else {
-		st, subs, lock, err := a.lockout.check(ctx, login, source, now)
-		if err != nil {
+		var err error
+		if at, err = a.lockout.check(ctx, login, source, now); err != nil {
 			return store.Account{}, err
 		}
-		acct, known, subjects, locked = st.Account, st.Known, subs, lock
+		// A locked attempt is refused before any hashing, and not
+		// counted: the lock ends when it was set to, however many
+		// attempts it refused.
+		if at.locked {
+			a.lockout.observer.Refused()
+			return store.Account{}, ErrBadLogin
+		}
+		acct, known = at.state.Account, at.state.Known
 	}
-	usable := known && !acct.Disabled && !locked
+	usable := known && !acct.Disabled
 	var key [32]byte
 	if usable && a.useCache {
 		key = a.cacheKey(acct, password)
@@ -156,14 +164,15 @@ func (a *Authenticator) AuthenticateFrom(ctx context.Context, login, password st
 		exp, hit := a.cache[key]
 		a.mu.Unlock()
 		if hit && now.Before(exp) {
-			return acct, nil
+			return a.succeeded(ctx, acct, at, now)
 		}
 	}
 	hash := a.dummy // spend what a known login costs, so logins cannot be probed by time
 	if known {
 		hash = acct.PasswordHash
 	}
-	ok, err := a.verify(ctx, hash, password)
+	src, _ := SourceOf(source)
+	ok, err := a.verify(ctx, src, hash, password)
 	if err != nil {
 		return store.Account{}, err
 	}
@@ -176,31 +185,35 @@ func (a *Authenticator) AuthenticateFrom(ctx context.Context, login, password st
 			a.cache[key] = now.Add(CacheTTL)
 			a.mu.Unlock()
 		}
-		return acct, nil
+		return a.succeeded(ctx, acct, at, now)
 	}
-	if locked {
-		a.lockout.observer.Refused()
-	}
-	// A locked subject's attempts are not counted: the lock ends when it
-	// was set to, however many attempts it refused.
-	if a.lockout != nil && !locked {
-		if err := a.lockout.fail(ctx, subjects, now); err != nil {
+	if a.lockout != nil {
+		if err := a.lockout.fail(ctx, at.subjects, now); err != nil {
 			return store.Account{}, err
 		}
 	}
 	return store.Account{}, ErrBadLogin
 }
 
-func (a *Authenticator) verify(ctx context.Context, hash, password string) (bool, error) {
-	a.waiting.Add(1)
-	select {
-	case a.slots <- struct{}{}:
-		a.waiting.Add(-1)
-	case <-ctx.Done():
-		a.waiting.Add(-1)
-		return false, ctx.Err()
+// succeeded returns acct after a successful login, with the lockout told
+// of its source.
+func (a *Authenticator) succeeded(ctx context.Context, acct store.Account, at attempt, now time.Time) (store.Account, error) {
+	if a.lockout != nil {
+		if err := a.lockout.succeeded(ctx, at, now); err != nil {
+			return store.Account{}, err
+		}
 	}
-	defer func() { <-a.slots }()
+	return acct, nil
+}
+
+func (a *Authenticator) verify(ctx context.Context, source, hash, password string) (bool, error) {
+	a.waiting.Add(1)
+	err := a.slots.acquire(ctx, source)
+	a.waiting.Add(-1)
+	if err != nil {
+		return false, err
+	}
+	defer a.slots.release()
 	a.verifications.Add(1)
 	return VerifyPassword(hash, password)
 }

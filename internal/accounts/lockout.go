@@ -2,9 +2,7 @@ package accounts
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -14,33 +12,50 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dcvmail/dcvmail/internal/origin"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
 
 // LockoutPolicy says how many failed logins lock what, and for how long.
 // Failures are counted in a fixed window that starts at a subject's first
 // failure; reaching a threshold within it locks the subject for Duration
-// and starts its count afresh. While locked, every login of the subject is
-// refused with the one answer of a bad login, whatever the password.
+// and starts its count afresh. While locked, every login the lock applies
+// to is refused with the one answer of a bad login, whatever the password.
+//
+// Locks apply to the sources that failed, not to everyone (issue 16): a
+// stranger who knows a login name locks it only for its own source, and a
+// source from which the account logged in successfully within
+// KnownSourceAge keeps access through the source and global locks.
 type LockoutPolicy struct {
 	// LoginFailures locks a login name (an account, or a name that is
-	// none: both are counted alike).
+	// none: both are counted alike) for the one source it failed from.
 	LoginFailures int
 	// SourceFailures locks a source address (IPv4, or an IPv6 /64) for
-	// every login. Higher than LoginFailures: many people may share one
-	// address behind NAT.
+	// every login that has not logged in from it within KnownSourceAge.
+	// Higher than LoginFailures: many people may share one address.
 	SourceFailures int
+	// GlobalLoginFailures locks a login name, from every source, for
+	// sources it has not logged in from within KnownSourceAge: the last
+	// line against guessing from many sources.
+	GlobalLoginFailures int
+	// KnownSourceAge is how long a successful login keeps its source
+	// known to the account.
+	KnownSourceAge time.Duration
 	Window         time.Duration
 	Duration       time.Duration
 }
 
-// DefaultLockoutPolicy: 20 failures of one login name or 100 from one
-// source address within 15 minutes lock it for 15 minutes.
+// DefaultLockoutPolicy: 20 failures of one login name from one source, 100
+// from one source, or 500 of one login name from anywhere within 15
+// minutes lock for 15 minutes; a successful login keeps its source known
+// for 30 days.
 var DefaultLockoutPolicy = LockoutPolicy{
-	LoginFailures:  20,
-	SourceFailures: 100,
-	Window:         15 * time.Minute,
-	Duration:       15 * time.Minute,
+	LoginFailures:       20,
+	SourceFailures:      100,
+	GlobalLoginFailures: 500,
+	KnownSourceAge:      30 * 24 * time.Hour,
+	Window:              15 * time.Minute,
+	Duration:            15 * time.Minute,
 }
 
 // withDefaults fills in zero fields from DefaultLockoutPolicy.
@@ -51,6 +66,12 @@ func (p LockoutPolicy) withDefaults() LockoutPolicy {
 	}
 	if p.SourceFailures <= 0 {
 		p.SourceFailures = d.SourceFailures
+	}
+	if p.GlobalLoginFailures <= 0 {
+		p.GlobalLoginFailures = d.GlobalLoginFailures
+	}
+	if p.KnownSourceAge <= 0 {
+		p.KnownSourceAge = d.KnownSourceAge
 	}
 	if p.Window <= 0 {
 		p.Window = d.Window
@@ -65,7 +86,9 @@ func (p LockoutPolicy) withDefaults() LockoutPolicy {
 // them; *store.Store satisfies it.
 type FailureStore interface {
 	EnsureSetting(ctx context.Context, name, value string) (string, error)
-	LoginStateOf(ctx context.Context, login string, subjects ...string) (store.LoginState, error)
+	LoginStateOf(ctx context.Context, login, source string, subjects ...string) (store.LoginState, error)
+	RecordLoginSource(ctx context.Context, accountID int64, source string, at time.Time) error
+	PruneLoginSources(ctx context.Context, expired time.Time) (int64, error)
 	CountLoginFailures(ctx context.Context, subjects []store.LoginSubject, now, expired time.Time) ([]store.LoginFailures, error)
 	LockLogin(ctx context.Context, subject string, threshold int, now, until time.Time) (bool, error)
 	EndLoginLocks(ctx context.Context, now time.Time) ([]store.LoginFailures, error)
@@ -76,11 +99,18 @@ type FailureStore interface {
 // counted. It lives in the database so that every node counts alike.
 const loginKeySetting = "login_failure_hmac_key"
 
-// Subject prefixes in the store.
+// Subject prefixes in the store: a login name from anywhere, a login name
+// from one source, a source.
 const (
 	loginPrefix  = "login:"
+	pairPrefix   = "pair:"
 	sourcePrefix = "source:"
 )
+
+// knownRefresh is how stale a known source's time may get before a
+// successful login writes it again: at most one write per account and
+// source a day.
+const knownRefresh = 24 * time.Hour
 
 // housekeeping is how often a node looks for ended locks to log and for
 // old counts to prune, at most.
@@ -98,8 +128,9 @@ type Lockout struct {
 
 	observer LockoutObserver // observe.go
 
-	lastSweep atomic.Int64 // Unix ms of this node's last look for ended locks
-	lastPrune atomic.Int64 // Unix ms of this node's last pruning
+	lastSweep       atomic.Int64 // Unix ms of this node's last look for ended locks
+	lastPrune       atomic.Int64 // Unix ms of this node's last pruning
+	lastSourcePrune atomic.Int64 // Unix ms of this node's last pruning of known sources
 }
 
 // NewLockout reads (or, the first time, creates) the key under which login
@@ -126,67 +157,98 @@ func NewLockout(ctx context.Context, st FailureStore, policy LockoutPolicy, log 
 // Policy is the policy in force.
 func (l *Lockout) Policy() LockoutPolicy { return l.policy }
 
-// check reads, in one statement, the account of login and the counts of
-// the subjects the attempt counts against, and tells whether any of them
-// is locked at now. The login name's subject is labelled with the
-// account's login when the name is an account's, else "" (an unknown name
-// is never shown).
-func (l *Lockout) check(ctx context.Context, login string, source netip.Addr, now time.Time) (st store.LoginState, subjects []store.LoginSubject, locked bool, err error) {
-	subjects = l.subjects(login, source)
+// attempt is what Lockout.check found for one login attempt.
+type attempt struct {
+	state    store.LoginState
+	subjects []store.LoginSubject
+	source   string // "" when unknown
+	known    bool   // the account logged in from source within KnownSourceAge
+	locked   bool
+}
+
+// check reads, in one statement, the account of login, whether it knows
+// the source, and the counts of the subjects the attempt counts against,
+// and tells whether a lock that applies to this attempt holds at now. The
+// login name's subjects are labelled with the account's login when the
+// name is an account's, else "" (an unknown name is never shown).
+func (l *Lockout) check(ctx context.Context, login string, source netip.Addr, now time.Time) (attempt, error) {
+	src, _ := SourceOf(source)
+	subjects := l.subjects(login, src)
 	names := make([]string, len(subjects))
 	for i, s := range subjects {
 		names[i] = s.Subject
 	}
-	st, err = l.store.LoginStateOf(ctx, login, names...)
+	st, err := l.store.LoginStateOf(ctx, login, src, names...)
 	if err != nil {
-		return store.LoginState{}, nil, false, fmt.Errorf("accounts: read login state: %w", err)
+		return attempt{}, fmt.Errorf("accounts: read login state: %w", err)
 	}
 	if st.Known {
-		subjects[0].Label = st.Account.Login
+		for i := range subjects {
+			if !strings.HasPrefix(subjects[i].Subject, sourcePrefix) {
+				subjects[i].Label = st.Account.Login
+			}
+		}
 	}
-	return st, subjects, !l.lockedUntil(ctx, st.Failures, now).IsZero(), nil
+	at := attempt{state: st, subjects: subjects, source: src}
+	at.known = st.Known && src != "" && !st.KnownSince.IsZero() && now.Sub(st.KnownSince) < l.policy.KnownSourceAge
+	at.locked = !l.lockedUntil(ctx, st.Failures, at.known, now).IsZero()
+	return at, nil
 }
 
 // subjects are what a login attempt counts against: its login name, under a
-// keyed hash (a password typed into the name field is never stored), and
-// its source address when known. The login name's Label is left to check.
-func (l *Lockout) subjects(login string, source netip.Addr) []store.LoginSubject {
-	m := hmac.New(sha256.New, l.key)
-	m.Write([]byte(login))
-	subs := []store.LoginSubject{{Subject: loginPrefix + hex.EncodeToString(m.Sum(nil)[:16])}}
-	if src, ok := SourceOf(source); ok {
-		subs = append(subs, store.LoginSubject{Subject: sourcePrefix + src, Label: src})
+// keyed hash (a password typed into the name field is never stored), from
+// anywhere and from its source, and its source, when known. Labels of the
+// login name's subjects are left to check.
+func (l *Lockout) subjects(login, src string) []store.LoginSubject {
+	name := loginSubject(l.key, login)
+	subs := []store.LoginSubject{{Subject: name}}
+	if src != "" {
+		subs = append(subs,
+			store.LoginSubject{Subject: pairSubject(name, src)},
+			store.LoginSubject{Subject: sourcePrefix + src, Label: src})
 	}
 	return subs
 }
 
-// SourceOf is the source a failed login from addr counts against: an IPv4
-// address, or the /64 of an IPv6 address (one host commonly holds a whole
-// /64). ok is false for an invalid addr.
-func SourceOf(addr netip.Addr) (string, bool) {
-	if !addr.IsValid() {
-		return "", false
-	}
-	addr = addr.Unmap()
-	if addr.Is4() {
-		return addr.String(), true
-	}
-	p, err := addr.WithZone("").Prefix(64)
-	if err != nil {
-		return "", false
-	}
-	return p.String(), true
+// pairSubject is the subject of a login name's failures from one source.
+func pairSubject(loginSubj, src string) string {
+	return pairPrefix + strings.TrimPrefix(loginSubj, loginPrefix) + " " + src
 }
 
+// succeeded remembers the source of a successful login, so that locks set
+// by strangers spare it; at most one write a day per account and source.
+func (l *Lockout) succeeded(ctx context.Context, at attempt, now time.Time) error {
+	if at.source == "" || now.Sub(at.state.KnownSince) < knownRefresh {
+		return nil
+	}
+	if err := l.store.RecordLoginSource(ctx, at.state.Account.ID, at.source, now); err != nil {
+		return fmt.Errorf("accounts: record login source: %w", err)
+	}
+	if l.due(&l.lastSourcePrune, now) {
+		if _, err := l.store.PruneLoginSources(ctx, now.Add(-l.policy.KnownSourceAge)); err != nil {
+			l.log.Error("login sources: pruning failed", "err", err)
+		}
+	}
+	return nil
+}
+
+// SourceOf is the source a failed login from addr counts against: an IPv4
+// address, or the /64 of an IPv6 address (origin.Source). ok is false for
+// an invalid addr.
+func SourceOf(addr netip.Addr) (string, bool) { return origin.Source(addr) }
+
 // lockedUntil is when the latest lock among the counts of an attempt's
-// subjects ends, or the zero time when none is locked at now. A lock seen
-// ended makes this node look for ended locks to log.
-func (l *Lockout) lockedUntil(ctx context.Context, counts []store.LoginFailures, now time.Time) time.Time {
+// subjects ends, or the zero time when none that applies is locked at now:
+// a source known to the account is spared the source's and the login
+// name's global locks, never the lock of the login name from that source.
+// A lock seen ended makes this node look for ended locks to log.
+func (l *Lockout) lockedUntil(ctx context.Context, counts []store.LoginFailures, known bool, now time.Time) time.Time {
 	var until time.Time
 	ended := false
 	for _, r := range counts {
 		switch {
 		case r.LockedUntil.IsZero():
+		case known && !strings.HasPrefix(r.Subject, pairPrefix) && r.LockedUntil.After(now):
 		case r.LockedUntil.After(now):
 			if r.LockedUntil.After(until) {
 				until = r.LockedUntil
@@ -234,9 +296,12 @@ func (l *Lockout) fail(ctx context.Context, subs []store.LoginSubject, now time.
 		}
 	}
 	for _, c := range counts {
-		threshold := l.policy.LoginFailures
-		if strings.HasPrefix(c.Subject, sourcePrefix) {
+		threshold := l.policy.GlobalLoginFailures
+		switch {
+		case strings.HasPrefix(c.Subject, sourcePrefix):
 			threshold = l.policy.SourceFailures
+		case strings.HasPrefix(c.Subject, pairPrefix):
+			threshold = l.policy.LoginFailures
 		}
 		if c.Failures < threshold {
 			continue
@@ -273,5 +338,9 @@ func describe(subject, label string) []any {
 	if label == "" {
 		label = "(not an account)"
 	}
-	return []any{"kind", "login", "login", label}
+	if rest, ok := strings.CutPrefix(subject, pairPrefix); ok {
+		_, src, _ := strings.Cut(rest, " ")
+		return []any{"kind", "login from source", "login", label, "source", src}
+	}
+	return []any{"kind", "login from every unknown source", "login", label}
 }

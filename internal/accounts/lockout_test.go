@@ -110,9 +110,11 @@ var lockoutBackends = []struct {
 }
 
 // issue 7: 20 wrong passwords within 15 minutes lock the account for 15
-// minutes; meanwhile the right password is refused too (even one the cache
-// remembers), other accounts are untouched, each attempt still costs one
-// argon2id run, and the lock and its end are logged without a password.
+// minutes from the source they came from; meanwhile the right password is
+// refused from there too (even one the cache remembers), without an
+// argon2id run (issue 16: a locked source costs no hashing); other sources
+// and other accounts are untouched, and the lock and its end are logged
+// without a password.
 func TestLockoutLocksLoginUntilItEnds(t *testing.T) {
 	for _, b := range lockoutBackends {
 		t.Run(b.name, func(t *testing.T) {
@@ -138,13 +140,16 @@ func TestLockoutLocksLoginUntilItEnds(t *testing.T) {
 			}
 			lockedAt := f.clock.Now()
 			runs := f.auth.Verifications()
-			for _, src := range []netip.Addr{srcA, srcB, {}} {
-				if f.try(t, "alice", "alice-right", src) {
-					t.Fatalf("locked account accepted the right password from %v", src)
+			for range 3 {
+				if f.try(t, "alice", "alice-right", srcA) {
+					t.Fatal("the locked source got in with the right password")
 				}
 			}
-			if got := f.auth.Verifications() - runs; got != 3 {
-				t.Fatalf("3 refused attempts on a locked account ran argon2id %d times, want 3 (no shortcut that timing could show)", got)
+			if got := f.auth.Verifications() - runs; got != 0 {
+				t.Fatalf("3 refused attempts from a locked source ran argon2id %d times, want 0", got)
+			}
+			if !f.try(t, "alice", "alice-right", srcB) {
+				t.Fatal("another source was locked out by srcA's failures")
 			}
 			if !f.try(t, "bob", "bob-right", srcA) {
 				t.Fatal("another account from the same source was refused")
@@ -199,7 +204,8 @@ func TestLockoutLocksSource(t *testing.T) {
 }
 
 // issue 7: an unknown login is counted and locked like a known one, costs
-// one argon2id run like a known one, and its name never reaches the log.
+// one argon2id run like a known one until locked and none after, and its
+// name never reaches the log.
 func TestLockoutUnknownLoginsLookAlike(t *testing.T) {
 	f := newLockoutFixture(t, store.SQLiteURL(filepath.Join(t.TempDir(), "a.db")), LockoutPolicy{LoginFailures: 3})
 	runs := f.auth.Verifications()
@@ -207,8 +213,8 @@ func TestLockoutUnknownLoginsLookAlike(t *testing.T) {
 		f.try(t, "Tr0ub4dor&3-typed-as-login", "x", srcA)
 		f.try(t, "bob", "x", srcB)
 	}
-	if got := f.auth.Verifications() - runs; got != 10 {
-		t.Fatalf("10 failed attempts ran argon2id %d times, want 10", got)
+	if got := f.auth.Verifications() - runs; got != 6 {
+		t.Fatalf("10 failed attempts, 4 of them locked, ran argon2id %d times, want 6", got)
 	}
 	log := f.log.String()
 	if strings.Count(log, "login locked") != 2 || !strings.Contains(log, "login=bob") || !strings.Contains(log, `login="(not an account)"`) {
@@ -244,9 +250,46 @@ func TestLockoutHoldsAcrossNodes(t *testing.T) {
 				a.AuthenticateFrom(context.Background(), "alice", "wrong", srcA)
 			}
 			for _, a := range []*Authenticator{one.auth, two} {
-				if _, err := a.AuthenticateFrom(context.Background(), "alice", "alice-right", srcB); !errors.Is(err, ErrBadLogin) {
+				if _, err := a.AuthenticateFrom(context.Background(), "alice", "alice-right", srcA); !errors.Is(err, ErrBadLogin) {
 					t.Fatalf("a node let the locked account in: %v", err)
 				}
+			}
+		})
+	}
+}
+
+// issue 16: guesses from many sources reach the global per-login lock,
+// which refuses every source the account has not logged in from within
+// KnownSourceAge; a known source keeps access, and stops being known once
+// its last success is older than that.
+func TestGlobalLockSparesKnownSources(t *testing.T) {
+	for _, b := range lockoutBackends {
+		t.Run(b.name, func(t *testing.T) {
+			f := newLockoutFixture(t, b.url(t), LockoutPolicy{LoginFailures: 3, GlobalLoginFailures: 10, KnownSourceAge: 48 * time.Hour})
+			home := netip.MustParseAddr("203.0.113.10")
+			if !f.try(t, "alice", "alice-right", home) {
+				t.Fatal("first login refused")
+			}
+			for i := range 10 {
+				// Two guesses per source: no source reaches its own 3.
+				f.try(t, "alice", "wrong", netip.AddrFrom4([4]byte{198, 51, 100, byte(i / 2)}))
+			}
+			if f.try(t, "alice", "alice-right", srcB) {
+				t.Fatal("a stranger's source got in past the global lock")
+			}
+			if !f.try(t, "alice", "alice-right", home) {
+				t.Fatal("the known source was refused by the global lock")
+			}
+			if !strings.Contains(f.log.String(), `kind="login from every unknown source"`) {
+				t.Fatalf("the global lock was not logged:\n%s", f.log)
+			}
+			// A source known 2 days ago is a stranger again.
+			f.clock.Advance(48 * time.Hour)
+			for i := range 10 {
+				f.try(t, "alice", "wrong", netip.AddrFrom4([4]byte{198, 51, 100, byte(100 + i/2)}))
+			}
+			if f.try(t, "alice", "alice-right", home) {
+				t.Fatal("a source last known 48 hours ago still passed the global lock")
 			}
 		})
 	}

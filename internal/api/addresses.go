@@ -8,7 +8,7 @@ import (
 	"github.com/dcvmail/dcvmail/internal/wire"
 )
 
-// addressList serves !GetDCVEmailAddressList (wire.md section 3).
+// addressList serves !GetDCVEmailAddressList (docs/api.md §3).
 func (h *Handler) addressList(w http.ResponseWriter, r *http.Request, c *call) {
 	a, acct, ok := h.begin(w, r, c, &addressListEndpoint)
 	if !ok {

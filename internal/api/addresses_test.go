@@ -8,7 +8,7 @@ import (
 	"github.com/dcvmail/dcvmail/internal/dcvtest"
 )
 
-// wire.md section 3: the text format, transcript. Levels run from the Base
+// docs/api.md §3: the text format, transcript. Levels run from the Base
 // Domain Name up; within a level admin, administrator, hostmaster,
 // postmaster, webmaster; whois_email is always none.
 func TestAddressListTextTranscript(t *testing.T) {
@@ -34,7 +34,7 @@ func TestAddressListTextTranscript(t *testing.T) {
 	wantBody(t, got, want)
 }
 
-// wire.md section 3: the JSON format, transcript, and the download path.
+// docs/api.md §3: the JSON format, transcript, and the download path.
 func TestAddressListJSONTranscript(t *testing.T) {
 	f := newFixture(t, dcvtest.Options{})
 	got := f.Post("/products/download/!GetDCVEmailAddressList",
@@ -50,7 +50,7 @@ func TestAddressListJSONTranscript(t *testing.T) {
 		"-4\nThe value of the 'responseFormat' argument is invalid!\n")
 }
 
-// wire.md section 3: every returned address is recorded with the time, the
+// docs/api.md §3: every returned address is recorded with the time, the
 // account, the name and its source; an IDN given in U-labels matches the
 // A-label offer.
 func TestAddressListRecordsOffers(t *testing.T) {

@@ -99,7 +99,7 @@ func TestVendorSampleAgainstDemo(t *testing.T) {
 	}
 }
 
-// wire.md section 1, -1: an API call over plain HTTP.
+// docs/api.md §1, -1: an API call over plain HTTP.
 func TestError1PlainHTTP(t *testing.T) {
 	f := newFixture(t, dcvtest.Options{HTTPListen: true})
 	before := f.Count(f.order)
@@ -123,7 +123,7 @@ func TestError1PlainHTTP(t *testing.T) {
 	}
 }
 
-// wire.md section 1: a trusted proxy's X-Forwarded-Proto: https counts as
+// docs/api.md §1: a trusted proxy's X-Forwarded-Proto: https counts as
 // HTTPS; an untrusted one's is ignored.
 func TestTrustedProxyForwardedProto(t *testing.T) {
 	for _, tc := range []struct {
@@ -153,7 +153,7 @@ func TestTrustedProxyForwardedProto(t *testing.T) {
 	}
 }
 
-// wire.md section 1, -17: any method but POST, named in the message.
+// docs/api.md §1, -17: any method but POST, named in the message.
 func TestError17WrongMethod(t *testing.T) {
 	f := newFixture(t, dcvtest.Options{})
 	for _, tc := range []struct{ method, want string }{
@@ -169,7 +169,7 @@ func TestError17WrongMethod(t *testing.T) {
 	}
 }
 
-// wire.md section 1, -2: the first unknown parameter in request order, the
+// docs/api.md §1, -2: the first unknown parameter in request order, the
 // query string before the body.
 func TestError2UnknownArgument(t *testing.T) {
 	f := newFixture(t, dcvtest.Options{})
@@ -185,7 +185,7 @@ func TestError2UnknownArgument(t *testing.T) {
 		"errorCode=-2&errorMessage=%27x%27+is+an+unrecognised+argument%21&errorItem=x")
 }
 
-// wire.md section 1, -3: missing parameters in table order; an empty value
+// docs/api.md §1, -3: missing parameters in table order; an empty value
 // is missing; with neither order parameter the -3 names orderNumber.
 func TestError3MissingArgument(t *testing.T) {
 	f := newFixture(t, dcvtest.Options{})
@@ -207,7 +207,7 @@ func invalidAnswer(item string) string {
 	return "errorCode=-4&errorMessage=The+value+of+the+%27" + item + "%27+argument+is+invalid%21&errorItem=" + item
 }
 
-// wire.md section 1, -4: malformed or over-long values, checked before
+// docs/api.md §1, -4: malformed or over-long values, checked before
 // authentication, in table order.
 func TestError4MalformedValue(t *testing.T) {
 	f := newFixture(t, dcvtest.Options{})
@@ -237,7 +237,7 @@ func TestError4MalformedValue(t *testing.T) {
 	}
 }
 
-// wire.md section 1: a parameter given twice with different values gets -4;
+// docs/api.md §1: a parameter given twice with different values gets -4;
 // the same value twice is accepted.
 func TestDuplicateParameter(t *testing.T) {
 	f := newFixture(t, dcvtest.Options{})
@@ -252,7 +252,7 @@ func TestDuplicateParameter(t *testing.T) {
 	wantBody(t, f.PostRaw(resendPath, "loginName=alice&loginPassword="+alicePass+"&orderNumber="+n(f.order)+"&orderNumber="+n(f.order)), "errorCode=0")
 }
 
-// wire.md section 1: names match case-insensitively (the vendor's sample
+// docs/api.md §1: names match case-insensitively (the vendor's sample
 // sends responseformat), bodies with unescaped '@', ':' and '/' are read,
 // query parameters merge with the body, and '!' may be %21.
 func TestLenientParsing(t *testing.T) {
@@ -270,7 +270,7 @@ func TestLenientParsing(t *testing.T) {
 	}
 }
 
-// wire.md section 1, -16: unknown login, wrong password and a disabled
+// docs/api.md §1, -16: unknown login, wrong password and a disabled
 // account get one and the same answer.
 func TestError16BadLogin(t *testing.T) {
 	f := newFixture(t, dcvtest.Options{})
@@ -289,7 +289,7 @@ func TestError16BadLogin(t *testing.T) {
 	wantBody(t, f.resend("orderNumber", n(f.order)), want)
 }
 
-// wire.md section 1, -91: a read-only account may not resend.
+// docs/api.md §1, -91: a read-only account may not resend.
 func TestError91ReadOnly(t *testing.T) {
 	f := newFixture(t, dcvtest.Options{})
 	f.AddAccount("reader", "reader-pass", true)
@@ -306,7 +306,7 @@ func TestError91ReadOnly(t *testing.T) {
 	}
 }
 
-// wire.md section 1, -14: an internal failure says nothing of its cause
+// docs/api.md §1, -14: an internal failure says nothing of its cause
 // and gives a request id.
 func TestError14Internal(t *testing.T) {
 	f := newFixture(t, dcvtest.Options{})
@@ -411,7 +411,7 @@ func TestRule4IdenticalResend(t *testing.T) {
 	}
 }
 
-// Semantic rule 4 with dcv-rules.md: once the random value has expired
+// Semantic rule 4 with docs/rules.md: once the random value has expired
 // (29 days by default, never more than 30 from its creation), a resend is a
 // new email with a new value to the same address.
 func TestRule4ExpiredValueGetsNewEmail(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 	"github.com/dcvmail/dcvmail/internal/wire"
 )
 
-// autoUpdate serves !AutoUpdateDCV (wire.md section 5). The parameter
+// autoUpdate serves !AutoUpdateDCV (docs/api.md §5). The parameter
 // checks of autoUpdateEndpoint have settled the shape of the call: one
 // domain or a list, lists of equal length, an address wherever the method
 // is EMAIL.

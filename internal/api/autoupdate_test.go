@@ -38,7 +38,7 @@ func missingAnswer(item string) string {
 	return "errorCode=-3&errorMessage=The+%27" + item + "%27+argument+is+missing%21&errorItem=" + item
 }
 
-// wire.md section 5 on a single-domain order: domainName may be left out;
+// docs/api.md §5 on a single-domain order: domainName may be left out;
 // a switch to HTTP_CSR_HASH is recorded and the live random value stops
 // covering the domain; switching back to EMAIL with an offered address
 // sends a new email with a new value, under ResendDCVEmail's rules.
@@ -88,7 +88,7 @@ func TestAutoUpdateSingleDomainToHTTPAndBackToEmail(t *testing.T) {
 	}
 }
 
-// wire.md section 5 on a multi-domain order: domainName is needed unless
+// docs/api.md §5 on a multi-domain order: domainName is needed unless
 // domainNames is given; the i-th name gets the i-th method and address;
 // only the named domains change.
 func TestAutoUpdateMultiDomain(t *testing.T) {
@@ -154,7 +154,7 @@ func TestAutoUpdateWildcardAndBaseNameStayApart(t *testing.T) {
 	}
 }
 
-// wire.md section 5: list lengths must match (-4 on the list that does not),
+// docs/api.md §5: list lengths must match (-4 on the list that does not),
 // responseFormat is not a parameter (-2), a read-only account gets -91, and
 // the one-domain and list forms do not mix. Nothing changes on any error.
 func TestAutoUpdateRefusals(t *testing.T) {

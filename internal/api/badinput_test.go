@@ -70,7 +70,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 	}
 }
 
-// wire.md section 3 with dcv-rules.md: names that cannot be validated get
+// docs/api.md §3 with docs/rules.md: names that cannot be validated get
 // -4 on domainName and nothing is recorded.
 func TestAddressListBadNames(t *testing.T) {
 	f := newFixture(t, dcvtest.Options{})

@@ -10,13 +10,13 @@ import (
 	"github.com/dcvmail/dcvmail/internal/wire"
 )
 
-// The values of dcvStatus (wire.md section 4).
+// The values of dcvStatus (docs/api.md §4).
 const (
 	statusAwaiting  = "Awaiting Validation"
 	statusValidated = "Validated"
 )
 
-// details serves !GetMDCDomainDetails (wire.md section 4): one group of
+// details serves !GetMDCDomainDetails (docs/api.md §4): one group of
 // keys per domain, indexed from 1 in the order's order. Read-only accounts
 // may call it.
 func (h *Handler) details(w http.ResponseWriter, r *http.Request, c *call) {

@@ -30,7 +30,7 @@ func (f *fixture) lastReply(order int64) string {
 	return as[len(as)-1].Reply
 }
 
-// wire.md section 4: one indexed group per domain, in the order's order,
+// docs/api.md §4: one indexed group per domain, in the order's order,
 // form-encoded by default; dcvStatus is Awaiting Validation or Validated.
 func TestDetailsFormTranscript(t *testing.T) {
 	f := newFixture(t, dcvtest.Options{})
@@ -60,7 +60,7 @@ func TestDetailsFormTranscript(t *testing.T) {
 			"&3_domainName=www.example.org&3_dcvMethod=HTTP_CSR_HASH&3_dcvStatus=Awaiting+Validation")
 }
 
-// wire.md section 4 with showStatusDetails=Y: the address, the last
+// docs/api.md §4 with showStatusDetails=Y: the address, the last
 // sending and the validation time (RFC 3339 UTC, empty when none), and
 // dcvmail's evidence of the last delivery attempt.
 func TestDetailsStatusDetailsFormTranscript(t *testing.T) {

@@ -24,7 +24,7 @@ func dnsFixture(t *testing.T) (*fixture, *dnstest.Server) {
 	return newFixture(t, dcvtest.Options{Resolvers: []string{dnsSrv.Addr()}}), dnsSrv
 }
 
-// wire.md section 3: DNS contacts appear in the JSON format only, with
+// docs/api.md §3: DNS contacts appear in the JSON format only, with
 // their lists; the text format is unchanged.
 func TestAddressListDNSContactsInJSONOnly(t *testing.T) {
 	f, _ := dnsFixture(t)
@@ -66,7 +66,7 @@ func TestResendToDNSContact(t *testing.T) {
 	}
 }
 
-// dcv-rules.md: SERVFAIL is never read as "no record": the JSON answer
+// docs/rules.md: SERVFAIL is never read as "no record": the JSON answer
 // carries a warning and the call still succeeds with what it has.
 func TestAddressListWarnsOnDNSFailure(t *testing.T) {
 	f, dnsSrv := dnsFixture(t)
@@ -80,7 +80,7 @@ func TestAddressListWarnsOnDNSFailure(t *testing.T) {
 	}
 }
 
-// dcv-rules.md: from 2026-03-15 contact lookups must be DNSSEC-validated;
+// docs/rules.md: from 2026-03-15 contact lookups must be DNSSEC-validated;
 // answers without the AD bit are dropped, with a warning.
 func TestDNSContactsNeedDNSSECOnceRequired(t *testing.T) {
 	f, dnsSrv := dnsFixture(t)

@@ -52,7 +52,7 @@ type Config struct {
 	Observe func(endpoint string, errorCode int, elapsed time.Duration)
 }
 
-// New returns the API handler. Its routes are the paths of wire.md section
+// New returns the API handler. Its routes are the paths of docs/api.md section
 // 1; the `!` of each may arrive percent-encoded.
 func New(cfg Config) *Handler {
 	h := &Handler{dcv: cfg.DCV, auth: cfg.Auth, proxies: cfg.TrustedProxies, log: cfg.Log, mux: http.NewServeMux(),
@@ -137,6 +137,9 @@ func (h *Handler) write(w http.ResponseWriter, c *call, body []byte) {
 	hdr := w.Header()
 	hdr.Set("Content-Type", c.format.ContentType())
 	hdr.Set("Cache-Control", "no-store")
+	// An answer echoes what the client sent (a -2 names its parameter):
+	// browsers must not read it as anything but its declared type.
+	hdr.Set("X-Content-Type-Options", "nosniff")
 	if c.https {
 		// Browsers heed HSTS only over HTTPS (RFC 6797 section 7.2).
 		hdr.Set("Strict-Transport-Security", "max-age=31536000")

@@ -104,7 +104,7 @@ func (l *accountLimiter) allow(acct store.Account) (ok bool, next time.Time, fir
 }
 
 // limitRequest refuses a request of acct over its account's limit: -14,
-// the contract's code for "not now, try again" (wire.md has none for
+// the contract's code for "not now, try again" (docs/api.md has none for
 // throttling; docs/sectigo-divergences.md says why this one), with a
 // Retry-After header and an errorDetail that say when.
 func (h *Handler) limitRequest(w http.ResponseWriter, c *call, acct store.Account) bool {

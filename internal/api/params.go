@@ -65,7 +65,7 @@ func (a args) int(name string) int64 {
 	return n
 }
 
-// parse reads a request and applies checks 1 to 5 of wire.md section 1 in
+// parse reads a request and applies checks 1 to 5 of docs/api.md §1 in
 // their order: transport, method, unknown parameter, missing parameter,
 // malformed value. It returns the first failure.
 func (h *Handler) parse(r *http.Request, ep *endpoint) (args, *wire.Error) {

@@ -7,7 +7,7 @@ import (
 	"github.com/dcvmail/dcvmail/internal/wire"
 )
 
-// resend serves !ResendDCVEmail (wire.md section 2).
+// resend serves !ResendDCVEmail (docs/api.md §2).
 func (h *Handler) resend(w http.ResponseWriter, r *http.Request, c *call) {
 	a, acct, ok := h.begin(w, r, c, &resendEndpoint)
 	if !ok {

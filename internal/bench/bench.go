@@ -18,6 +18,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -116,11 +117,17 @@ func Main(args []string, stdout, stderr io.Writer, getenv func(string) string) e
 	fs := flag.NewFlagSet("dcvmail bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	o.bind(fs)
-	if err := config.Parse(fs, args, getenv); err != nil {
+	rest, _, err := config.ParseArgs(fs, args, getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(stdout, "usage: dcvmail bench [--db URL] [--orders N] [--large-orders N] [--markdown FILE]\n\nMeasure throughput and latency on this machine (see BENCHMARKS.md).\n\nFlags (each also read from the environment variable shown, which the flag overrides):")
+		config.PrintFlags(stdout, fs, true)
+		fmt.Fprintln(stdout, "\nExit status: 0 success, 1 failure (one line on stderr), 2 usage error.")
 		return err
+	} else if err != nil {
+		return fmt.Errorf("%w: %v", config.ErrUsage, err)
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("bench: unexpected argument %q", fs.Arg(0))
+	if len(rest) > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", config.ErrUsage, rest[0])
 	}
 	progress := stderr
 	if o.Quiet {

@@ -18,7 +18,7 @@ import (
 
 // fixture is what seed made: accounts, and orders spread over them, each
 // with a first DCV email already delivered, so that a ResendDCVEmail
-// without dcvEmailAddress resends it (rule 4 of wire.md section 2).
+// without dcvEmailAddress resends it (rule 4 of docs/api.md §2).
 type fixture struct {
 	logins, passwords []string
 	first             int64   // order numbers are first, first+1, ...

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -14,25 +15,32 @@ import (
 	"github.com/dcvmail/dcvmail/internal/store"
 )
 
-// backup is `dcvmail backup --to FILE`: a consistent copy of the SQLite
-// database, taken while `serve` runs (store.Backup). It neither migrates
-// nor writes the database it copies.
-func backup(args []string, env Env) error {
-	var c config.Common
-	var to string
-	fs := newFlagSet("backup", env)
-	config.BindCommon(fs, &c)
-	fs.StringVar(&to, "to", "", "file to write the copy to (must not exist)")
-	if err := parse(fs, args, env); err != nil {
-		return err
-	}
-	if to == "" {
-		return usageError{"backup needs --to FILE"}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("backup: unexpected argument %q", fs.Arg(0))}
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+var backupCmd = &command{
+	name:     "backup",
+	synopsis: "--to FILE [--data DIR] [--db URL]",
+	summary:  "write a consistent online copy of the SQLite database",
+	about: `The copy is taken while serve runs (VACUUM INTO), checked with
+integrity_check, written 0600, and never overwrites an existing file. For
+PostgreSQL use pg_dump or pg_basebackup (docs/operations.md).`,
+	examples: []string{"dcvmail backup --data ./dcvmail-data --to ./dcvmail-$(date +%F).db"},
+	setup: func(fs *flag.FlagSet, k *call) func(context.Context) error {
+		var c config.Common
+		var to string
+		config.BindCommon(fs, &c)
+		fs.StringVar(&to, "to", "", "file to write the copy to (must not exist)")
+		return func(ctx context.Context) error {
+			if to == "" {
+				return usagef("backup needs --to FILE")
+			}
+			return runBackup(ctx, c, to, k.env)
+		}
+	},
+}
+
+// runBackup copies the database of c to the file to (store.Backup). It
+// neither migrates nor writes the database it copies.
+func runBackup(ctx context.Context, c config.Common, to string, env Env) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	url := c.DatabaseURL()
 	if !isPostgres(url) {

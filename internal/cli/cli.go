@@ -1,6 +1,11 @@
 // Package cli is dcvmail's command line: it parses commands and flags
 // (through package config) and calls the server and the domain. Nothing
 // here decides anything about DCV.
+//
+// Each command lives in its own file as a command value: its flags, its
+// help with examples, and what it does. Run finds the command, parses its
+// flags (anywhere among its arguments), and turns the outcome into an exit
+// status: 0 success, 1 failure, 2 usage error.
 package cli
 
 import (
@@ -9,21 +14,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
-	"os/signal"
-	"runtime/debug"
-	"slices"
+	"regexp"
 	"strings"
-	"syscall"
-	"time"
+	"text/tabwriter"
 
-	"github.com/dcvmail/dcvmail/internal/bench"
-	"github.com/dcvmail/dcvmail/internal/clientcmd"
 	"github.com/dcvmail/dcvmail/internal/config"
-	"github.com/dcvmail/dcvmail/internal/contacts"
-	"github.com/dcvmail/dcvmail/internal/dcv"
-	"github.com/dcvmail/dcvmail/internal/server"
 )
 
 // Env is what a command may use of its surroundings, so that tests can run
@@ -38,187 +34,303 @@ type Env struct {
 // OS is the real environment.
 func OS() Env { return Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv} }
 
-const usage = `dcvmail: email Domain Control Validation behind a Sectigo-compatible API
+// Exit statuses of every command. `dcvmail client` adds 3 for a call that
+// got no answer (see its help).
+const (
+	ExitOK      = 0
+	ExitFailure = 1
+	ExitUsage   = 2
+)
 
-Usage:
-  dcvmail serve   [--data DIR] [--db URL] [--listen ADDR] [--http-listen ADDR] [--admin-listen ADDR]
-                  [--tls-cert FILE --tls-key FILE] [--smtp URL] [--mail-from ADDR] [--public-url URL]
-                  [--dns-resolver ADDR]... [--trusted-proxy CIDR]... [--demo]
-                  (dcvmail serve -h lists every flag: SMTP, DKIM, DNS, limits, policy)
-  dcvmail migrate [--data DIR] [--db URL]
-  dcvmail account add  --login NAME [--password-stdin] [--read-only]
-  dcvmail account set  --login NAME [--password-stdin] [--read-only=BOOL] [--disabled=BOOL]
-  dcvmail order add    --account NAME --domain FQDN [--domain FQDN]... [--base-order N] [--dcv-email ADDR]
-  dcvmail order show   N [--json]
-  dcvmail template add --id N --file FILE [--account NAME]...
-  dcvmail mail list    [--json] [--order N]
-  dcvmail client resend|addresses|status|update --url URL --login NAME [flags]
-                       (password from DCVMAIL_CLIENT_PASSWORD or --password-stdin)
-  dcvmail backup       --to FILE [--data DIR] [--db URL]   (online copy of the SQLite database)
-  dcvmail status       [--admin-listen ADDR | --admin-url URL] [--json]   (readiness of a running server)
-  dcvmail bench        [--db URL] [--orders N] [--large-orders N] [--markdown FILE] (see BENCHMARKS.md)
-  dcvmail version
+const exitHelp = "Exit status: 0 success, 1 failure (one line on stderr), 2 usage error."
 
-Every flag also reads DCVMAIL_<FLAG> (e.g. --data from DCVMAIL_DATA); the flag wins.
-Run "dcvmail COMMAND -h" for a command's flags.
-`
-
-// Run runs the command line args (without the program name) and returns the
-// exit status.
-func Run(args []string, env Env) int {
-	if len(args) == 0 {
-		fmt.Fprint(env.Stderr, usage)
-		return 2
-	}
-	cmd, rest := args[0], args[1:]
-	var err error
-	switch cmd {
-	case "serve":
-		err = serve(rest, env)
-	case "migrate":
-		err = migrate(rest, env)
-	case "account", "order", "template", "mail":
-		if len(rest) == 0 {
-			err = usageError{fmt.Sprintf("%s needs a subcommand", cmd)}
-			break
-		}
-		err = admin(cmd+" "+rest[0], rest[1:], env)
-	case "backup":
-		err = backup(rest, env)
-	case "status":
-		err = status(rest, env)
-	case "client":
-		return clientcmd.Run(context.Background(), rest, env.Stdin, env.Stdout, env.Stderr, env.Getenv)
-	case "bench":
-		err = bench.Main(rest, env.Stdout, env.Stderr, env.Getenv)
-	case "version", "--version", "-version":
-		fmt.Fprintln(env.Stdout, "dcvmail", Version())
-	case "help", "-h", "--help":
-		fmt.Fprint(env.Stdout, usage)
-	default:
-		err = usageError{fmt.Sprintf("unknown command %q", cmd)}
-	}
-	var ue usageError
-	switch {
-	case err == nil:
-		return 0
-	case errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.As(err, &ue):
-		fmt.Fprintf(env.Stderr, "dcvmail: %s (run dcvmail help)\n", ue.msg)
-		return 2
-	default:
-		fmt.Fprintf(env.Stderr, "dcvmail: %s\n", oneLine(err.Error()))
-		return 1
-	}
+// command is one command of the binary.
+type command struct {
+	name     string // "order show"
+	synopsis string // its arguments and main flags, after the name
+	summary  string // one line, lower case, no full stop
+	about    string // optional paragraphs after the summary
+	examples []string
+	// nargs is the exact number of positional arguments.
+	nargs   int
+	argName string // what they are, for the message when they are missing
+	// setup declares the command's flags on fs and returns what to run
+	// once they are parsed.
+	setup func(fs *flag.FlagSet, c *call) func(ctx context.Context) error
+	// raw, when set, takes the arguments as they are (commands that parse
+	// their own, such as client).
+	raw func(args []string, env Env) int
 }
 
+// call is one run of a command: its environment, its positional arguments
+// and where each flag's value came from.
+type call struct {
+	env  Env
+	args []string
+	src  config.Sources
+}
+
+// commands in the order of the help.
+var commands = []*command{
+	serveCmd, migrateCmd,
+	accountAddCmd, accountSetCmd, accountUnlockCmd,
+	orderAddCmd, orderShowCmd,
+	templateAddCmd,
+	mailListCmd,
+	backupCmd, statusCmd,
+	clientCmd, benchCmd, versionCmd,
+}
+
+// usageError is a wrong command line: exit status 2.
 type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
-// Version is the module version the binary was built from, or "devel".
-func Version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
+// Run runs the command line args (without the program name) and returns the
+// exit status.
+func Run(args []string, env Env) int {
+	if env.Getenv == nil {
+		env.Getenv = func(string) string { return "" }
 	}
-	return "devel"
-}
-
-func newFlagSet(name string, env Env) *flag.FlagSet {
-	fs := flag.NewFlagSet("dcvmail "+name, flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
-	return fs
-}
-
-func parse(fs *flag.FlagSet, args []string, env Env) error {
-	if err := config.Parse(fs, args, env.Getenv); err != nil {
+	if env.Stdin == nil {
+		env.Stdin = strings.NewReader("")
+	}
+	if len(args) == 0 {
+		mainHelp(env.Stderr)
+		return ExitUsage
+	}
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		if len(args) > 1 {
+			return Run(append(args[1:len(args):len(args)], "-h"), env)
+		}
+		mainHelp(env.Stdout)
+		return ExitOK
+	case "--version", "-version":
+		args = []string{"version"}
+	}
+	cmd, rest, err := find(args, env)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return err
+			return ExitOK
 		}
-		return usageError{err.Error()}
+		hint := "dcvmail help"
+		if _, group := groups()[args[0]]; group {
+			hint = "dcvmail " + args[0] + " -h"
+		}
+		fmt.Fprintf(env.Stderr, "dcvmail: %s (run %s)\n", err, hint)
+		return ExitUsage
 	}
-	return nil
+	return cmd.run(rest, env)
 }
 
-func newLogger(format string, w io.Writer) (*slog.Logger, error) {
-	switch format {
-	case "text", "":
-		return slog.New(slog.NewTextHandler(w, nil)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, nil)), nil
-	}
-	return nil, usageError{fmt.Sprintf("--log-format %q: want text or json", format)}
-}
-
-func serve(args []string, env Env) error {
-	var cfg config.Serve
-	fs := newFlagSet("serve", env)
-	config.BindServe(fs, &cfg)
-	if err := parse(fs, args, env); err != nil {
-		return err
-	}
-	log, err := newLogger(cfg.LogFormat, env.Stderr)
-	if err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	srv, err := server.New(ctx, cfg, server.WithLogger(log))
-	if err != nil {
-		return err
-	}
-	defer reloadOnHangup(srv)()
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve() }()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-	}
-	log.Info("shutting down: finishing requests in flight")
-	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return err
-	}
-	return <-done
-}
-
-func migrate(args []string, env Env) error {
-	var c config.Common
-	fs := newFlagSet("migrate", env)
-	config.BindCommon(fs, &c)
-	if err := parse(fs, args, env); err != nil {
-		return err
-	}
-	app, err := openApp(context.Background(), c, nil, env)
-	if err != nil {
-		return err
-	}
-	defer app.Close()
-	fmt.Fprintln(env.Stdout, "schema up to date")
-	return nil
-}
-
-// openApp opens the database of --data/--db for an admin command, which may
-// run while `serve` runs on the same database.
-//
-// DNS contacts are looked up only for an --dcv-email that is not a
-// constructed address, and only at the resolvers given with --dns-resolver.
-func openApp(ctx context.Context, c config.Common, resolvers []string, env Env) (*server.App, error) {
-	if !strings.HasPrefix(c.DatabaseURL(), "postgres") {
-		if err := os.MkdirAll(c.Data, 0o700); err != nil {
-			return nil, err
+// find picks the command args name, and returns the arguments after its
+// name. A group's help ("account -h") is printed here (flag.ErrHelp).
+func find(args []string, env Env) (*command, []string, error) {
+	var group []*command
+	for _, c := range commands {
+		first, second, two := strings.Cut(c.name, " ")
+		if first != args[0] {
+			continue
+		}
+		if !two {
+			return c, args[1:], nil
+		}
+		group = append(group, c)
+		if len(args) > 1 && args[1] == second {
+			return c, args[2:], nil
 		}
 	}
-	return server.Open(ctx, server.AppOptions{
-		DatabaseURL: c.DatabaseURL(),
-		// DNSSEC is required of contact lookups from 2026-03-15 (dcv-rules.md).
-		Finder: contacts.NewFinder(contacts.Config{Resolvers: slices.DeleteFunc(resolvers, func(r string) bool { return r == "none" }),
-			RequireAD: dcv.InForce(dcv.Timeline, "dnssec-contacts", time.Now())}),
-		Log: slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
+	if len(group) > 0 {
+		if len(args) > 1 && isHelp(args[1]) {
+			groupHelp(env.Stdout, args[0], group)
+			return nil, nil, flag.ErrHelp
+		}
+		var subs []string
+		for _, c := range group {
+			_, s, _ := strings.Cut(c.name, " ")
+			subs = append(subs, s)
+		}
+		if len(args) == 1 || strings.HasPrefix(args[1], "-") {
+			return nil, nil, fmt.Errorf("%s needs a subcommand: %s", args[0], strings.Join(subs, ", "))
+		}
+		msg := fmt.Sprintf("unknown command %q", args[0]+" "+args[1])
+		if near := nearest(args[1], subs); near != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", args[0]+" "+near)
+		}
+		return nil, nil, errors.New(msg)
+	}
+	var names []string
+	for _, c := range commands {
+		first, _, _ := strings.Cut(c.name, " ")
+		names = append(names, first)
+	}
+	msg := fmt.Sprintf("unknown command %q", args[0])
+	if near := nearest(args[0], names); near != "" {
+		msg += fmt.Sprintf(" (did you mean %q?)", near)
+	}
+	return nil, nil, errors.New(msg)
+}
+
+// groups are the first words of two-word commands.
+func groups() map[string]bool {
+	g := map[string]bool{}
+	for _, c := range commands {
+		if first, _, two := strings.Cut(c.name, " "); two {
+			g[first] = true
+		}
+	}
+	return g
+}
+
+func isHelp(s string) bool { return s == "-h" || s == "-help" || s == "--help" || s == "help" }
+
+// nearest is the name among names that s is a typo of, if any.
+func nearest(s string, names []string) string {
+	fs := flag.NewFlagSet("", flag.ContinueOnError)
+	for _, n := range names {
+		if fs.Lookup(n) == nil {
+			fs.Bool(n, false, "")
+		}
+	}
+	return config.Nearest(fs, s)
+}
+
+// run parses the command's flags and runs it.
+func (c *command) run(args []string, env Env) int {
+	if c.raw != nil {
+		return c.raw(args, env)
+	}
+	fs := flag.NewFlagSet("dcvmail "+c.name, flag.ContinueOnError)
+	k := &call{env: env}
+	action := c.setup(fs, k)
+	pos, src, err := config.ParseArgs(fs, args, env.Getenv)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		c.help(env.Stdout, fs)
+		return ExitOK
+	case err != nil:
+		return c.exit(env, usageError{err.Error()})
+	case len(pos) > c.nargs && c.nargs == 0:
+		return c.exit(env, usagef("unexpected argument %q: %s takes none", pos[0], c.name))
+	case len(pos) != c.nargs:
+		return c.exit(env, usagef("%s needs %s, got %d argument(s)", c.name, c.argName, len(pos)))
+	}
+	k.args, k.src = pos, src
+	return c.exit(env, k.named(action(context.Background())))
+}
+
+// named rewrites the flag names in err (the server's "--listen: ...") to
+// the environment variables their values came from, where they did.
+func (k *call) named(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	renamed := msg
+	for name, from := range k.src {
+		if strings.HasPrefix(from, "--") {
+			continue
+		}
+		re := regexp.MustCompile(`--` + regexp.QuoteMeta(name) + `\b([^-]|$)`)
+		renamed = re.ReplaceAllString(renamed, from+"$1")
+	}
+	if renamed == msg {
+		return err
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		return usageError{renamed}
+	}
+	return errors.New(renamed)
+}
+
+// exit reports err on one line of stderr and returns the exit status.
+func (c *command) exit(env Env, err error) int {
+	var ue usageError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &ue):
+		msg := ue.msg
+		if !strings.Contains(msg, "did you mean") {
+			msg += fmt.Sprintf(" (see dcvmail %s -h)", c.name)
+		}
+		fmt.Fprintf(env.Stderr, "dcvmail %s: %s\n", c.name, msg)
+		return ExitUsage
+	}
+	fmt.Fprintf(env.Stderr, "dcvmail: %s\n", oneLine(err.Error()))
+	return ExitFailure
+}
+
+// oneLine puts a message on one line and drops a tail said twice (the
+// PostgreSQL driver repeats the resolver's error after its own).
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	for n := len(s) / 2; n >= 8; n-- {
+		if len(s) < 2*n+1 {
+			continue
+		}
+		tail := s[len(s)-n:]
+		if s[len(s)-n-1] == ' ' && s[len(s)-2*n-1:len(s)-n-1] == tail {
+			return s[:len(s)-n-1]
+		}
+	}
+	return s
+}
+
+// help prints a command's help: usage, what it does, its flags, examples
+// and exit statuses, in the one style of every command.
+func (c *command) help(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "usage: dcvmail %s %s\n\n%s.\n", c.name, c.synopsis, upperFirst(c.summary))
+	if c.about != "" {
+		fmt.Fprintf(w, "\n%s\n", strings.TrimSpace(c.about))
+	}
+	fmt.Fprintln(w, "\nFlags (each also read from the environment variable shown, which the flag overrides):")
+	config.PrintFlags(w, fs, true)
+	if len(c.examples) > 0 {
+		fmt.Fprintln(w, "\nExamples:")
+		for _, e := range c.examples {
+			fmt.Fprintf(w, "  %s\n", e)
+		}
+	}
+	fmt.Fprintf(w, "\n%s\n", exitHelp)
+}
+
+func groupHelp(w io.Writer, group string, cmds []*command) {
+	fmt.Fprintf(w, "usage: dcvmail %s COMMAND [flags]\n\nCommands:\n", group)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, c := range cmds {
+		fmt.Fprintf(tw, "  dcvmail %s\t%s\n", c.name, c.summary)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\nRun \"dcvmail %s COMMAND -h\" for a command's flags and examples.\n\n%s\n", group, exitHelp)
+}
+
+func mainHelp(w io.Writer) {
+	fmt.Fprint(w, "dcvmail: email Domain Control Validation behind a Sectigo-compatible API\n\nusage: dcvmail COMMAND [arguments] [flags]\n\nCommands:\n")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, c := range commands {
+		fmt.Fprintf(tw, "  %s\t%s\n", c.name, c.summary)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, `
+Run "dcvmail COMMAND -h" for a command's flags and examples, e.g. "dcvmail serve -h".
+Flags may come before or after a command's arguments. Every flag also reads
+DCVMAIL_<FLAG> (--data from DCVMAIL_DATA, --db from DCVMAIL_DB); the flag wins.
+
+Get started:
+  dcvmail serve --demo          (then see README.md: the vendor's sample request works)
+
+%s
+`, exitHelp)
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -21,39 +22,46 @@ type errNotReady struct{}
 
 func (errNotReady) Error() string { return "the server is not ready (see the failing checks above)" }
 
-// status is `dcvmail status`: the readiness checks of a running server,
-// read from its admin listener's /readyz. It exits non-zero when the
-// server is not ready or does not answer.
-//
-// --admin-listen reads DCVMAIL_ADMIN_LISTEN like `serve`, so with the
-// service's environment file loaded it finds the server by itself.
-func status(args []string, env Env) error {
-	var listen, base string
-	var asJSON bool
-	var timeout time.Duration
-	fs := newFlagSet("status", env)
-	fs.StringVar(&listen, "admin-listen", "", "the server's --admin-listen address")
-	fs.StringVar(&base, "admin-url", "", "base URL of the admin listener, e.g. http://10.0.0.5:9090 (instead of --admin-listen)")
-	fs.BoolVar(&asJSON, "json", false, "print /readyz's JSON as it came")
-	fs.DurationVar(&timeout, "timeout", 10*time.Second, "how long to wait for the answer")
-	if err := parse(fs, args, env); err != nil {
-		return err
-	}
-	if base == "" {
-		if listen == "" {
-			return usageError{"status needs --admin-listen ADDR or --admin-url URL (or DCVMAIL_ADMIN_LISTEN)"}
+var statusCmd = &command{
+	name:     "status",
+	synopsis: "[--admin-listen ADDR | --admin-url URL] [--json]",
+	summary:  "print the readiness checks of a running server",
+	about: `Reads /readyz from the server's admin listener and exits non-zero when
+the server is not ready or does not answer. --admin-listen reads
+DCVMAIL_ADMIN_LISTEN like serve, so with the service's environment file
+loaded it finds the server by itself.`,
+	examples: []string{"dcvmail status --admin-listen 127.0.0.1:9090", "dcvmail status --admin-url http://10.0.0.5:9090 --json"},
+	setup: func(fs *flag.FlagSet, k *call) func(context.Context) error {
+		var listen, base string
+		var asJSON bool
+		var timeout time.Duration
+		fs.StringVar(&listen, "admin-listen", "", "the server's --admin-listen address")
+		fs.StringVar(&base, "admin-url", "", "base URL of the admin listener, e.g. http://10.0.0.5:9090 (instead of --admin-listen)")
+		fs.BoolVar(&asJSON, "json", false, "print /readyz's JSON as it came")
+		fs.DurationVar(&timeout, "timeout", 10*time.Second, "how long to wait for the answer")
+		return func(context.Context) error {
+			if base == "" {
+				if listen == "" {
+					return usagef("status needs --admin-listen ADDR or --admin-url URL (or DCVMAIL_ADMIN_LISTEN)")
+				}
+				u, err := adminURL(listen)
+				if err != nil {
+					return usagef("%v", err)
+				}
+				base = u
+			}
+			return readiness(base, asJSON, timeout, k.env)
 		}
-		u, err := adminURL(listen)
-		if err != nil {
-			return usageError{err.Error()}
-		}
-		base = u
-	}
+	},
+}
+
+// readiness prints the readiness report of the admin listener at base.
+func readiness(base string, asJSON bool, timeout time.Duration, env Env) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+"/readyz", nil)
 	if err != nil {
-		return usageError{fmt.Sprintf("--admin-url: %v", err)}
+		return usagef("--admin-url: %v", err)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

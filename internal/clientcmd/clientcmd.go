@@ -15,11 +15,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/dcvmail/dcvmail/internal/config"
 	"github.com/dcvmail/dcvmail/internal/wire"
 	"github.com/dcvmail/dcvmail/sps"
 )
@@ -46,16 +48,17 @@ const defaultTimeout = time.Minute
 // command is one subcommand.
 type command struct {
 	name, summary string
+	example       string // the flags of the help's example, after the common ones
 	// define declares the subcommand's own flags and returns the call to
 	// make once they are parsed.
 	define func(fs *flag.FlagSet) func(ctx context.Context, c *sps.Client, out *output) error
 }
 
 var commands = []command{
-	{"resend", "send or resend the DCV email of an order (ResendDCVEmail)", defineResend},
-	{"addresses", "list the addresses that may receive a domain's DCV email (GetDCVEmailAddressList)", defineAddresses},
-	{"status", "show the DCV state of an order's domains (GetMDCDomainDetails)", defineStatus},
-	{"update", "change the DCV method or address of domains (AutoUpdateDCV)", defineUpdate},
+	{"resend", "send or resend the DCV email of an order (ResendDCVEmail)", " --order 1234567", defineResend},
+	{"addresses", "list the addresses that may receive a domain's DCV email (GetDCVEmailAddressList)", " --domain example.com", defineAddresses},
+	{"status", "show the DCV state of an order's domains (GetMDCDomainDetails)", " --order 1234567 --details", defineStatus},
+	{"update", "change the DCV method or address of domains (AutoUpdateDCV)", " --order 1234567 --method EMAIL --email admin@example.com", defineUpdate},
 }
 
 // Run runs "dcvmail client"; args are the arguments after "client", the
@@ -89,20 +92,24 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	var o options
 	o.define(fs)
 	call := cmd.define(fs)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: dcvmail client %s --url URL --login NAME [flags]\n\n%s.\n\nflags:\n", cmd.name, upperFirst(cmd.summary))
-		fs.PrintDefaults()
-		fmt.Fprintf(fs.Output(), "\nThe password is read from $%s, or with --password-stdin from the first line of stdin.\n", PasswordEnv)
-		fmt.Fprintf(fs.Output(), "Exit status: 0 errorCode 0, 1 negative errorCode, 2 usage error, 3 no answer.\n")
+	help := func(w io.Writer) {
+		fmt.Fprintf(w, "usage: dcvmail client %s --url URL --login NAME [flags]\n\n%s.\n\nFlags:\n", cmd.name, upperFirst(cmd.summary))
+		config.PrintFlags(w, fs, false)
+		fmt.Fprintf(w, "\nThe password is read from $%s, or with --password-stdin from the first line of stdin.\n", PasswordEnv)
+		fmt.Fprintf(w, "\nExample:\n  DCVMAIL_CLIENT_PASSWORD=login_password dcvmail client %s --url https://127.0.0.1:8443 --login login_name --ca dcvmail-data/tls-cert.pem%s\n", cmd.name, cmd.example)
+		fmt.Fprintf(w, "\nExit status: 0 errorCode 0, 1 negative errorCode, 2 usage error, 3 no answer.\n")
 	}
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return ExitOK
-		}
-		return ExitUsage // the flag package has printed the error and usage
+	// The client's flags read no environment variables: its only one is
+	// the password's.
+	rest, _, err := config.ParseArgs(fs, args[1:], func(string) string { return "" })
+	if errors.Is(err, flag.ErrHelp) {
+		help(stdout)
+		return ExitOK
+	} else if err != nil {
+		return usageError(stderr, fmt.Sprintf("%s: %v", cmd.name, err))
 	}
-	if fs.NArg() > 0 {
-		return usageError(stderr, fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
+	if len(rest) > 0 {
+		return usageError(stderr, fmt.Sprintf("unexpected argument %q", rest[0]))
 	}
 	client, err := o.client(stdin, getenv)
 	if err != nil {
@@ -162,6 +169,9 @@ func (o *options) define(fs *flag.FlagSet) {
 func (o *options) client(stdin io.Reader, getenv func(string) string) (*sps.Client, error) {
 	if o.url == "" {
 		return nil, errors.New("--url is required")
+	}
+	if u, err := url.Parse(o.url); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, fmt.Errorf("--url %q: want the API's base URL with its scheme, e.g. https://%s", o.url, strings.TrimPrefix(strings.TrimPrefix(o.url, "//"), "/"))
 	}
 	if o.login == "" {
 		return nil, errors.New("--login is required")
@@ -235,6 +245,9 @@ func report(err error, name string, out *output, stderr io.Writer) int {
 		return ExitAPIError
 	case errors.As(err, &te):
 		fmt.Fprintf(stderr, "dcvmail client: %v\n", err)
+		if untrusted(err) {
+			fmt.Fprintln(stderr, "dcvmail client: the server's certificate is not trusted; dcvmail's own is self-signed: trust it with --ca DATA/tls-cert.pem (DATA: the server's --data directory)")
+		}
 		if !te.NotSent && (name == "resend" || name == "update") {
 			fmt.Fprintln(stderr, "dcvmail client: the request may have reached the server; check with \"dcvmail client status\" before trying again")
 		}
@@ -451,3 +464,12 @@ func defineUpdate(fs *flag.FlagSet) func(context.Context, *sps.Client, *output) 
 // usageErr is a flag value found wrong after parsing; Run reports it as a
 // usage error, like the refusals of sps.
 type usageErr struct{ error }
+
+// untrusted tells whether err is a TLS verification failure, which --ca
+// cures.
+func untrusted(err error) bool {
+	var unknown x509.UnknownAuthorityError
+	var verify *tls.CertificateVerificationError
+	var host x509.HostnameError
+	return errors.As(err, &unknown) || errors.As(err, &verify) || errors.As(err, &host)
+}

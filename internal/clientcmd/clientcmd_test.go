@@ -205,12 +205,13 @@ func TestUsage(t *testing.T) {
 		{"no url", withPassword, []string{"resend", "--login", "login_name", "--order", "1"}, ExitUsage, "--url is required"},
 		{"no login", withPassword, []string{"resend", "--url", srv.URL, "--order", "1"}, ExitUsage, "--login is required"},
 		{"no password", nil, []string{"resend", "--url", srv.URL, "--login", "login_name"}, ExitUsage, "no password: set $DCVMAIL_CLIENT_PASSWORD"},
-		{"bad flag", withPassword, []string{"resend", "--url", srv.URL, "--login", "x", "--domain", "a.com"}, ExitUsage, "flag provided but not defined: -domain"},
+		{"bad flag", withPassword, []string{"resend", "--url", srv.URL, "--login", "x", "--domain", "a.com"}, ExitUsage, "unknown flag --domain"},
 		{"bad number", withPassword, []string{"resend", "--url", srv.URL, "--login", "x", "--order", "abc"}, ExitUsage, "invalid value"},
 		{"extra argument", withPassword, []string{"status", "--url", srv.URL, "--login", "x", "5"}, ExitUsage, `unexpected argument "5"`},
 		{"bad format", withPassword, []string{"status", "--url", srv.URL, "--login", "x", "--response-format", "xml"}, ExitUsage, "--response-format"},
 		{"plain http", withPassword, []string{"status", "--url", "http://dcv.example.net", "--login", "x"}, ExitUsage, "plain http://"},
-		{"bad url", withPassword, []string{"status", "--url", "dcv.example.net", "--login", "x"}, ExitUsage, "BaseURL"},
+		{"bad url", withPassword, []string{"status", "--url", "dcv.example.net", "--login", "x"}, ExitUsage, `--url "dcv.example.net": want the API's base URL with its scheme, e.g. https://dcv.example.net`},
+		{"url without scheme", withPassword, []string{"status", "--url", "127.0.0.1:18443", "--login", "x"}, ExitUsage, "e.g. https://127.0.0.1:18443"},
 		{"missing ca", withPassword, []string{"status", "--url", srv.URL, "--login", "x", "--ca", filepath.Join(t.TempDir(), "none.pem")}, ExitUsage, "--ca"},
 	}
 	for _, tt := range tests {
@@ -256,7 +257,7 @@ func TestTransportAndTLS(t *testing.T) {
 	base := []string{"status", "--url", srv.URL, "--login", "login_name", "--order", "5"}
 
 	r := run("", withPassword, base...)
-	if r.code != ExitTransport || !strings.Contains(r.stderr, "certificate") {
+	if r.code != ExitTransport || !strings.Contains(r.stderr, "certificate") || !strings.Contains(r.stderr, "--ca DATA/tls-cert.pem") {
 		t.Errorf("self-signed, no --insecure: %+v", r)
 	}
 	if r := run("", withPassword, append(base, "--insecure")...); r.code != ExitOK {

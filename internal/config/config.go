@@ -57,6 +57,7 @@ type Serve struct {
 	Mail           Mail
 	Limits         Limits
 	Ops            Ops
+	Guard          Guard
 }
 
 // Ops are the operations flags (docs/operations.md): readiness thresholds
@@ -65,6 +66,17 @@ type Ops struct {
 	ReadyMaxOutboxAge time.Duration // /readyz fails when the oldest undelivered message is older
 	ReadySMTPWindow   time.Duration // /readyz fails when deliveries failed and none succeeded within it
 	TLSHosts          List          // extra names and addresses of the generated self-signed certificate
+}
+
+// Guard is the configuration of the defences added for issue 16: who may
+// call the admin listener, and where --demo may run (SECURITY.md).
+type Guard struct {
+	AdminTokenFile string // file holding the admin listener's bearer token
+	// AdminToken is the token itself, from DCVMAIL_ADMIN_TOKEN (never a
+	// flag: a command line is visible to every local user). The file wins.
+	AdminToken string
+	AdminHosts List // further names the admin listener answers to
+	DemoUnsafe bool // allow --demo with --smtp or a non-loopback --listen
 }
 
 // Limits are the defences against password guessing and floods
@@ -77,6 +89,10 @@ type Limits struct {
 	LockoutDuration time.Duration // how long a lock lasts
 	RequestRate     float64       // API requests per second per account on each node; negative: no limit
 	RequestBurst    int           // API requests an account may make at once
+	// GlobalLoginFailures are failed logins of one login name from all
+	// sources that lock it for sources it has not logged in from.
+	GlobalLoginFailures int
+	KnownSourceAge      time.Duration // how long a successful login keeps its source known
 }
 
 // Mail is the delivery configuration of `dcvmail serve` (docs/mail.md).
@@ -94,7 +110,7 @@ type Mail struct {
 	DKIMDomain      string
 }
 
-// BindServe registers the flags of `dcvmail serve` (operator.md).
+// BindServe registers the flags of `dcvmail serve` (docs/cli.md).
 func BindServe(fs *flag.FlagSet, c *Serve) {
 	BindCommon(fs, &c.Common)
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8443", "HTTPS address of the API and the confirmation page")
@@ -139,6 +155,17 @@ func BindServe(fs *flag.FlagSet, c *Serve) {
 	fs.DurationVar(&o.ReadyMaxOutboxAge, "ready-max-outbox-age", 10*time.Minute, "/readyz answers 503 while the oldest undelivered message is older than this")
 	fs.DurationVar(&o.ReadySMTPWindow, "ready-smtp-window", 5*time.Minute, "/readyz answers 503 when deliveries failed within this window and none succeeded")
 	fs.Var(&o.TLSHosts, "tls-hosts", "names and IP addresses the generated self-signed certificate covers besides localhost, 127.0.0.1 and ::1 (comma-separated or repeated)")
+	bindGuard(fs, c)
+}
+
+// bindGuard registers the flags of issue 16's defences, in one block.
+func bindGuard(fs *flag.FlagSet, c *Serve) {
+	l, g := &c.Limits, &c.Guard
+	fs.IntVar(&l.GlobalLoginFailures, "lockout-global-login-failures", 500, "failed logins of one login name from all sources within --lockout-window that lock it for every source it has not logged in from")
+	fs.DurationVar(&l.KnownSourceAge, "lockout-known-source-age", 30*24*time.Hour, "how long a successful login keeps its source address exempt from source and global locks")
+	fs.StringVar(&g.AdminTokenFile, "admin-token-file", "", "file holding the bearer token the admin listener requires (DCVMAIL_ADMIN_TOKEN holds the token itself); required unless --admin-listen is loopback")
+	fs.Var(&g.AdminHosts, "admin-host", "a further Host name the admin listener answers to (besides its address and localhost); repeatable")
+	fs.BoolVar(&g.DemoUnsafe, "demo-unsafe", false, "allow --demo, whose account has a published password, with --smtp or a non-loopback --listen")
 }
 
 // Proxies parses --trusted-proxy values.

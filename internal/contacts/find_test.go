@@ -97,7 +97,7 @@ func TestBR322414TXTContactPerADN(t *testing.T) {
 	}
 }
 
-// BR 3.2.2.4.14 and dcv-rules.md: the whole RDATA must be one bare valid
+// BR 3.2.2.4.14 and docs/rules.md: the whole RDATA must be one bare valid
 // address; padding, display names and several addresses are ignored.
 func TestBR322414TXTNotBareAddressIgnored(t *testing.T) {
 	tests := []struct{ rdata, want string }{
@@ -314,7 +314,7 @@ func TestBR3229DuplicateResolverCountsOnce(t *testing.T) {
 	}
 }
 
-// BR 3.2.2.9 and dcv-rules.md: a failed perspective does not count, but the
+// BR 3.2.2.9 and docs/rules.md: a failed perspective does not count, but the
 // others can still reach the quorum; the failure is reported.
 func TestBR3229FailedPerspective(t *testing.T) {
 	var servers []*dnstest.Server
@@ -377,7 +377,7 @@ func TestDNSSECRequireAD(t *testing.T) {
 	}
 }
 
-// dcv-rules.md (BR 3.2.2.4 preamble): SERVFAIL, REFUSED or a timeout is
+// docs/rules.md (BR 3.2.2.4 preamble): SERVFAIL, REFUSED or a timeout is
 // never taken as an empty answer: the list stays empty and a warning says
 // why. NXDOMAIN and NODATA are a genuine absence, without warning.
 func TestFailureIsWarningNotEmptySuccess(t *testing.T) {

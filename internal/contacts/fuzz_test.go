@@ -18,7 +18,7 @@ func checkClean(t *testing.T, what, s string) {
 	}
 }
 
-// wire.md 3: Normalize never panics; its output is a clean, lowercase
+// docs/api.md §3: Normalize never panics; its output is a clean, lowercase
 // A-label name, is its own normal form, and has ADNs.
 func FuzzNormalize(f *testing.F) {
 	for _, s := range []string{
@@ -52,7 +52,7 @@ func FuzzNormalize(f *testing.F) {
 	})
 }
 
-// dcv-rules.md: NormalizeMailbox never panics; its output is one bare
+// docs/rules.md: NormalizeMailbox never panics; its output is one bare
 // mailbox with a clean lowercase A-label domain, and is its own normal form.
 func FuzzNormalizeMailbox(f *testing.F) {
 	for _, s := range []string{

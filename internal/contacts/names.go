@@ -128,7 +128,7 @@ func hasControl(s string) bool {
 }
 
 // icannSuffix is the public suffix of name by the ICANN section of the
-// Public Suffix List alone (dcv-rules.md): a private-section match is
+// Public Suffix List alone (docs/rules.md): a private-section match is
 // replaced by the ICANN suffix beneath it. A name under no listed TLD gets
 // the list's default rule "*", its last label.
 func icannSuffix(name string) string {

@@ -39,7 +39,7 @@ func TestBR32244ChildMailboxNeverValidatesParent(t *testing.T) {
 	}
 }
 
-// dcv-rules.md, ADN: names are removed from the left down to and including
+// docs/rules.md, ADN: names are removed from the left down to and including
 // the Base Domain Name, never to the public suffix (a.b.example.co.uk never
 // yields co.uk).
 func TestADNNeverPublicSuffix(t *testing.T) {
@@ -72,7 +72,7 @@ func TestADNNeverPublicSuffix(t *testing.T) {
 	}
 }
 
-// wire.md 3 and dcv-rules.md: a leading "*." is removed first, so a wildcard
+// docs/api.md §3 and docs/rules.md: a leading "*." is removed first, so a wildcard
 // has the ADNs of the name below it.
 func TestWildcard(t *testing.T) {
 	for _, in := range []string{"*.example.com", "*.EXAMPLE.com", "*.example.com."} {
@@ -87,7 +87,7 @@ func TestWildcard(t *testing.T) {
 	}
 }
 
-// wire.md 3: an IDN is converted to A-labels (names and mailbox domains).
+// docs/api.md §3: an IDN is converted to A-labels (names and mailbox domains).
 func TestIDN(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"bücher.example", "xn--bcher-kva.example"},
@@ -106,7 +106,7 @@ func TestIDN(t *testing.T) {
 	}
 }
 
-// wire.md 3: invalid names, IP addresses and bare public suffixes are
+// docs/api.md §3: invalid names, IP addresses and bare public suffixes are
 // refused (-4 on domainName); Find refuses them too.
 func TestInvalidNames(t *testing.T) {
 	f := NewFinder(Config{})
@@ -151,7 +151,7 @@ func TestInvalidNames(t *testing.T) {
 	}
 }
 
-// dcv-rules.md: a TXT or CAA value must be one bare valid address.
+// docs/rules.md: a TXT or CAA value must be one bare valid address.
 func TestNormalizeMailbox(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"dns@example.com", "dns@example.com"},

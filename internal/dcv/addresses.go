@@ -2,6 +2,7 @@ package dcv
 
 import (
 	"context"
+	"time"
 
 	"github.com/dcvmail/dcvmail/internal/contacts"
 	"github.com/dcvmail/dcvmail/internal/store"
@@ -30,6 +31,24 @@ func (s *Service) AddressList(ctx context.Context, account store.Account, fqdn s
 			At:        now,
 		}
 	}
-	err = s.store.Tx(ctx, func(tx *store.Tx) error { return tx.RecordOffers(ctx, offers) })
-	return list, err
+	if err = s.store.Tx(ctx, func(tx *store.Tx) error { return tx.RecordOffers(ctx, offers) }); err != nil {
+		return list, err
+	}
+	s.pruneOffers(ctx, now)
+	return list, nil
+}
+
+// pruneOffers deletes offers past the offer window, at most once a minute
+// per node (again at once while a full batch came back), in statements of
+// their own: address_offers holds one row per (account, name, address)
+// offered within the window, and no more. A failure only delays pruning.
+func (s *Service) pruneOffers(ctx context.Context, now time.Time) {
+	prev := s.lastOfferPrune.Load()
+	if now.UnixMilli()-prev < time.Minute.Milliseconds() || !s.lastOfferPrune.CompareAndSwap(prev, now.UnixMilli()) {
+		return
+	}
+	n, err := s.store.PruneOffers(ctx, now.Add(-s.policy.OfferWindow))
+	if err == nil && n == 1000 {
+		s.lastOfferPrune.Store(0)
+	}
 }

@@ -47,7 +47,7 @@ func IsMethod(m string) bool {
 	return false
 }
 
-// AutoUpdate carries out wire.md section 5: it switches domains of an order
+// AutoUpdate carries out docs/api.md §5: it switches domains of an order
 // between email and the CSR-hash methods. A domain switched to EMAIL gets a
 // new DCV email with a new random value, under the rules of ResendDCVEmail
 // (the address must have been offered to the account within the window and

@@ -3,24 +3,33 @@ package dcv
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
 	"github.com/dcvmail/dcvmail/internal/store"
 )
 
-// The limit on codes per order on the confirmation page. A random value has
-// 128 bits, so guessing is hopeless anyway; the limit keeps it so and keeps
-// the work a guesser can cause small. It is counted in the database, so it
-// holds across nodes, and for every order number alike, existing or not, so
-// that it reveals nothing about which orders exist.
+// The limits on wrong codes on the confirmation page. A random value has
+// 128 bits, so guessing is hopeless anyway; the limits keep it so and keep
+// the work a guesser can cause small. They are counted per source (an IPv4
+// address or an IPv6 /64, as the login lockout counts), in the database so
+// that they hold across nodes: one source's guessing never closes the page
+// to another, so nobody can lock a domain owner out of an order
+// (SECURITY.md, "The confirmation page").
 const (
-	// CodeAttemptLimit is how many wrong codes an order number takes in
-	// one CodeAttemptWindow; further codes, right ones too, are refused
-	// until the window ends.
+	// CodeAttemptLimit is how many wrong codes one source may send for one
+	// order in one CodeAttemptWindow; further codes from it for that
+	// order, right ones too, are refused until the window ends. A new DCV
+	// email of the order starts the count afresh: its code is judged on
+	// its own.
 	CodeAttemptLimit = 10
 	// CodeAttemptWindow is the fixed window, from the first wrong code.
 	CodeAttemptWindow = time.Hour
+	// SourceCodeAttemptLimit is how many wrong codes one source may send
+	// across all order numbers, existing or not, in one
+	// CodeAttemptWindow.
+	SourceCodeAttemptLimit = 50
 )
 
 // NormalizeCode reads a random value as a person or a tool submits it: the
@@ -46,8 +55,11 @@ type ConfirmRequest struct {
 	OrderNumber int64
 	Code        string // as submitted; NormalizeCode is applied
 	ClientIP    string
-	PeerAddr    string
-	UserAgent   string
+	// Source is what the limits count the client as (origin.Source of its
+	// address); "" counts it as one unknown source.
+	Source    string
+	PeerAddr  string
+	UserAgent string
 }
 
 // Outcome is what became of a submitted code.
@@ -69,8 +81,9 @@ const (
 	Superseded
 	// OrderClosed: a code of an order that is cancelled or rejected.
 	OrderClosed
-	// TooManyAttempts: the order number has taken CodeAttemptLimit wrong
-	// codes in the window; nothing was judged.
+	// TooManyAttempts: the source has sent CodeAttemptLimit wrong codes
+	// for the order, or SourceCodeAttemptLimit in all, in the window;
+	// nothing was judged.
 	TooManyAttempts
 )
 
@@ -88,46 +101,72 @@ type Confirmation struct {
 	Malformed bool
 	// Expires is when an Expired code stopped being accepted.
 	Expires time.Time
-	// AttemptsLeft is how many more wrong codes the order number takes in
-	// this window (Rejected, Expired, Superseded, OrderClosed).
+	// AttemptsLeft is how many more wrong codes the source may send for
+	// the order number in this window (Rejected, Expired, Superseded,
+	// OrderClosed).
 	AttemptsLeft int
 	// RetryAt is when the window ends (TooManyAttempts, or no attempt left).
 	RetryAt time.Time
 }
 
-// Confirm judges a code submitted for an order (wire.md section 6). A code
+// Confirm judges a code submitted for an order (docs/api.md §6). A code
 // that is a live random value of the order validates every domain whose
 // live email it belongs to, and the approver's address and user agent are
 // kept as evidence, in one transaction. A code is compared by its keyed
-// hash and then in constant time; wrong codes are limited per order number.
-// Confirm is the only call of the page that changes state.
+// hash and then in constant time; wrong codes are limited per source and
+// order, and per source. An order number that does not exist is counted
+// only against the source's total (no row is made for it), with the answer
+// of a wrong code. Confirm is the only call of the page that changes state.
 func (s *Service) Confirm(ctx context.Context, r ConfirmRequest) (Confirmation, error) {
 	code, ok := NormalizeCode(r.Code)
 	if !ok || r.OrderNumber <= 0 {
 		return Confirmation{Outcome: Rejected, Malformed: true}, nil
 	}
 	hash := s.values.Hash(code)
+	source := "source:" + r.Source
+	if r.Source == "" {
+		source = "source:unknown"
+	}
+	perOrder := fmt.Sprintf("order:%d %s", r.OrderNumber, source)
 	var c Confirmation
 	err := s.store.Tx(ctx, func(tx *store.Tx) error {
 		now := s.clock.Now()
-		att, err := tx.CountCodeAttempt(ctx, r.OrderNumber, now, now.Add(-CodeAttemptWindow))
+		expired := now.Add(-CodeAttemptWindow)
+		exists, epoch, err := tx.CodeEpoch(ctx, r.OrderNumber)
 		if err != nil {
 			return err
 		}
-		retryAt := att.WindowStart.Add(CodeAttemptWindow)
-		if att.Failures > CodeAttemptLimit {
+		src, err := tx.CountCodeAttempt(ctx, source, 0, 0, now, expired)
+		if err != nil {
+			return err
+		}
+		left, retryAt := SourceCodeAttemptLimit-src.Failures, src.WindowStart.Add(CodeAttemptWindow)
+		if exists {
+			// Counts from before the order's newest email do not hold
+			// against its code: the epoch starts them afresh.
+			ord, err := tx.CountCodeAttempt(ctx, perOrder, r.OrderNumber, epoch, now, expired)
+			if err != nil {
+				return err
+			}
+			if l := CodeAttemptLimit - ord.Failures; l < left {
+				left, retryAt = l, ord.WindowStart.Add(CodeAttemptWindow)
+			}
+		}
+		if left < 0 {
 			c = Confirmation{Outcome: TooManyAttempts, RetryAt: retryAt}
 			return nil
 		}
-		if c, err = s.judge(ctx, tx, r, code, hash, now); err != nil {
+		if !exists {
+			c = Confirmation{Outcome: Rejected}
+		} else if c, err = s.judge(ctx, tx, r, code, hash, now); err != nil {
 			return err
 		}
 		switch c.Outcome {
 		case Confirmed, AlreadyValidated:
-			return tx.ForgiveCodeAttempt(ctx, r.OrderNumber)
+			return tx.ForgiveCodeAttempts(ctx, source, perOrder)
 		}
-		c.AttemptsLeft = CodeAttemptLimit - att.Failures
-		if c.AttemptsLeft == 0 {
+		c.AttemptsLeft = left
+		if left == 0 {
 			c.RetryAt = retryAt
 		}
 		return nil
@@ -136,7 +175,7 @@ func (s *Service) Confirm(ctx context.Context, r ConfirmRequest) (Confirmation, 
 		return Confirmation{}, err
 	}
 	// Old counts go in a statement of their own, outside the transaction
-	// that holds this order's count, so that it never waits on a lock. A
+	// that holds this source's counts, so that it never waits on a lock. A
 	// failure leaves a count over, which is harmless: the next call prunes.
 	_, _ = s.store.PruneCodeAttempts(ctx, s.clock.Now().Add(-CodeAttemptWindow))
 	return c, nil
@@ -214,50 +253,6 @@ func (s *Service) judge(ctx context.Context, tx *store.Tx, r ConfirmRequest, cod
 		return Confirmation{Outcome: AlreadyValidated, Domains: byThis}, nil
 	}
 	return Confirmation{Outcome: Superseded}, nil
-}
-
-// Preview lists the domains that a code would validate if it were submitted
-// now, for the page's GET, which must change nothing. It lists none for a
-// code that would not validate anything, and none while the order number
-// takes no codes; it does not count as an attempt (a GET is what mail
-// scanners send).
-func (s *Service) Preview(ctx context.Context, orderNumber int64, code string) ([]string, error) {
-	code, ok := NormalizeCode(code)
-	if !ok || orderNumber <= 0 {
-		return nil, nil
-	}
-	now := s.clock.Now()
-	att, err := s.store.CodeAttemptsOf(ctx, orderNumber)
-	if err != nil {
-		return nil, err
-	}
-	if att.Failures >= CodeAttemptLimit && now.Before(att.WindowStart.Add(CodeAttemptWindow)) {
-		return nil, nil
-	}
-	e, err := s.store.EmailByCode(ctx, orderNumber, s.values.Hash(code))
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
-	} else if err != nil {
-		return nil, err
-	}
-	if !s.values.Matches(code, e.CodeHash) || !now.Before(e.Expires) {
-		return nil, nil
-	}
-	order, err := s.store.OrderByNumber(ctx, orderNumber)
-	if err != nil || order.Status != store.OrderActive {
-		return nil, err
-	}
-	domains, err := s.store.Domains(ctx, orderNumber)
-	if err != nil {
-		return nil, err
-	}
-	var live []string
-	for _, d := range domains {
-		if d.Awaiting() && d.CurrentEmailID == e.ID {
-			live = append(live, d.Name)
-		}
-	}
-	return live, nil
 }
 
 // Confirmations lists the evidence of an order's confirmations, oldest

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// dcv-rules.md / BR 1.6.1: at least 112 bits of entropy; dcvmail uses 128
+// docs/rules.md / BR 1.6.1: at least 112 bits of entropy; dcvmail uses 128
 // from the injected source, unique in each email, and stores a keyed hash.
 func TestRandomValueEntropyAndHash(t *testing.T) {
 	rv := NewRandomValues([]byte("0123456789abcdef0123456789abcdef"), rand.Reader)
@@ -60,7 +60,7 @@ func TestFindCodeInText(t *testing.T) {
 	}
 }
 
-// dcv-rules.md: a random value confirms for at most 30 days; the operator
+// docs/rules.md: a random value confirms for at most 30 days; the operator
 // may shorten it (default 29).
 func TestPolicyCheck(t *testing.T) {
 	if err := DefaultPolicy.Check(); err != nil {
@@ -83,7 +83,7 @@ func TestPolicyCheck(t *testing.T) {
 	}
 }
 
-// wire.md section 2 rule 7: a burst of 5 resends, then one per minute.
+// docs/api.md §2 rule 7: a burst of 5 resends, then one per minute.
 func TestResendLimitIsABurstThenARate(t *testing.T) {
 	p := DefaultPolicy
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

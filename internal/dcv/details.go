@@ -8,7 +8,7 @@ import (
 )
 
 // DomainState is the DCV state of one domain of an order, for
-// GetMDCDomainDetails (wire.md section 4).
+// GetMDCDomainDetails (docs/api.md §4).
 type DomainState struct {
 	Name      string // as ordered, e.g. *.example.com
 	Method    string // EMAIL, HTTP_CSR_HASH, ...
@@ -22,7 +22,7 @@ type DomainState struct {
 	// LastDelivery is the outcome of the last attempt to deliver the live
 	// email: sent, retry or failed; pending when it is queued and not yet
 	// tried; "" when there is no live email or it was never queued. LastReply is the mail server's
-	// answer to that attempt.
+	// answer to that attempt, or RelayUnreachable for a failure on this side (ResellerReply).
 	LastDelivery string
 	LastReply    string
 }
@@ -56,7 +56,7 @@ func (s *Service) DomainStates(ctx context.Context, account store.Account, numbe
 		if id := dom.CurrentEmailID; id != 0 {
 			st.LastSentAt = lastSent[id]
 			if a, tried := lastAttempt[id]; tried {
-				st.LastDelivery, st.LastReply = a.Outcome, a.Reply
+				st.LastDelivery, st.LastReply = a.Outcome, ResellerReply(a.Outcome, a.Reply)
 			} else if queued[id] {
 				st.LastDelivery = store.OutboxPending
 			}

@@ -54,7 +54,7 @@ func AsError(err error) (*Error, bool) {
 	return e, ok
 }
 
-// The parameter names that refusals point at (wire.md).
+// The parameter names that refusals point at (docs/api.md).
 const (
 	ItemOrderNumber     = "orderNumber"
 	ItemBaseOrderNumber = "baseOrderNumber"

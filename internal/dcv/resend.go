@@ -19,7 +19,7 @@ type ResendRequest struct {
 	TemplateID      int64  // 0 when not given
 }
 
-// Resend carries out wire.md section 2: it sends the order's DCV email
+// Resend carries out docs/api.md §2: it sends the order's DCV email
 // again, to a newly chosen recipient or to the last one, and commits the
 // state change and the outgoing message together.
 func (s *Service) Resend(ctx context.Context, r ResendRequest) error {

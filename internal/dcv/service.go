@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	netmail "net/mail"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/dcvmail/dcvmail/internal/clock"
@@ -52,6 +54,8 @@ type Service struct {
 	pageURL  string
 	msgHost  string
 	enqueued func()
+
+	lastOfferPrune atomic.Int64 // Unix ms of this node's last pruning of offers
 }
 
 // codeKeySetting names the stored HMAC key of random values. It lives in the
@@ -93,7 +97,13 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	s.pageURL = u.String() + "/products/EnterDCVCode2"
 	s.msgHost = "dcvmail.invalid"
-	if _, host, ok := strings.Cut(cfg.MailFrom, "@"); ok && host != "" {
+	// --mail-from may carry a display name ("DCV Team <dcv@example.com>"):
+	// the host is the address's, never the text after the first "@".
+	from := cfg.MailFrom
+	if a, err := netmail.ParseAddress(from); err == nil {
+		from = a.Address
+	}
+	if _, host, ok := strings.Cut(from, "@"); ok && host != "" && !strings.ContainsAny(host, "<>@ ") {
 		s.msgHost = host
 	}
 	keyHex := make([]byte, 32)

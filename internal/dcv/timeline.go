@@ -9,7 +9,7 @@ import (
 )
 
 // Rule is one dated change of the CA/Browser Forum rules that bears on
-// email DCV (dcv-rules.md, "Dates the policy must know").
+// email DCV (docs/rules.md, "Dates the policy must know").
 type Rule struct {
 	ID     string    `json:"id"`
 	From   time.Time `json:"from"`

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// dcv-rules.md: the dates are data, read against the clock.
+// docs/rules.md: the dates are data, read against the clock.
 func TestTimelineInForce(t *testing.T) {
 	before := time.Date(2026, 3, 14, 23, 59, 59, 0, time.UTC)
 	on := time.Date(2026, 3, 15, 0, 0, 0, 0, time.UTC)

@@ -287,7 +287,7 @@ func checkAllDelivered(t *testing.T, mp *mailpit, rows []outboxRow) (duplicates 
 	return duplicates
 }
 
-// Crash safety (wire.md section 2, rule 6): dcvmail is killed with SIGKILL
+// Crash safety (docs/api.md §2, rule 6): dcvmail is killed with SIGKILL
 // in the middle of a burst of resends and started again on the same --data;
 // every resend that was answered errorCode=0 reaches Mailpit. Messages that
 // were handed to Mailpit but not yet recorded when the process died are

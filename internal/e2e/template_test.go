@@ -106,7 +106,7 @@ func TestTemplateAddCLI(t *testing.T) {
 	if !strings.HasPrefix(msgs[1].Text, "Code "+msgs[1].DCVCode+" for admin@shop.example, valid until ") || !strings.Contains(msgs[1].HTML, "<code>"+msgs[1].DCVCode+"</code>") {
 		t.Errorf("message: %+v", msgs[1])
 	}
-	// Another template, another email: new codes each time (wire.md 2, rule 5).
+	// Another template, another email: new codes each time (docs/api.md §2, rule 5).
 	if msgs[0].DCVCode == msgs[1].DCVCode || msgs[1].DCVCode == msgs[2].DCVCode {
 		t.Errorf("codes %q %q %q: a new template must bring a new code", msgs[0].DCVCode, msgs[1].DCVCode, msgs[2].DCVCode)
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/dcvmail/dcvmail/internal/store"
 )
 
-// The demo data of operator.md, which makes the vendor's own sample request
+// The demo data of docs/cli.md, which makes the vendor's own sample request
 // work against a fresh server.
 const (
 	DemoLogin    = "login_name"
@@ -30,7 +30,11 @@ func SeedDemo(ctx context.Context, app *App) error {
 		}
 		now := app.DCV.Now()
 		if _, err := app.Store.CreateAccount(ctx, store.Account{Login: DemoLogin, PasswordHash: hash, Created: now}); err != nil && !errors.Is(err, store.ErrExists) {
-			return err
+			// Another node starting at the same moment may have inserted it
+			// between our look and our insert: its row is as good as ours.
+			if _, again := app.Store.AccountByLogin(ctx, DemoLogin); again != nil {
+				return err
+			}
 		}
 	} else if err != nil {
 		return err
@@ -43,6 +47,14 @@ func SeedDemo(ctx context.Context, app *App) error {
 	_, err := app.DCV.CreateOrder(ctx, dcv.NewOrder{Login: DemoLogin, Domains: []string{DemoDomain}, Number: DemoOrder, DCVEmail: DemoEmail})
 	if errors.Is(err, store.ErrExists) {
 		return nil // another node seeded it first
+	}
+	if err != nil {
+		// The other node's insert may have won the race between the look
+		// and the insert (a unique violation, not ErrExists): the demo
+		// order exists, which is all seeding promises.
+		if _, again := app.Store.OrderByNumber(ctx, DemoOrder); again == nil {
+			return nil
+		}
 	}
 	return err
 }

@@ -40,16 +40,19 @@ func tlsConfig(cert tls.Certificate) *tls.Config {
 // zero fields take the defaults.
 func newLockout(ctx context.Context, st *store.Store, l config.Limits, log *slog.Logger) (*accounts.Lockout, error) {
 	lo, err := accounts.NewLockout(ctx, st, accounts.LockoutPolicy{
-		LoginFailures:  l.LoginFailures,
-		SourceFailures: l.SourceFailures,
-		Window:         l.LockoutWindow,
-		Duration:       l.LockoutDuration,
+		LoginFailures:       l.LoginFailures,
+		SourceFailures:      l.SourceFailures,
+		GlobalLoginFailures: l.GlobalLoginFailures,
+		KnownSourceAge:      l.KnownSourceAge,
+		Window:              l.LockoutWindow,
+		Duration:            l.LockoutDuration,
 	}, log)
 	if err != nil {
 		return nil, err
 	}
 	p := lo.Policy()
-	log.Info("failed logins are limited", "per_login", p.LoginFailures, "per_source", p.SourceFailures,
+	log.Info("failed logins are limited", "per_login_and_source", p.LoginFailures, "per_source", p.SourceFailures,
+		"per_login", p.GlobalLoginFailures, "known_source_age", p.KnownSourceAge.String(),
 		"window", p.Window.String(), "lock", p.Duration.String())
 	return lo, nil
 }

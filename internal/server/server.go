@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	netmail "net/mail"
+	"net/netip"
 	"os"
 	"slices"
 	"strconv"
@@ -29,6 +30,7 @@ import (
 	"github.com/dcvmail/dcvmail/internal/contacts"
 	"github.com/dcvmail/dcvmail/internal/dcv"
 	"github.com/dcvmail/dcvmail/internal/mail"
+	"github.com/dcvmail/dcvmail/internal/mailbox"
 	"github.com/dcvmail/dcvmail/internal/store"
 	"github.com/dcvmail/dcvmail/internal/web"
 )
@@ -184,6 +186,10 @@ func New(ctx context.Context, cfg config.Serve, opts ...Option) (*Server, error)
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return nil, fmt.Errorf("--data: %w", err)
 	}
+	if fi, err := os.Stat(cfg.Data); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		so.log.Warn("the data directory is open to other users; its TLS key and database should be private (chmod 700)",
+			"data", cfg.Data, "mode", fi.Mode().Perm().String())
+	}
 	certs, err := newCertHolder(cfg, so.clock)
 	if err != nil {
 		return nil, err
@@ -202,6 +208,20 @@ func New(ctx context.Context, cfg config.Serve, opts ...Option) (*Server, error)
 		if s.adminLn, err = net.Listen("tcp", cfg.AdminListen); err != nil {
 			s.closeListeners()
 			return nil, fmt.Errorf("--admin-listen: %w", err)
+		}
+	}
+	if lp, err := netip.ParseAddrPort(s.httpsLn.Addr().String()); err != nil {
+		s.closeListeners()
+		return nil, fmt.Errorf("--listen: %w", err)
+	} else if err := checkDemo(cfg, lp, so.log); err != nil {
+		s.closeListeners()
+		return nil, err
+	}
+	var adminOpts guardOptions
+	if s.adminLn != nil {
+		if adminOpts, err = adminGuard(cfg.Guard, s.adminLn); err != nil {
+			s.closeListeners()
+			return nil, err
 		}
 	}
 	publicURL := cfg.PublicURL
@@ -264,6 +284,10 @@ func New(ctx context.Context, cfg config.Serve, opts ...Option) (*Server, error)
 			return nil, err
 		}
 	}
+	if err := setDemoEnabled(ctx, app.Store, cfg.Demo, so.clock.Now()); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("demo account: %w", err)
+	}
 	if cfg.Demo {
 		if err := SeedDemo(ctx, app); err != nil {
 			s.Close()
@@ -316,7 +340,7 @@ func New(ctx context.Context, cfg config.Serve, opts ...Option) (*Server, error)
 		s.plain = newHTTPServer(handler, so.log)
 	}
 	if s.adminLn != nil {
-		s.admin = newHTTPServer(s.adminHandler(), so.log)
+		s.admin = newHTTPServer(guard(adminOpts, s.adminHandler()), so.log)
 	}
 	s.applyTestTimeouts(so)
 	return s, nil
@@ -548,7 +572,16 @@ func (s *Server) adminHandler() http.Handler {
 	})
 	s.ops.mount(mux)
 	mux.HandleFunc("GET /mailbox", func(w http.ResponseWriter, r *http.Request) {
-		order, _ := strconv.ParseInt(r.URL.Query().Get("order"), 10, 64)
+		var order int64
+		if v := r.URL.Query().Get("order"); v != "" {
+			var err error
+			if order, err = strconv.ParseInt(v, 10, 64); err != nil || order <= 0 {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusBadRequest)
+				json.NewEncoder(w).Encode(map[string]string{"error": "order " + strconv.Quote(v) + ": want an order number"})
+				return
+			}
+		}
 		msgs, err := s.App.Store.Mailbox(r.Context(), order)
 		if err != nil {
 			s.App.Log.Error("admin mailbox", "err", err)
@@ -558,6 +591,7 @@ func (s *Server) adminHandler() http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(msgs)
 	})
+	mailbox.New(mailbox.Config{Store: s.App.Store, Log: s.App.Log}).Register(mux)
 	return mux
 }
 

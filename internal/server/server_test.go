@@ -80,7 +80,7 @@ func TestAdminListener(t *testing.T) {
 	}
 }
 
-// operator.md: --demo is idempotent: seeding again changes nothing.
+// docs/cli.md: --demo is idempotent: seeding again changes nothing.
 func TestDemoSeedIsIdempotent(t *testing.T) {
 	env := dcvtest.Start(t, dcvtest.Options{Demo: true})
 	before := env.Count(server.DemoOrder)
@@ -109,7 +109,7 @@ func TestShutdownIsClean(t *testing.T) {
 	}
 }
 
-// dcv-rules.md: the dated rules are read against the clock and reported;
+// docs/rules.md: the dated rules are read against the clock and reported;
 // --dns-require-ad=auto follows the dnssec-contacts rule.
 func TestStatusReportsRulesInForce(t *testing.T) {
 	env := dcvtest.Start(t, dcvtest.Options{AdminListen: true})

@@ -54,48 +54,57 @@ func (q Queries) ConfirmationsOfOrder(ctx context.Context, orderNumber int64) ([
 	return out, rows.Err()
 }
 
-// CodeAttempts is the count of codes submitted for an order number in the
-// current window.
+// CodeAttempts is the count of wrong codes of one subject (a source, or a
+// source for one order) in the current window.
 type CodeAttempts struct {
 	Failures    int
 	WindowStart time.Time
 }
 
-// CountCodeAttempt counts one more submitted code for an order number and
-// returns the count with it. A window that started at or before expired is
-// over: the count starts again at 1 with a window starting at now. The
-// count happens before the code is judged, in the caller's transaction, so
-// that on PostgreSQL the row lock it takes serializes the codes submitted
-// for one order on every node (SQLite's one writer already does); a code
-// that turns out right is taken back with ForgiveCodeAttempt.
-func (q Queries) CountCodeAttempt(ctx context.Context, orderNumber int64, now, expired time.Time) (CodeAttempts, error) {
+// CountCodeAttempt counts one more submitted code against subject and
+// returns the count with it. orderNumber is the order the subject is
+// about, or 0 for a source's count across all orders; epoch is the id of
+// the order's newest DCV email (0 for a source). A window that started at
+// or before expired is over, and so is a count made under another epoch
+// (a new email's code is judged on its own): the count starts again at 1
+// with a window starting at now. The count
+// happens before the code is judged, in the caller's transaction, so that
+// on PostgreSQL the row lock it takes serializes the codes of one subject
+// on every node (SQLite's one writer already does); a code that turns out
+// right is taken back with ForgiveCodeAttempts.
+func (q Queries) CountCodeAttempt(ctx context.Context, subject string, orderNumber, epoch int64, now, expired time.Time) (CodeAttempts, error) {
 	var a CodeAttempts
 	var start int64
 	err := q.ex.QueryRowContext(ctx,
-		`INSERT INTO code_attempts (order_number, window_start_ms, failures) VALUES ($1, $2, 1)
-		 ON CONFLICT (order_number) DO UPDATE SET
-		   failures = CASE WHEN code_attempts.window_start_ms <= $3 THEN 1 ELSE code_attempts.failures + 1 END,
-		   window_start_ms = CASE WHEN code_attempts.window_start_ms <= $3 THEN $2 ELSE code_attempts.window_start_ms END
+		`INSERT INTO code_attempts (subject, order_number, epoch, window_start_ms, failures) VALUES ($1, $2, $3, $4, 1)
+		 ON CONFLICT (subject) DO UPDATE SET
+		   failures = CASE WHEN code_attempts.window_start_ms <= $5 OR code_attempts.epoch <> $3 THEN 1 ELSE code_attempts.failures + 1 END,
+		   window_start_ms = CASE WHEN code_attempts.window_start_ms <= $5 OR code_attempts.epoch <> $3 THEN $4 ELSE code_attempts.window_start_ms END,
+		   epoch = $3
 		 RETURNING failures, window_start_ms`,
-		orderNumber, ms(now), ms(expired)).Scan(&a.Failures, &start)
+		subject, orderNumber, epoch, ms(now), ms(expired)).Scan(&a.Failures, &start)
 	a.WindowStart = fromMS(start)
 	return a, err
 }
 
-// ForgiveCodeAttempt takes back the count of a code that was right.
-func (q Queries) ForgiveCodeAttempt(ctx context.Context, orderNumber int64) error {
-	_, err := q.ex.ExecContext(ctx,
-		`UPDATE code_attempts SET failures = failures - 1 WHERE order_number = $1 AND failures > 0`, orderNumber)
-	return err
+// ForgiveCodeAttempts takes back the counts of a code that was right.
+func (q Queries) ForgiveCodeAttempts(ctx context.Context, subjects ...string) error {
+	for _, s := range subjects {
+		if _, err := q.ex.ExecContext(ctx,
+			`UPDATE code_attempts SET failures = failures - 1 WHERE subject = $1 AND failures > 0`, s); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// CodeAttemptsOf reads the count of an order number without changing it;
-// zero when there is none.
-func (q Queries) CodeAttemptsOf(ctx context.Context, orderNumber int64) (CodeAttempts, error) {
+// CodeAttemptsOf reads the count of a subject without changing it; zero
+// when there is none.
+func (q Queries) CodeAttemptsOf(ctx context.Context, subject string) (CodeAttempts, error) {
 	var a CodeAttempts
 	var start int64
 	err := q.ex.QueryRowContext(ctx,
-		`SELECT failures, window_start_ms FROM code_attempts WHERE order_number = $1`, orderNumber).Scan(&a.Failures, &start)
+		`SELECT failures, window_start_ms FROM code_attempts WHERE subject = $1`, subject).Scan(&a.Failures, &start)
 	if errors.Is(err, sql.ErrNoRows) {
 		return CodeAttempts{}, nil
 	}
@@ -103,13 +112,26 @@ func (q Queries) CodeAttemptsOf(ctx context.Context, orderNumber int64) (CodeAtt
 	return a, err
 }
 
+// CodeEpoch tells whether an order exists and the id of its newest DCV
+// email (0 when none was sent), in one statement.
+func (q Queries) CodeEpoch(ctx context.Context, orderNumber int64) (exists bool, epoch int64, err error) {
+	var last sql.NullInt64
+	err = q.ex.QueryRowContext(ctx,
+		`SELECT (SELECT MAX(e.id) FROM dcv_emails e WHERE e.order_number = o.order_number)
+		 FROM orders o WHERE o.order_number = $1`, orderNumber).Scan(&last)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, 0, nil
+	}
+	return err == nil, last.Int64, err
+}
+
 // PruneCodeAttempts deletes up to 100 counts whose window started at or
 // before expired, and returns how many. On PostgreSQL it skips rows that
 // another transaction holds, so it never waits.
 func (q Queries) PruneCodeAttempts(ctx context.Context, expired time.Time) (int64, error) {
 	res, err := q.ex.ExecContext(ctx,
-		`DELETE FROM code_attempts WHERE order_number IN
-		   (SELECT order_number FROM code_attempts WHERE window_start_ms <= $1 LIMIT 100`+q.d.skipLocked+`)`,
+		`DELETE FROM code_attempts WHERE subject IN
+		   (SELECT subject FROM code_attempts WHERE window_start_ms <= $1 LIMIT 100`+q.d.skipLocked+`)`,
 		ms(expired))
 	if err != nil {
 		return 0, err

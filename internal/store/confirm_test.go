@@ -28,7 +28,7 @@ func TestCodeAttemptsCountAcrossNodes(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					err := nodes[i%2].Tx(ctx, func(tx *store.Tx) error {
-						a, err := tx.CountCodeAttempt(ctx, 4242, t0, t0.Add(-time.Hour))
+						a, err := tx.CountCodeAttempt(ctx, "order:4242 source:192.0.2.1", 4242, 0, t0, t0.Add(-time.Hour))
 						mu.Lock()
 						counts = append(counts, a.Failures)
 						mu.Unlock()
@@ -60,7 +60,7 @@ func TestCodeAttemptsWindow(t *testing.T) {
 			var a store.CodeAttempts
 			err := s.Tx(ctx, func(tx *store.Tx) error {
 				var err error
-				a, err = tx.CountCodeAttempt(ctx, 7, at, at.Add(-time.Hour))
+				a, err = tx.CountCodeAttempt(ctx, "source:192.0.2.7", 0, 0, at, at.Add(-time.Hour))
 				return err
 			})
 			if err != nil {
@@ -68,25 +68,25 @@ func TestCodeAttemptsWindow(t *testing.T) {
 			}
 			return a
 		}
-		if a, err := s.CodeAttemptsOf(ctx, 7); err != nil || a.Failures != 0 {
+		if a, err := s.CodeAttemptsOf(ctx, "source:192.0.2.7"); err != nil || a.Failures != 0 {
 			t.Fatalf("no count yet: %+v (%v)", a, err)
 		}
 		count(t0)
 		if a := count(t0.Add(59 * time.Minute)); a.Failures != 2 || !a.WindowStart.Equal(t0) {
 			t.Fatalf("within the window: %+v", a)
 		}
-		if err := s.ForgiveCodeAttempt(ctx, 7); err != nil {
+		if err := s.ForgiveCodeAttempts(ctx, "source:192.0.2.7"); err != nil {
 			t.Fatal(err)
 		}
-		if a, err := s.CodeAttemptsOf(ctx, 7); err != nil || a.Failures != 1 {
+		if a, err := s.CodeAttemptsOf(ctx, "source:192.0.2.7"); err != nil || a.Failures != 1 {
 			t.Fatalf("after forgiving: %+v (%v)", a, err)
 		}
 		if a := count(t0.Add(time.Hour)); a.Failures != 1 || !a.WindowStart.Equal(t0.Add(time.Hour)) {
 			t.Fatalf("a new window: %+v", a)
 		}
-		count(t0) // order 7 in the current window; order 8 in an old one
+		count(t0) // source 7 in the current window; source 8 in an old one
 		err := s.Tx(ctx, func(tx *store.Tx) error {
-			_, err := tx.CountCodeAttempt(ctx, 8, t0.Add(-2*time.Hour), t0.Add(-3*time.Hour))
+			_, err := tx.CountCodeAttempt(ctx, "source:192.0.2.8", 0, 0, t0.Add(-2*time.Hour), t0.Add(-3*time.Hour))
 			return err
 		})
 		if err != nil {
@@ -95,7 +95,7 @@ func TestCodeAttemptsWindow(t *testing.T) {
 		if n, err := s.PruneCodeAttempts(ctx, t0.Add(-time.Hour)); err != nil || n != 1 {
 			t.Fatalf("pruned %d (%v), want 1", n, err)
 		}
-		if a, _ := s.CodeAttemptsOf(ctx, 7); a.Failures == 0 {
+		if a, _ := s.CodeAttemptsOf(ctx, "source:192.0.2.7"); a.Failures == 0 {
 			t.Fatal("the current window was pruned")
 		}
 	})

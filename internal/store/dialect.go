@@ -52,7 +52,7 @@ var (
 // so readers never wait for the writer, a busy timeout instead of immediate
 // SQLITE_BUSY, synchronous=FULL so a committed answer survives a power loss,
 // and immediate transactions so read-then-write transactions never fail on
-// lock upgrade (see shared/spec/dependencies.md).
+// lock upgrade (see docs/architecture.md, "Decisions and why").
 const sqlitePragmas = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_txlock=immediate"
 
 // parseURL picks the dialect and driver data source name for a --db URL:

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -16,17 +18,64 @@ type Offer struct {
 	At        time.Time
 }
 
-// RecordOffers stores what GetDCVEmailAddressList returned.
+// offersPerStatement bounds the rows of one upsert (7 parameters each;
+// SQLite allows 32,766 and PostgreSQL 65,535).
+const offersPerStatement = 500
+
+// RecordOffers stores what GetDCVEmailAddressList returned: one row per
+// (account, name, address), whose source, ADN, product and time become
+// those of this offer. One statement per call (per 500 offers), so that a
+// call costs the same whatever was offered before; repeated addresses in
+// offers count once (the first).
 func (q Queries) RecordOffers(ctx context.Context, offers []Offer) error {
+	type key struct {
+		account       int64
+		fqdn, mailbox string
+	}
+	seen := make(map[key]bool, len(offers))
+	unique := make([]Offer, 0, len(offers))
 	for _, o := range offers {
-		if _, err := q.ex.ExecContext(ctx,
-			`INSERT INTO address_offers (account_id, fqdn, mailbox, source, adn, product, offered_ms)
-			 VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-			o.AccountID, o.FQDN, o.Mailbox, o.Source, o.ADN, nullInt(o.Product), ms(o.At)); err != nil {
+		k := key{o.AccountID, o.FQDN, o.Mailbox}
+		if !seen[k] {
+			seen[k] = true
+			unique = append(unique, o)
+		}
+	}
+	for len(unique) > 0 {
+		chunk := unique[:min(len(unique), offersPerStatement)]
+		unique = unique[len(chunk):]
+		var b strings.Builder
+		args := make([]any, 0, 7*len(chunk))
+		b.WriteString(`INSERT INTO address_offers (account_id, fqdn, mailbox, source, adn, product, offered_ms) VALUES `)
+		for i, o := range chunk {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			n := len(args)
+			fmt.Fprintf(&b, "($%d, $%d, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7)
+			args = append(args, o.AccountID, o.FQDN, o.Mailbox, o.Source, o.ADN, nullInt(o.Product), ms(o.At))
+		}
+		b.WriteString(` ON CONFLICT (account_id, fqdn, mailbox) DO UPDATE SET
+		   source = excluded.source, adn = excluded.adn, product = excluded.product, offered_ms = excluded.offered_ms`)
+		if _, err := q.ex.ExecContext(ctx, b.String(), args...); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// PruneOffers deletes up to 1,000 offers made at or before expired, and
+// returns how many. On PostgreSQL it skips rows that another transaction
+// holds, so it never waits.
+func (q Queries) PruneOffers(ctx context.Context, expired time.Time) (int64, error) {
+	res, err := q.ex.ExecContext(ctx,
+		`DELETE FROM address_offers WHERE id IN
+		   (SELECT id FROM address_offers WHERE offered_ms <= $1 LIMIT 1000`+q.d.skipLocked+`)`,
+		ms(expired))
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // OffersOf lists the offers of mailbox to an account since a time: for which

@@ -46,19 +46,22 @@ type LoginState struct {
 	Account  Account
 	Known    bool // an account has the login name
 	Failures []LoginFailures
+	// KnownSince is when the account last logged in successfully from
+	// the source asked about (as recorded: at most a day stale), or zero.
+	KnownSince time.Time
 }
 
-// LoginStateOf reads, in one statement, the account of login and the
-// counts of the given subjects (subjects without one are left out). Every
-// API call reads both; one statement is one read transaction instead of two.
-// It changes nothing, so that a locked subject's refused attempts cost no
-// write.
-func (q Queries) LoginStateOf(ctx context.Context, login string, subjects ...string) (LoginState, error) {
+// LoginStateOf reads, in one statement, the account of login, when it last
+// logged in from source ("" for none), and the counts of the given
+// subjects (subjects without one are left out). Every API call reads them;
+// one statement is one read transaction instead of three. It changes
+// nothing, so that a locked subject's refused attempts cost no write.
+func (q Queries) LoginStateOf(ctx context.Context, login, source string, subjects ...string) (LoginState, error) {
 	marks := make([]string, len(subjects))
-	args := make([]any, 1, 1+len(subjects))
-	args[0] = login
+	args := make([]any, 2, 2+len(subjects))
+	args[0], args[1] = login, source
 	for i, s := range subjects {
-		marks[i] = fmt.Sprintf("$%d", i+2)
+		marks[i] = fmt.Sprintf("$%d", i+3)
 		args = append(args, s)
 	}
 	on := "1 = 0"
@@ -67,9 +70,10 @@ func (q Queries) LoginStateOf(ctx context.Context, login string, subjects ...str
 	}
 	rows, err := q.ex.QueryContext(ctx,
 		`SELECT a.id, a.login, a.password_hash, a.read_only, a.disabled, a.created_ms, a.updated_ms,
-		        f.subject, f.label, f.failures, f.window_start_ms, f.locked_until_ms
+		        ls.last_success_ms, f.subject, f.label, f.failures, f.window_start_ms, f.locked_until_ms
 		 FROM (SELECT 1 AS one) one
 		 LEFT JOIN accounts a ON a.login = $1
+		 LEFT JOIN login_sources ls ON ls.account_id = a.id AND ls.source = $2
 		 LEFT JOIN login_failures f ON `+on, args...)
 	if err != nil {
 		return LoginState{}, err
@@ -79,11 +83,12 @@ func (q Queries) LoginStateOf(ctx context.Context, login string, subjects ...str
 	for rows.Next() {
 		var (
 			id, ro, dis, created, updated sql.NullInt64
+			lastSuccess                   sql.NullInt64
 			login, hash                   sql.NullString
 			subject, label                sql.NullString
 			failures, start, until        sql.NullInt64
 		)
-		if err := rows.Scan(&id, &login, &hash, &ro, &dis, &created, &updated,
+		if err := rows.Scan(&id, &login, &hash, &ro, &dis, &created, &updated, &lastSuccess,
 			&subject, &label, &failures, &start, &until); err != nil {
 			return LoginState{}, err
 		}
@@ -91,6 +96,9 @@ func (q Queries) LoginStateOf(ctx context.Context, login string, subjects ...str
 			st.Known = true
 			st.Account = Account{ID: id.Int64, Login: login.String, PasswordHash: hash.String,
 				ReadOnly: ro.Int64 != 0, Disabled: dis.Int64 != 0, Created: fromMS(created.Int64), Updated: fromMS(updated.Int64)}
+			if lastSuccess.Valid {
+				st.KnownSince = fromMS(lastSuccess.Int64)
+			}
 		}
 		if subject.Valid {
 			f := LoginFailures{Subject: subject.String, Label: label.String, Failures: int(failures.Int64), WindowStart: fromMS(start.Int64)}
@@ -198,6 +206,31 @@ func (q Queries) PruneLoginFailures(ctx context.Context, expired time.Time) (int
 	res, err := q.ex.ExecContext(ctx,
 		`DELETE FROM login_failures WHERE subject IN
 		   (SELECT subject FROM login_failures WHERE window_start_ms <= $1 AND locked_until_ms = 0 LIMIT 100`+q.d.skipLocked+`)`,
+		ms(expired))
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// RecordLoginSource notes that an account logged in successfully from a
+// source at a time (a later time than the one stored wins).
+func (q Queries) RecordLoginSource(ctx context.Context, accountID int64, source string, at time.Time) error {
+	_, err := q.ex.ExecContext(ctx,
+		`INSERT INTO login_sources (account_id, source, last_success_ms) VALUES ($1, $2, $3)
+		 ON CONFLICT (account_id, source) DO UPDATE SET
+		   last_success_ms = CASE WHEN excluded.last_success_ms > login_sources.last_success_ms
+		                          THEN excluded.last_success_ms ELSE login_sources.last_success_ms END`,
+		accountID, source, ms(at))
+	return err
+}
+
+// PruneLoginSources deletes up to 100 sources whose last success was at or
+// before expired, and returns how many.
+func (q Queries) PruneLoginSources(ctx context.Context, expired time.Time) (int64, error) {
+	res, err := q.ex.ExecContext(ctx,
+		`DELETE FROM login_sources WHERE (account_id, source) IN
+		   (SELECT account_id, source FROM login_sources WHERE last_success_ms <= $1 LIMIT 100`+q.d.skipLocked+`)`,
 		ms(expired))
 	if err != nil {
 		return 0, err

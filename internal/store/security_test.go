@@ -108,7 +108,7 @@ func TestLoginFailures(t *testing.T) {
 
 // failuresOf reads the counts of subjects (no login name is an account's "").
 func failuresOf(s *store.Store, subjects ...string) ([]store.LoginFailures, error) {
-	st, err := s.LoginStateOf(context.Background(), "", subjects...)
+	st, err := s.LoginStateOf(context.Background(), "", "", subjects...)
 	return st.Failures, err
 }
 
@@ -136,7 +136,7 @@ func TestLoginStateOf(t *testing.T) {
 			{"nobody", nil, false, "[]"},
 		}
 		for _, c := range cases {
-			st, err := s.LoginStateOf(ctx, c.login, c.subjects...)
+			st, err := s.LoginStateOf(ctx, c.login, "", c.subjects...)
 			if err != nil {
 				t.Fatal(err)
 			}

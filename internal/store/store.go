@@ -51,6 +51,9 @@ func Open(ctx context.Context, dbURL string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := privateFiles(dbURL); err != nil {
+		return nil, err
+	}
 	db, err := sql.Open(d.driver, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("store: open: %w", err)

@@ -274,7 +274,7 @@ func TestValidateOnlyLiveDomains(t *testing.T) {
 }
 
 // The outbox claim: 8 workers draining 1,000 deliveries each finish every
-// delivery exactly once (dependencies.md: FOR UPDATE SKIP LOCKED on
+// delivery exactly once (README.md, "Several nodes": FOR UPDATE SKIP LOCKED on
 // PostgreSQL, the single writer on SQLite).
 func TestOutboxClaimsEachDeliveryOnce(t *testing.T) {
 	each(t, func(t *testing.T, s *store.Store) {

@@ -36,7 +36,7 @@ import (
 const Path = "/products/EnterDCVCode2"
 
 // The phrases that existing clients look for in the page; they must stay
-// word for word (wire.md section 6).
+// word for word (docs/api.md §6).
 const (
 	PhraseConfirmed     = "You have entered the correct Domain Control Validation code"
 	PhraseInvalid       = "Invalid Validation Code!"
@@ -105,7 +105,7 @@ func New(cfg Config) *Page {
 
 // view is what the template shows.
 type view struct {
-	State        string // form, confirmed, already, invalid, locked, missing, failed
+	State        string // form, confirmed, already, invalid, locked, missing, failed, insecure
 	Reason       string // with invalid: rejected, malformed, expired, superseded, closed
 	OrderNumber  string // as entered, to fill the form again
 	Code         string
@@ -148,20 +148,13 @@ func (p *Page) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.render(w, cl, v)
 }
 
-// form is the GET: the fields filled in from the link, and the domains the
-// code would validate. It changes nothing.
+// form is the GET: the fields filled in from the link, and nothing else.
+// It changes nothing and judges nothing: a GET is what mail scanners send
+// and what costs a guesser nothing, so its answer must not depend on
+// whether the code is right (issue 16: the page was an oracle).
 func (p *Page) form(r *http.Request) view {
 	f := fieldsOf(wire.ParseForm(r.URL.RawQuery))
-	v := view{State: "form", OrderNumber: f.order, Code: f.code}
-	if n, ok := orderNumber(f.order); ok && f.code != "" {
-		domains, err := p.dcv.Preview(r.Context(), n, f.code)
-		if err != nil {
-			// The form works without the preview; say nothing of it.
-			p.log.Warn("confirmation page preview", "err", err)
-		}
-		v.Domains = domains
-	}
-	return v
+	return view{State: "form", OrderNumber: f.order, Code: f.code}
 }
 
 // confirm is the POST: the fields come from the body, or from the query
@@ -178,6 +171,13 @@ func (p *Page) confirm(r *http.Request, cl origin.Origin) view {
 		f.code = q.code
 	}
 	v := view{OrderNumber: f.order, Code: f.code}
+	if !cl.HTTPS {
+		// A code sent over plain HTTP may have been read on the way: it
+		// is not judged, so that the answer tells an eavesdropper nothing
+		// and nothing is validated on it.
+		v.State = "insecure"
+		return v
+	}
 	if strings.TrimSpace(f.order) == "" || strings.TrimSpace(f.code) == "" {
 		v.State = "missing"
 		return v
@@ -192,6 +192,7 @@ func (p *Page) confirm(r *http.Request, cl origin.Origin) view {
 		OrderNumber: n,
 		Code:        f.code,
 		ClientIP:    clientIP(cl),
+		Source:      sourceOf(cl),
 		PeerAddr:    cl.Peer,
 		UserAgent:   r.UserAgent(),
 	})
@@ -312,6 +313,12 @@ func orderNumber(s string) (int64, bool) {
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	return n, err == nil && n > 0
+}
+
+// sourceOf is what the limits on wrong codes count the client as.
+func sourceOf(cl origin.Origin) string {
+	src, _ := origin.Source(cl.IP)
+	return src
 }
 
 func newRequestID() string {

@@ -88,7 +88,7 @@ func (f *fixture) request(method, base, query, contentType, body string, headers
 	if err != nil {
 		f.T.Fatal(err)
 	}
-	// wire.md section 6: every answer of the page is HTTP 200.
+	// docs/api.md §6: every answer of the page is HTTP 200.
 	if resp.StatusCode != http.StatusOK {
 		f.T.Fatalf("%s %s: HTTP %d, want 200", method, u, resp.StatusCode)
 	}
@@ -154,7 +154,7 @@ func visibleText(html string) string {
 	return strings.Join(strings.Fields(tags.ReplaceAllString(html, " ")), " ")
 }
 
-// wire.md section 6: the right code validates every domain its email
+// docs/api.md §6: the right code validates every domain its email
 // covers, the page says the phrase clients look for, and the answer keeps
 // the code out of caches and frames.
 func TestSection6RightCodeValidates(t *testing.T) {
@@ -209,9 +209,9 @@ func TestSection6ContentSecurityPolicyAllowsOnlyTheInlineStyle(t *testing.T) {
 	wantContains(t, p, `<html lang="en">`, `name="viewport"`, `<label for="orderNumber">`, `<label for="dcvCode">`, ":focus-visible")
 }
 
-// wire.md section 6: a GET never changes state (mail scanners open links);
-// it shows the form filled in from the link and the domains the code would
-// validate.
+// docs/api.md §6: a GET never changes state (mail scanners open links);
+// it shows the form filled in from the link, and nothing that depends on
+// the code (TestPageGetIsNoOracle).
 func TestSection6GetNeverChangesState(t *testing.T) {
 	f := newFixture(t, dcvtest.Options{})
 	before := f.Count(f.order)
@@ -220,8 +220,8 @@ func TestSection6GetNeverChangesState(t *testing.T) {
 	for _, method := range []string{http.MethodGet, http.MethodHead, http.MethodGet, "PUT", "DELETE", "OPTIONS"} {
 		p := f.request(method, f.Server.URL(), query, "", "")
 		if method == http.MethodGet {
-			wantContains(t, p, `value="`+n(f.order)+`"`, `value="`+f.code+`"`, "<li>example.com</li>", "<li>www.example.com</li>")
-			wantLacks(t, p, web.PhraseConfirmed, web.PhraseInvalid)
+			wantContains(t, p, `value="`+n(f.order)+`"`, `value="`+f.code+`"`)
+			wantLacks(t, p, web.PhraseConfirmed, web.PhraseInvalid, "<li>example.com</li>")
 		}
 	}
 	// A wrong code in a link shows the form, and no domains.
@@ -236,7 +236,7 @@ func TestSection6GetNeverChangesState(t *testing.T) {
 	f.wantValidated(f.order, false)
 }
 
-// wire.md section 6: existing automation posts the fields in the query
+// docs/api.md §6: existing automation posts the fields in the query
 // string with an empty body.
 func TestSection6PostWithQueryStringAndEmptyBody(t *testing.T) {
 	f := newFixture(t, dcvtest.Options{})
@@ -263,7 +263,7 @@ func TestSection6CodeIsTrimmedAndUppercased(t *testing.T) {
 	f.wantValidated(other, true)
 }
 
-// wire.md section 6: a wrong code is refused with the phrase clients look
+// docs/api.md §6: a wrong code is refused with the phrase clients look
 // for, and the answer for an order that does not exist is the same, so
 // order numbers cannot be probed.
 func TestSection6WrongCodeRevealsNothing(t *testing.T) {
@@ -292,7 +292,7 @@ func TestSection6WrongCodeRevealsNothing(t *testing.T) {
 	f.wantValidated(f.order, false)
 }
 
-// wire.md section 6: the code of another order does not confirm this one,
+// docs/api.md §6: the code of another order does not confirm this one,
 // and the page says no more than for a wrong code.
 func TestSection6AnotherOrdersCode(t *testing.T) {
 	f := newFixture(t, dcvtest.Options{})
@@ -307,7 +307,7 @@ func TestSection6AnotherOrdersCode(t *testing.T) {
 	f.wantValidated(other, false)
 }
 
-// dcv-rules.md: a random value confirms for at most its validity (29 days
+// docs/rules.md: a random value confirms for at most its validity (29 days
 // by default) from its creation; afterwards the page says it expired.
 func TestSection6ExpiredCodeNoLongerConfirms(t *testing.T) {
 	f := newFixture(t, dcvtest.Options{})
@@ -340,7 +340,7 @@ func TestSection6SupersededCodeIsRefused(t *testing.T) {
 	f.wantValidated(f.order, true)
 }
 
-// wire.md section 6: a code posted again after it confirmed (a replay, a
+// docs/api.md §6: a code posted again after it confirmed (a replay, a
 // double click) says that the certificate has already been issued, and
 // changes nothing more.
 func TestSection6ReplayAfterSuccessSaysAlreadyIssued(t *testing.T) {
@@ -362,7 +362,7 @@ func TestSection6ReplayAfterSuccessSaysAlreadyIssued(t *testing.T) {
 	}
 }
 
-// wire.md section 6: wrong codes are limited per order, in the database so
+// docs/api.md §6: wrong codes are limited per order, in the database so
 // that the limit holds across nodes: after 10 in an hour even the right
 // code is refused, with a clear message and still HTTP 200, until the hour
 // is over. Order numbers that do not exist are limited alike.
@@ -382,23 +382,16 @@ func TestSection6WrongAttemptLimit(t *testing.T) {
 	f.wantValidated(f.order, false)
 	// The count is in the database, where every node reads it.
 	var failures int
-	if err := f.Store.QueryRow(context.Background(), `SELECT failures FROM code_attempts WHERE order_number = $1`, &failures, f.order); err != nil || failures <= dcv.CodeAttemptLimit {
+	if err := f.Store.QueryRow(context.Background(), `SELECT failures FROM code_attempts WHERE order_number = $1 AND subject LIKE 'order:%'`, &failures, f.order); err != nil || failures <= dcv.CodeAttemptLimit {
 		t.Fatalf("stored count %d (%v)", failures, err)
 	}
-	// While locked, the GET shows no domains either.
-	wantLacks(t, f.request(http.MethodGet, f.Server.URL(), "orderNumber="+n(f.order)+"&dcvCode="+f.code, "", ""), "<li>example.com</li>")
-	// A missing order number locks the same way, so the lock reveals nothing.
-	for range dcv.CodeAttemptLimit {
-		f.submit("99999999", aWrongCode)
-	}
-	wantContains(t, f.submit("99999999", aWrongCode), "Too many wrong codes")
 	// An hour after the first wrong code the order takes codes again.
 	f.Clock.Advance(time.Hour - time.Duration(dcv.CodeAttemptLimit)*time.Minute)
 	wantContains(t, f.submit(n(f.order), f.code), web.PhraseConfirmed)
 	f.wantValidated(f.order, true)
 }
 
-// dcv-rules.md, Evidence: the approver's address and user agent are kept
+// docs/rules.md, Evidence: the approver's address and user agent are kept
 // with each confirmation.
 func TestSection6EvidenceKeepsIPAndUserAgent(t *testing.T) {
 	f := newFixture(t, dcvtest.Options{})
@@ -417,29 +410,31 @@ func TestSection6EvidenceKeepsIPAndUserAgent(t *testing.T) {
 
 // Behind a trusted proxy the approver's address is the one the proxy
 // forwarded, and X-Forwarded-Proto: https earns the HSTS header; from
-// anyone else both headers are ignored.
+// anyone else both headers are ignored, and the request counts as plain
+// HTTP, where codes are not judged (TestPagePlainHTTPIsNotJudged).
 func TestSection6EvidenceBehindTrustedProxy(t *testing.T) {
-	for _, tc := range []struct {
-		proxy, wantIP, wantHSTS string
-	}{
-		{"127.0.0.0/8", "203.0.113.7", "max-age=31536000"},
-		{"192.0.2.0/24", "127.0.0.1", ""},
-	} {
-		t.Run(tc.proxy, func(t *testing.T) {
-			f := newFixture(t, dcvtest.Options{HTTPListen: true, TrustedProxies: []string{tc.proxy}})
-			form := url.Values{"orderNumber": {n(f.order)}, "dcvCode": {f.code}}.Encode()
-			p := f.request(http.MethodPost, f.Server.HTTPURL(), "", "application/x-www-form-urlencoded", form,
-				"X-Forwarded-For", "198.51.100.1, 203.0.113.7", "X-Forwarded-Proto", "https", "User-Agent", "ProxiedBrowser/2")
-			wantContains(t, p, web.PhraseConfirmed)
-			if got := p.header.Get("Strict-Transport-Security"); got != tc.wantHSTS {
-				t.Errorf("HSTS %q, want %q", got, tc.wantHSTS)
-			}
-			cs, err := f.DCV.Confirmations(context.Background(), f.order)
-			if err != nil || len(cs) != 1 || cs[0].ClientIP != tc.wantIP || cs[0].UserAgent != "ProxiedBrowser/2" {
-				t.Fatalf("evidence %+v (%v), want client %s", cs, err, tc.wantIP)
-			}
-		})
+	f := newFixture(t, dcvtest.Options{HTTPListen: true, TrustedProxies: []string{"127.0.0.0/8"}})
+	form := url.Values{"orderNumber": {n(f.order)}, "dcvCode": {f.code}}.Encode()
+	p := f.request(http.MethodPost, f.Server.HTTPURL(), "", "application/x-www-form-urlencoded", form,
+		"X-Forwarded-For", "198.51.100.1, 203.0.113.7", "X-Forwarded-Proto", "https", "User-Agent", "ProxiedBrowser/2")
+	wantContains(t, p, web.PhraseConfirmed)
+	if got := p.header.Get("Strict-Transport-Security"); got != "max-age=31536000" {
+		t.Errorf("HSTS %q", got)
 	}
+	cs, err := f.DCV.Confirmations(context.Background(), f.order)
+	if err != nil || len(cs) != 1 || cs[0].ClientIP != "203.0.113.7" || cs[0].UserAgent != "ProxiedBrowser/2" {
+		t.Fatalf("evidence %+v (%v), want client 203.0.113.7", cs, err)
+	}
+
+	g := newFixture(t, dcvtest.Options{HTTPListen: true, TrustedProxies: []string{"192.0.2.0/24"}})
+	form = url.Values{"orderNumber": {n(g.order)}, "dcvCode": {g.code}}.Encode()
+	p = g.request(http.MethodPost, g.Server.HTTPURL(), "", "application/x-www-form-urlencoded", form,
+		"X-Forwarded-For", "203.0.113.7", "X-Forwarded-Proto", "https")
+	wantContains(t, p, "Please use HTTPS")
+	if got := p.header.Get("Strict-Transport-Security"); got != "" {
+		t.Errorf("HSTS %q over plain HTTP", got)
+	}
+	g.wantValidated(g.order, false)
 }
 
 // A code covers the domains whose live email it is: after one domain of

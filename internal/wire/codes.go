@@ -14,7 +14,7 @@ import (
 // Code is an errorCode of the vendor's API.
 type Code int
 
-// The error codes of wire.md section 1. Numbers marked "unconfirmed" in the
+// The error codes of docs/api.md §1. Numbers marked "unconfirmed" in the
 // contract are listed in docs/sectigo-divergences.md.
 const (
 	OK               Code = 0

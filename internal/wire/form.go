@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// MaxBody is the largest request body the API reads (wire.md section 1).
+// MaxBody is the largest request body the API reads (docs/api.md §1).
 const MaxBody = 64 << 10
 
 // Pair is one name and value, in the order the client sent it.

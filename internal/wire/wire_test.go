@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// wire.md section 1: every code's exact message.
+// docs/api.md §1: every code's exact message.
 func TestMessagesAreTheContracts(t *testing.T) {
 	for _, tc := range []struct {
 		e    *Error
@@ -31,7 +31,7 @@ func TestMessagesAreTheContracts(t *testing.T) {
 	}
 }
 
-// wire.md section 1: keys in the order errorCode, errorMessage, errorItem,
+// docs/api.md §1: keys in the order errorCode, errorMessage, errorItem,
 // errorDetail, escaped as url.QueryEscape does (space +, ' %27, ! %21).
 func TestErrorFormTranscript(t *testing.T) {
 	got := string(EncodeError(FormatForm, &Error{Code: InvalidArgument, Item: "dcvEmailAddress", Detail: "not offered in the last 24 hours"}))
@@ -47,7 +47,7 @@ func TestErrorFormTranscript(t *testing.T) {
 	}
 }
 
-// wire.md section 3: text errors are the code on line 1, the message on 2;
+// docs/api.md §3: text errors are the code on line 1, the message on 2;
 // JSON errors carry the same keys as the form.
 func TestTextAndJSONErrors(t *testing.T) {
 	e := &Error{Code: MissingArgument, Item: "domainName"}
@@ -62,7 +62,7 @@ func TestTextAndJSONErrors(t *testing.T) {
 	}
 }
 
-// wire.md section 1: lenient parsing of bodies that real clients send.
+// docs/api.md §1: lenient parsing of bodies that real clients send.
 func TestParseFormLenient(t *testing.T) {
 	got := ParseForm("loginName=a+b&dcvEmailAddress=admin@example.com&url=https://x/y&&flag&bad=%zz&p=%21")
 	want := []Pair{

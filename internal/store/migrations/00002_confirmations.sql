@@ -5,7 +5,7 @@
 -- +goose Up
 
 -- One row per code that validated domains: when, from where, with which
--- browser (dcv-rules.md, "Evidence"). The domains are those the confirmation
+-- browser (docs/rules.md, "Evidence"). The domains are those the confirmation
 -- validated, as ordered, separated by spaces; order_domains links each to
 -- the email through validated_email_id as well.
 CREATE TABLE confirmations (

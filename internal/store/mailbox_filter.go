@@ -1,0 +1,43 @@
+package store
+
+import (
+	"context"
+	"strings"
+	"time"
+)
+
+// MailFilter selects captured messages; zero fields select everything.
+type MailFilter struct {
+	OrderNumber int64
+	To          string    // the recipient's address, compared without regard to case
+	Since       time.Time // captured at or after
+}
+
+// MailboxFiltered lists the captured messages the filter selects, oldest
+// first.
+func (q Queries) MailboxFiltered(ctx context.Context, f MailFilter) ([]CapturedMail, error) {
+	var since int64
+	if !f.Since.IsZero() {
+		since = ms(f.Since)
+	}
+	rows, err := q.ex.QueryContext(ctx,
+		`SELECT id, outbox_id, order_number, mail_from, recipient, subject, text_body, html_body, message_id, dcv_code, raw, captured_ms
+		 FROM mailbox
+		 WHERE ($1 = 0 OR order_number = $1) AND ($2 = '' OR LOWER(recipient) = $2) AND captured_ms >= $3
+		 ORDER BY id`, f.OrderNumber, strings.ToLower(f.To), since)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []CapturedMail{}
+	for rows.Next() {
+		var m CapturedMail
+		var at int64
+		if err := rows.Scan(&m.ID, &m.DeliveryID, &m.OrderNumber, &m.From, &m.To, &m.Subject, &m.Text, &m.HTML, &m.MessageID, &m.DCVCode, &m.Raw, &at); err != nil {
+			return nil, err
+		}
+		m.Captured = fromMS(at)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
