@@ -38,22 +38,5 @@ func (q Queries) Capture(ctx context.Context, m CapturedMail) error {
 
 // Mailbox lists captured messages, oldest first; orderNumber 0 means all.
 func (q Queries) Mailbox(ctx context.Context, orderNumber int64) ([]CapturedMail, error) {
-	rows, err := q.ex.QueryContext(ctx,
-		`SELECT id, outbox_id, order_number, mail_from, recipient, subject, text_body, html_body, message_id, dcv_code, raw, captured_ms
-		 FROM mailbox WHERE $1 = 0 OR order_number = $1 ORDER BY id`, orderNumber)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []CapturedMail{}
-	for rows.Next() {
-		var m CapturedMail
-		var at int64
-		if err := rows.Scan(&m.ID, &m.DeliveryID, &m.OrderNumber, &m.From, &m.To, &m.Subject, &m.Text, &m.HTML, &m.MessageID, &m.DCVCode, &m.Raw, &at); err != nil {
-			return nil, err
-		}
-		m.Captured = fromMS(at)
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return q.MailboxFiltered(ctx, MailFilter{OrderNumber: orderNumber})
 }
