@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/dcvmail/dcvmail/internal/accounts"
 	"github.com/dcvmail/dcvmail/internal/config"
 )
 
@@ -78,7 +79,7 @@ func checkLogin(login string) error {
 	if login == "" {
 		return usagef("--login NAME is required")
 	}
-	if len(login) > 64 || strings.ContainsFunc(login, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+	if err := accounts.CheckLogin(login); err != nil {
 		return usagef("--login %q: 1 to 64 characters, no spaces or controls", login)
 	}
 	return nil
@@ -91,7 +92,7 @@ func readPassword(env Env) (string, error) {
 		return "", errors.New("--password-stdin: no password on stdin")
 	}
 	password := strings.TrimRight(line, "\r\n")
-	if password == "" || len(password) > 128 {
+	if accounts.CheckPassword(password) != nil {
 		return "", errors.New("--password-stdin: the password must be 1 to 128 characters")
 	}
 	return password, nil

@@ -6,7 +6,6 @@ package cli
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -101,15 +100,10 @@ func schemaThere(ctx context.Context, url string, src config.Sources) error {
 }
 
 // newAccount is what `account add` creates.
-type newAccount struct {
-	Login    string
-	Password string
-	ReadOnly bool
-	Disabled bool
-}
+type newAccount = accounts.NewAccount
 
 // errAccountExists: the login is taken.
-var errAccountExists = errors.New("account exists")
+var errAccountExists = accounts.ErrExists
 
 // accountExists tells whether an account has the login.
 func accountExists(ctx context.Context, a *app, login string) (bool, error) {
@@ -121,49 +115,20 @@ func accountExists(ctx context.Context, a *app, login string) (bool, error) {
 }
 
 // createAccount adds an account; errAccountExists when the login is taken.
+// The rules are package accounts', shared with the admin API.
 func createAccount(ctx context.Context, a *app, n newAccount) error {
-	hash, err := accounts.HashPassword(n.Password, rand.Reader)
-	if err != nil {
-		return err
-	}
-	_, err = a.Store.CreateAccount(ctx, store.Account{Login: n.Login, PasswordHash: hash, ReadOnly: n.ReadOnly, Disabled: n.Disabled, Created: a.DCV.Now()})
-	if errors.Is(err, store.ErrExists) {
-		return errAccountExists
-	}
-	return err
+	return accounts.Create(ctx, a.Store, n, a.DCV.Now())
 }
 
 // accountChange is what `account set` changes; nil fields stay.
-type accountChange struct {
-	Password *string
-	ReadOnly *bool
-	Disabled *bool
-}
+type accountChange = accounts.Change
 
 // errNoAccount: no account has the login.
-var errNoAccount = errors.New("no such account")
+var errNoAccount = accounts.ErrNoAccount
 
 // updateAccount changes an account; errNoAccount when there is none.
 func updateAccount(ctx context.Context, a *app, login string, ch accountChange) error {
-	acct, err := a.Store.AccountByLogin(ctx, login)
-	if errors.Is(err, store.ErrNotFound) {
-		return errNoAccount
-	} else if err != nil {
-		return err
-	}
-	if ch.Password != nil {
-		if acct.PasswordHash, err = accounts.HashPassword(*ch.Password, rand.Reader); err != nil {
-			return err
-		}
-	}
-	if ch.ReadOnly != nil {
-		acct.ReadOnly = *ch.ReadOnly
-	}
-	if ch.Disabled != nil {
-		acct.Disabled = *ch.Disabled
-	}
-	acct.Updated = a.DCV.Now()
-	return a.Store.UpdateAccount(ctx, acct)
+	return accounts.Update(ctx, a.Store, login, ch, a.DCV.Now())
 }
 
 // unlockLogin ends the lockout of a login name (and of a source address, if
@@ -177,14 +142,10 @@ func createOrder(ctx context.Context, a *app, n dcv.NewOrder) (int64, error) {
 	return a.DCV.CreateOrder(ctx, n)
 }
 
-// orderDetails reads everything known of an order; found is false when
+// orderView reads an order as `order show` prints it; found is false when
 // there is no such order.
-func orderDetails(ctx context.Context, a *app, number int64) (d dcv.OrderDetails, found bool, err error) {
-	d, err = a.DCV.Details(ctx, 0, number)
-	if _, refused := dcv.AsError(err); refused {
-		return d, false, nil
-	}
-	return d, err == nil, err
+func orderView(ctx context.Context, a *app, number int64) (dcv.OrderView, bool, error) {
+	return a.DCV.Show(ctx, number)
 }
 
 // addTemplate stores a DCV email template, open to the given accounts'

@@ -38,6 +38,7 @@ var Epoch = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 // Options adjust the server a test starts.
 type Options struct {
 	Demo           bool
+	TestControls   bool     // serve the test controls (docs/control.md)
 	HTTPListen     bool     // open a plain-HTTP listener too
 	AdminListen    bool     // open the admin listener
 	Resolvers      []string // DNS resolvers (loopback test servers only); none: no DNS at all
@@ -85,6 +86,7 @@ func StartIn(t testing.TB, dir string, o Options) *Env {
 		DNSTimeout:     2 * time.Second,
 		TrustedProxies: o.TrustedProxies,
 		Demo:           o.Demo,
+		TestControls:   o.TestControls,
 		CodeValidity:   dcv.DefaultPolicy.CodeValidity,
 		ResendBurst:    dcv.DefaultPolicy.ResendBurst,
 		ResendInterval: dcv.DefaultPolicy.ResendInterval,

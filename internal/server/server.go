@@ -7,7 +7,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -24,13 +23,13 @@ import (
 	"time"
 
 	"github.com/dcvmail/dcvmail/internal/accounts"
+	"github.com/dcvmail/dcvmail/internal/admin"
 	"github.com/dcvmail/dcvmail/internal/api"
 	"github.com/dcvmail/dcvmail/internal/clock"
 	"github.com/dcvmail/dcvmail/internal/config"
 	"github.com/dcvmail/dcvmail/internal/contacts"
 	"github.com/dcvmail/dcvmail/internal/dcv"
 	"github.com/dcvmail/dcvmail/internal/mail"
-	"github.com/dcvmail/dcvmail/internal/mailbox"
 	"github.com/dcvmail/dcvmail/internal/store"
 	"github.com/dcvmail/dcvmail/internal/web"
 )
@@ -72,6 +71,16 @@ func Open(ctx context.Context, o AppOptions) (*App, error) {
 	if err := st.Migrate(ctx); err != nil {
 		st.Close()
 		return nil, err
+	}
+	if o.Clock == nil {
+		// Admin commands read the test clock's offset as serve does
+		// (docs/control.md, "The clock").
+		off := clock.NewOffset(clock.System, 0)
+		if err := off.Attach(ctx, st.ClockOffset); err != nil {
+			st.Close()
+			return nil, err
+		}
+		o.Clock = off
 	}
 	app := &App{Store: st, Log: o.Log, wake: func() {}}
 	if app.Log == nil {
@@ -137,6 +146,8 @@ type Server struct {
 	requireAD bool
 	resolvers []string
 
+	testControls bool // --test-controls or --demo (controls.go)
+
 	certs *certHolder // the HTTPS certificate, reloaded on SIGHUP (tlsreload.go)
 	ops   *operations // metrics and readiness (operations.go)
 }
@@ -179,6 +190,10 @@ func New(ctx context.Context, cfg config.Serve, opts ...Option) (*Server, error)
 	for _, o := range opts {
 		o(&so)
 	}
+	// Every rule reads time through the offset clock, which the test
+	// controls move (controls.go).
+	offset := clock.NewOffset(so.clock, 0)
+	so.clock = offset
 	proxies, err := cfg.Proxies()
 	if err != nil {
 		return nil, err
@@ -278,6 +293,11 @@ func New(ctx context.Context, cfg config.Serve, opts ...Option) (*Server, error)
 		return nil, err
 	}
 	s.App = app
+	controls, err := s.openControls(ctx, offset)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
 	for name, v := range map[string]string{settingPublicURL: publicURL, settingMailFrom: cfg.MailFrom} {
 		if err := app.Store.SetSetting(ctx, name, v); err != nil {
 			s.Close()
@@ -328,9 +348,9 @@ func New(ctx context.Context, cfg config.Serve, opts ...Option) (*Server, error)
 	lockout.SetObserver(s.ops.metrics)
 	auth := accounts.NewAuthenticator(app.Store, accounts.WithClock(so.clock), accounts.WithLockout(lockout))
 	handler := api.New(api.Config{DCV: app.DCV, Auth: auth, TrustedProxies: proxies, Log: so.log,
-		RequestLimit: requestLimit(cfg.Limits, so.clock, so.log), Observe: s.ops.metrics.APIRequest})
+		RequestLimit: requestLimit(cfg.Limits, so.clock, so.log), Observe: s.ops.metrics.APIRequest, Faults: controls.faultSet()})
 	// The confirmation page rides on the API's mux, so both listeners serve it.
-	handler.Handle(web.Path, web.New(web.Config{DCV: app.DCV, TrustedProxies: proxies, Log: so.log, Observe: s.ops.metrics.Page}))
+	handler.Handle(web.Path, controls.page(web.New(web.Config{DCV: app.DCV, TrustedProxies: proxies, Log: so.log, Observe: s.ops.metrics.Page})))
 	for pattern, h := range so.routes {
 		handler.Handle(pattern, h)
 	}
@@ -340,7 +360,7 @@ func New(ctx context.Context, cfg config.Serve, opts ...Option) (*Server, error)
 		s.plain = newHTTPServer(handler, so.log)
 	}
 	if s.adminLn != nil {
-		s.admin = newHTTPServer(guard(adminOpts, s.adminHandler()), so.log)
+		s.admin = newHTTPServer(guard(adminOpts, s.adminHandler(controls.admin(handler.Endpoints(), s.worker.Wake))), so.log)
 	}
 	s.applyTestTimeouts(so)
 	return s, nil
@@ -476,7 +496,7 @@ func (s *Server) Serve() error {
 		go run(s.admin, s.adminLn, false)
 	}
 	s.App.Log.Info("dcvmail serving", "https", s.URL(), "http", s.HTTPURL(), "admin", s.AdminURL(), "db", s.App.Store.Dialect(),
-		"dnsResolvers", len(s.resolvers), "dnsRequireAD", s.requireAD)
+		"dnsResolvers", len(s.resolvers), "dnsRequireAD", s.requireAD, "testControls", s.testControls)
 	var inForce []string
 	for _, r := range dcv.RulesAt(s.timeline, s.clock.Now()) {
 		if r.InForce {
@@ -542,57 +562,28 @@ func (s *Server) closeListeners() {
 	}
 }
 
-// adminHandler serves the operator endpoints; it is never on the public
-// listener.
-func (s *Server) adminHandler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
-		pending, err := s.App.Store.PendingDeliveries(r.Context())
-		if err != nil {
-			s.App.Log.Error("admin status", "err", err)
-			http.Error(w, "internal error", http.StatusInternalServerError)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		enc.Encode(Status{
-			Database:          s.App.Store.Dialect(),
-			PendingDeliveries: pending,
-			DNSResolvers:      len(s.resolvers),
-			DNSRequireAD:      s.requireAD,
-			Policy:            s.App.DCV.Policy().String(),
-			Rules:             dcv.RulesAt(s.timeline, s.clock.Now()),
-		})
+// adminHandler serves the operator endpoints (package admin); it is never
+// on the public listener.
+func (s *Server) adminHandler(controls *admin.Controls) http.Handler {
+	return admin.Handler(admin.Config{
+		Store:    s.App.Store,
+		DCV:      s.App.DCV,
+		Log:      s.App.Log,
+		Mount:    s.ops.mount,
+		Controls: controls,
+		Status: func(ctx context.Context) (any, error) {
+			pending, err := s.App.Store.PendingDeliveries(ctx)
+			return Status{
+				Database:          s.App.Store.Dialect(),
+				PendingDeliveries: pending,
+				DNSResolvers:      len(s.resolvers),
+				DNSRequireAD:      s.requireAD,
+				Policy:            s.App.DCV.Policy().String(),
+				Rules:             dcv.RulesAt(s.timeline, s.clock.Now()),
+				TestControls:      s.testControls,
+			}, err
+		},
 	})
-	// Liveness only: a database outage is /readyz's to report; a failing
-	// liveness check would have the process restarted, which mends nothing.
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, "ok\n")
-	})
-	s.ops.mount(mux)
-	mux.HandleFunc("GET /mailbox", func(w http.ResponseWriter, r *http.Request) {
-		var order int64
-		if v := r.URL.Query().Get("order"); v != "" {
-			var err error
-			if order, err = strconv.ParseInt(v, 10, 64); err != nil || order <= 0 {
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusBadRequest)
-				json.NewEncoder(w).Encode(map[string]string{"error": "order " + strconv.Quote(v) + ": want an order number"})
-				return
-			}
-		}
-		msgs, err := s.App.Store.Mailbox(r.Context(), order)
-		if err != nil {
-			s.App.Log.Error("admin mailbox", "err", err)
-			http.Error(w, "internal error", http.StatusInternalServerError)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(msgs)
-	})
-	mailbox.New(mailbox.Config{Store: s.App.Store, Log: s.App.Log}).Register(mux)
-	return mux
 }
 
 // Status is what the admin listener's /status reports.
@@ -603,6 +594,7 @@ type Status struct {
 	DNSRequireAD      bool            `json:"dnsRequireAD"`
 	Policy            string          `json:"policy"`
 	Rules             []dcv.RuleState `json:"rules"`
+	TestControls      bool            `json:"testControls"`
 }
 
 // RequireAD reads --dns-require-ad: "true", "false", or "auto", which
