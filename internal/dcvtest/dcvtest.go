@@ -39,6 +39,7 @@ var Epoch = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 type Options struct {
 	Demo           bool
 	TestControls   bool     // serve the test controls (docs/control.md)
+	AdminToken     string   // the admin listener's bearer token ("": none)
 	HTTPListen     bool     // open a plain-HTTP listener too
 	AdminListen    bool     // open the admin listener
 	Resolvers      []string // DNS resolvers (loopback test servers only); none: no DNS at all
@@ -62,6 +63,7 @@ type Env struct {
 	Clock  *clock.Fake
 	Client *http.Client // trusts the server's self-signed certificate
 	Dir    string
+	DB     string // the database URL given ("" for the SQLite file in Dir)
 }
 
 // Start starts a server; it stops when the test ends.
@@ -91,6 +93,7 @@ func StartIn(t testing.TB, dir string, o Options) *Env {
 		ResendBurst:    dcv.DefaultPolicy.ResendBurst,
 		ResendInterval: dcv.DefaultPolicy.ResendInterval,
 	}
+	cfg.Guard.AdminToken = o.AdminToken
 	if o.ResendBurst > 0 {
 		cfg.ResendBurst = o.ResendBurst
 	}
@@ -142,6 +145,7 @@ func StartIn(t testing.TB, dir string, o Options) *Env {
 		Clock:  fake,
 		Client: &http.Client{Transport: tr, Timeout: 30 * time.Second},
 		Dir:    dir,
+		DB:     o.DB,
 	}
 }
 
