@@ -8,12 +8,17 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 )
 
 // Mailbox is the server's built-in mailbox: every DCV email it sends lands
 // here instead of on the internet.
-type Mailbox struct{ s *Server }
+type Mailbox struct {
+	s    *Server
+	mu   sync.Mutex
+	seen map[string]string // query → ID of the last message Wait returned for it
+}
 
 // Address is a mailbox address.
 type Address struct {
@@ -36,17 +41,27 @@ type Message struct {
 	DCVCode     string
 }
 
-// Wait returns the oldest message matching query (Mailpit's search syntax:
-// "to:admin@example.com", "order:10000001", "subject:word") that was
-// captured after the last message this Mailbox returned from Wait, waiting
-// up to ten seconds for one to arrive. It fails the test when none does.
+// Wait returns the next message matching query (Mailpit's search syntax:
+// "to:admin@example.com", "order:10000001", "subject:word"): the oldest
+// one newer than what Wait last returned for the same query, waiting up to
+// ten seconds for it to arrive. It fails the test when none does. So two
+// resends followed by two Waits give the two emails in turn.
 func (m *Mailbox) Wait(query string) Message {
+	m.mu.Lock()
+	after := m.seen[query]
+	m.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	msg, err := m.WaitContext(ctx, query, "")
+	msg, err := m.WaitContext(ctx, query, after)
 	if err != nil {
 		m.s.fail(fmt.Errorf("waiting for a message matching %q: %w", query, err))
 	}
+	m.mu.Lock()
+	if m.seen == nil {
+		m.seen = map[string]string{}
+	}
+	m.seen[query] = msg.ID
+	m.mu.Unlock()
 	return msg
 }
 
