@@ -125,6 +125,14 @@ func (m *Mailbox) DeleteAll() {
 	if err := m.s.admin(http.MethodDelete, "/api/v1/messages", nil, http.StatusOK, nil); err != nil {
 		m.s.fail(err)
 	}
+	m.forget()
+}
+
+// forget drops what Wait returned: the mailbox was emptied.
+func (m *Mailbox) forget() {
+	m.mu.Lock()
+	m.seen = nil
+	m.mu.Unlock()
 }
 
 // Clock is the server's clock: every rule that reads time (code expiry, the

@@ -274,6 +274,7 @@ func (s *Server) Reset() {
 	if err := s.admin(http.MethodPost, "/admin/v1/reset", nil, http.StatusNoContent, nil); err != nil {
 		s.fail(err)
 	}
+	s.Mailbox.forget()
 	if err := s.addAccount(DefaultLogin, s.Client.LoginPassword); err != nil {
 		s.fail(err)
 	}
