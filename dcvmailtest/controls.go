@@ -75,6 +75,7 @@ func (m *Mailbox) WaitContext(ctx context.Context, query, after string) (Message
 			wait = min(wait, time.Until(d))
 		}
 		if wait < time.Millisecond {
+			<-ctx.Done() // what is left is too short for a request
 			return Message{}, ErrTimeout
 		}
 		v := url.Values{"query": {query}, "timeout": {wait.String()}}
