@@ -171,9 +171,8 @@ func (h *handler) internal(w http.ResponseWriter, what string, err error) {
 // empty body is an empty object when emptyOK. It answers 400 itself and
 // returns false on bad input.
 func decode(w http.ResponseWriter, r *http.Request, v any, emptyOK bool) bool {
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	b, err := readBody(w, r)
 	if err != nil {
-		writeError(w, http.StatusRequestEntityTooLarge, "the body is larger than 64 KiB")
 		return false
 	}
 	if strings.TrimSpace(string(b)) == "" {
