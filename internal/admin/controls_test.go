@@ -387,3 +387,22 @@ func TestClockMovesOutboxRetries(t *testing.T) {
 	c.want(http.StatusOK, "POST", "/admin/v1/clock", map[string]any{"advance": "49h"}, nil)
 	waitFor("given up past --mail-max-age", func(_ int, state string) bool { return state == "failed" })
 }
+
+// The 24-hour rule reads the test clock: an offered address is accepted
+// until the clock passes 24 hours after the offer.
+func TestClock24HourRule(t *testing.T) {
+	t.Parallel()
+	c := start(t, dcvtest.Options{TestControls: true})
+	c.AddAccount("alice", "pw", false)
+	order := c.AddOrder("alice", []string{"example.com"}, 0, "admin@example.com")
+	c.Post("/products/!GetDCVEmailAddressList", url.Values{"loginName": {"alice"}, "loginPassword": {"pw"}, "domainName": {"example.com"}})
+	resend := url.Values{"loginName": {"alice"}, "loginPassword": {"pw"}, "orderNumber": {strconv.FormatInt(order, 10)}, "dcvEmailAddress": {"webmaster@example.com"}}
+	c.want(http.StatusOK, "POST", "/admin/v1/clock", map[string]any{"advance": "23h"}, nil)
+	if got := c.Post("/products/!ResendDCVEmail", resend); got != "errorCode=0" {
+		t.Fatalf("within 24 hours of the offer: %q", got)
+	}
+	c.want(http.StatusOK, "POST", "/admin/v1/clock", map[string]any{"advance": "2h"}, nil)
+	if got := c.Post("/products/!ResendDCVEmail", resend); !strings.Contains(got, "errorItem=dcvEmailAddress") {
+		t.Fatalf("25 hours after the offer: %q", got)
+	}
+}
