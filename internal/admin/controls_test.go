@@ -406,3 +406,21 @@ func TestClock24HourRule(t *testing.T) {
 		t.Fatalf("25 hours after the offer: %q", got)
 	}
 }
+
+// Lockouts read the test clock: a lock ends when the clock passes its end.
+func TestClockEndsLockouts(t *testing.T) {
+	t.Parallel()
+	c := start(t, dcvtest.Options{TestControls: true})
+	c.AddAccount("alice", "pw", false)
+	order := c.AddOrder("alice", []string{"example.com"}, 0, "admin@example.com")
+	for i := range 20 {
+		c.resend("alice", "wrong"+strconv.Itoa(i), order)
+	}
+	if got := c.resend("alice", "pw", order); !strings.HasPrefix(got, "errorCode=-16") {
+		t.Fatalf("not locked: %q", got)
+	}
+	c.want(http.StatusOK, "POST", "/admin/v1/clock", map[string]any{"advance": "16m"}, nil)
+	if got := c.resend("alice", "pw", order); got != "errorCode=0" {
+		t.Fatalf("still locked after the clock passed the lock's end: %q", got)
+	}
+}
