@@ -290,3 +290,15 @@ func TestStrangerGetsNothing(t *testing.T) {
 		t.Fatalf("a stranger added a fault: %s", got)
 	}
 }
+
+// Paths and methods that do not exist answer JSON errors too.
+func TestUnknownPathsAnswerJSON(t *testing.T) {
+	t.Parallel()
+	c := start(t, dcvtest.Options{})
+	c.wantError(http.StatusNotFound, "GET", "/admin/v1/nothing", nil)
+	c.wantError(http.StatusRequestEntityTooLarge, "POST", "/admin/v1/accounts", `{"login": "`+strings.Repeat("a", 70<<10)+`"}`)
+	msg := c.wantError(http.StatusMethodNotAllowed, "PUT", "/admin/v1/accounts", map[string]any{})
+	if !strings.Contains(msg, "GET") || !strings.Contains(msg, "POST") {
+		t.Fatalf("405 does not say the allowed methods: %q", msg)
+	}
+}

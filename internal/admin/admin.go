@@ -74,10 +74,42 @@ func Handler(cfg Config) http.Handler {
 	h.accountRoutes(mux)
 	h.orderRoutes(mux)
 	h.controlRoutes(mux)
-	mux.HandleFunc("/admin/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "no such admin path: "+r.Method+" "+r.URL.Path+" (docs/control.md lists them)")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern == "" && strings.HasPrefix(r.URL.Path, "/admin/") {
+			// The mux's own 404 and 405 are plain text; the control API's
+			// errors are JSON.
+			w = &jsonErrors{ResponseWriter: w, what: r.Method + " " + r.URL.Path}
+		}
+		mux.ServeHTTP(w, r)
 	})
-	return mux
+}
+
+// jsonErrors turns the mux's plain-text 404 and 405 into JSON errors.
+type jsonErrors struct {
+	http.ResponseWriter
+	what    string
+	written bool
+}
+
+func (j *jsonErrors) WriteHeader(status int) {
+	if j.written {
+		return
+	}
+	j.written = true
+	msg := "no such admin path: " + j.what + " (docs/control.md lists them)"
+	if status == http.StatusMethodNotAllowed {
+		msg = "this path does not take that method: " + j.what + " (allowed: " + j.Header().Get("Allow") + ")"
+	}
+	j.Header().Del("Content-Type")
+	j.Header().Del("X-Content-Type-Options")
+	writeError(j.ResponseWriter, status, msg)
+}
+
+func (j *jsonErrors) Write(b []byte) (int, error) {
+	if !j.written {
+		j.WriteHeader(http.StatusOK)
+	}
+	return len(b), nil // the mux's text is replaced by the JSON error
 }
 
 type handler struct{ Config }
@@ -139,9 +171,8 @@ func (h *handler) internal(w http.ResponseWriter, what string, err error) {
 // empty body is an empty object when emptyOK. It answers 400 itself and
 // returns false on bad input.
 func decode(w http.ResponseWriter, r *http.Request, v any, emptyOK bool) bool {
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	b, err := readBody(w, r)
 	if err != nil {
-		writeError(w, http.StatusRequestEntityTooLarge, "the body is larger than 64 KiB")
 		return false
 	}
 	if strings.TrimSpace(string(b)) == "" {

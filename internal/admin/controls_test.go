@@ -3,6 +3,7 @@ package admin_test
 import (
 	"bytes"
 	"context"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -334,5 +335,92 @@ func TestValidate(t *testing.T) {
 	}
 	if v.OrganizationValidatedAt == nil || v.OrganizationValidatedBy != "test-control" {
 		t.Fatalf("organization validation: %+v", v)
+	}
+}
+
+// Outbox retry reads the test clock: a delivery that failed is retried
+// once the clock passes its retry time, and given up past the outbox's
+// maximum age.
+func TestClockMovesOutboxRetries(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens: every delivery fails for now
+	c := start(t, dcvtest.Options{TestControls: true, SMTP: "smtp://" + addr})
+	c.AddAccount("alice", "pw", false)
+	order := c.AddOrder("alice", []string{"example.com"}, 0, "admin@example.com")
+	attempts := func() (n int, state string) {
+		var v struct {
+			Deliveries []struct {
+				State    string
+				Attempts int
+			}
+		}
+		c.want(http.StatusOK, "GET", "/admin/v1/orders/"+strconv.FormatInt(order, 10), nil, &v)
+		return v.Deliveries[0].Attempts, v.Deliveries[0].State
+	}
+	waitFor := func(what string, ok func(n int, state string) bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			n, state := attempts()
+			if ok(n, state) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d attempts, state %s", what, n, state)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitFor("first attempt", func(n int, _ string) bool { return n == 1 })
+	// The fake clock stands still: without the test clock no retry is due.
+	time.Sleep(300 * time.Millisecond)
+	if n, _ := attempts(); n != 1 {
+		t.Fatalf("retried before its time: %d attempts", n)
+	}
+	c.want(http.StatusOK, "POST", "/admin/v1/clock", map[string]any{"advance": "1m"}, nil)
+	waitFor("retry after the clock moved", func(n int, _ string) bool { return n >= 2 })
+	c.want(http.StatusOK, "POST", "/admin/v1/clock", map[string]any{"advance": "49h"}, nil)
+	waitFor("given up past --mail-max-age", func(_ int, state string) bool { return state == "failed" })
+}
+
+// The 24-hour rule reads the test clock: an offered address is accepted
+// until the clock passes 24 hours after the offer.
+func TestClock24HourRule(t *testing.T) {
+	t.Parallel()
+	c := start(t, dcvtest.Options{TestControls: true})
+	c.AddAccount("alice", "pw", false)
+	order := c.AddOrder("alice", []string{"example.com"}, 0, "admin@example.com")
+	c.Post("/products/!GetDCVEmailAddressList", url.Values{"loginName": {"alice"}, "loginPassword": {"pw"}, "domainName": {"example.com"}})
+	resend := url.Values{"loginName": {"alice"}, "loginPassword": {"pw"}, "orderNumber": {strconv.FormatInt(order, 10)}, "dcvEmailAddress": {"webmaster@example.com"}}
+	c.want(http.StatusOK, "POST", "/admin/v1/clock", map[string]any{"advance": "23h"}, nil)
+	if got := c.Post("/products/!ResendDCVEmail", resend); got != "errorCode=0" {
+		t.Fatalf("within 24 hours of the offer: %q", got)
+	}
+	c.want(http.StatusOK, "POST", "/admin/v1/clock", map[string]any{"advance": "2h"}, nil)
+	if got := c.Post("/products/!ResendDCVEmail", resend); !strings.Contains(got, "errorItem=dcvEmailAddress") {
+		t.Fatalf("25 hours after the offer: %q", got)
+	}
+}
+
+// Lockouts read the test clock: a lock ends when the clock passes its end.
+func TestClockEndsLockouts(t *testing.T) {
+	t.Parallel()
+	c := start(t, dcvtest.Options{TestControls: true})
+	c.AddAccount("alice", "pw", false)
+	order := c.AddOrder("alice", []string{"example.com"}, 0, "admin@example.com")
+	for i := range 20 {
+		c.resend("alice", "wrong"+strconv.Itoa(i), order)
+	}
+	if got := c.resend("alice", "pw", order); !strings.HasPrefix(got, "errorCode=-16") {
+		t.Fatalf("not locked: %q", got)
+	}
+	c.want(http.StatusOK, "POST", "/admin/v1/clock", map[string]any{"advance": "16m"}, nil)
+	if got := c.resend("alice", "pw", order); got != "errorCode=0" {
+		t.Fatalf("still locked after the clock passed the lock's end: %q", got)
 	}
 }

@@ -22,9 +22,10 @@ type Offset struct {
 	mu   sync.Mutex // guards load
 	load func(context.Context) (time.Duration, error)
 
-	offset  atomic.Int64 // nanoseconds
-	checked atomic.Int64 // monotonic nanoseconds since start of the last read
-	loading atomic.Bool
+	offset   atomic.Int64 // nanoseconds
+	checked  atomic.Int64 // monotonic nanoseconds since start of the last read
+	loading  atomic.Bool
+	attached atomic.Bool // a source is attached: the offset is re-read
 }
 
 // DefaultRefresh is how long another node may take to see a changed offset.
@@ -48,6 +49,7 @@ func (o *Offset) Attach(ctx context.Context, load func(context.Context) (time.Du
 	o.mu.Lock()
 	o.load = load
 	o.mu.Unlock()
+	o.attached.Store(load != nil)
 	return o.Reload(ctx)
 }
 
@@ -83,9 +85,9 @@ func (o *Offset) Current() time.Duration { return time.Duration(o.offset.Load())
 
 // Now is the base clock's time plus the offset. When the cached offset is
 // older than Refresh, one caller re-reads it in the background; callers
-// meanwhile use the cached one.
+// meanwhile use the cached one. Without a source the offset stays zero.
 func (o *Offset) Now() time.Time {
-	if mono()-o.checked.Load() > int64(o.refresh) && o.loading.CompareAndSwap(false, true) {
+	if o.attached.Load() && mono()-o.checked.Load() > int64(o.refresh) && o.loading.CompareAndSwap(false, true) {
 		go func() {
 			defer o.loading.Store(false)
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -40,6 +40,7 @@ type Options struct {
 	Demo           bool
 	TestControls   bool     // serve the test controls (docs/control.md)
 	AdminToken     string   // the admin listener's bearer token ("": none)
+	SMTP           string   // deliver over SMTP to this URL instead of the built-in mailbox
 	HTTPListen     bool     // open a plain-HTTP listener too
 	AdminListen    bool     // open the admin listener
 	Resolvers      []string // DNS resolvers (loopback test servers only); none: no DNS at all
@@ -94,6 +95,7 @@ func StartIn(t testing.TB, dir string, o Options) *Env {
 		ResendInterval: dcv.DefaultPolicy.ResendInterval,
 	}
 	cfg.Guard.AdminToken = o.AdminToken
+	cfg.SMTP = o.SMTP
 	if o.ResendBurst > 0 {
 		cfg.ResendBurst = o.ResendBurst
 	}
