@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/dcvmail/dcvmail/internal/accounts"
 	"github.com/dcvmail/dcvmail/internal/config"
 )
 
@@ -59,8 +60,8 @@ already is refused before anything is printed: use account set.`,
 			} else if exists {
 				return fmt.Errorf("account %q exists already (use dcvmail account set)", *login)
 			}
-			err = createAccount(ctx, a, newAccount{Login: *login, Password: password, ReadOnly: *readOnly, Disabled: *disabled})
-			if errors.Is(err, errAccountExists) {
+			err = createAccount(ctx, a, accounts.New{Login: *login, Password: password, ReadOnly: *readOnly, Disabled: *disabled})
+			if errors.Is(err, accounts.ErrExists) {
 				return fmt.Errorf("account %q exists already (use dcvmail account set)", *login)
 			} else if err != nil {
 				return err
@@ -78,8 +79,8 @@ func checkLogin(login string) error {
 	if login == "" {
 		return usagef("--login NAME is required")
 	}
-	if len(login) > 64 || strings.ContainsFunc(login, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
-		return usagef("--login %q: 1 to 64 characters, no spaces or controls", login)
+	if err := accounts.CheckLogin(login); err != nil {
+		return usagef("--login %q: %v", login, err)
 	}
 	return nil
 }
@@ -91,8 +92,8 @@ func readPassword(env Env) (string, error) {
 		return "", errors.New("--password-stdin: no password on stdin")
 	}
 	password := strings.TrimRight(line, "\r\n")
-	if password == "" || len(password) > 128 {
-		return "", errors.New("--password-stdin: the password must be 1 to 128 characters")
+	if err := accounts.CheckPassword(password); err != nil {
+		return "", fmt.Errorf("--password-stdin: %w", err)
 	}
 	return password, nil
 }

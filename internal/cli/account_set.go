@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 
+	"github.com/dcvmail/dcvmail/internal/accounts"
 	"github.com/dcvmail/dcvmail/internal/config"
 )
 
@@ -31,7 +32,7 @@ node at once: the next API call with the old password is refused.`,
 			if err := checkLogin(*login); err != nil {
 				return err
 			}
-			var ch accountChange
+			var ch accounts.Change
 			// Flags set from the environment count as given: fs.Set marks them.
 			fs.Visit(func(f *flag.Flag) {
 				switch f.Name {
@@ -48,7 +49,7 @@ node at once: the next API call with the old password is refused.`,
 				}
 				ch.Password = &p
 			}
-			if ch == (accountChange{}) {
+			if ch == (accounts.Change{}) {
 				return usagef("nothing to change: give --password-stdin, --read-only or --disabled")
 			}
 			a, err := openApp(ctx, c, k, openOptions{existing: true})
@@ -57,7 +58,7 @@ node at once: the next API call with the old password is refused.`,
 			}
 			defer a.Close()
 			err = updateAccount(ctx, a, *login, ch)
-			if errors.Is(err, errNoAccount) {
+			if errors.Is(err, accounts.ErrNoAccount) {
 				return fmt.Errorf("no account %q", *login)
 			}
 			return err

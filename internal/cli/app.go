@@ -6,7 +6,6 @@ package cli
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -100,70 +99,21 @@ func schemaThere(ctx context.Context, url string, src config.Sources) error {
 	return nil
 }
 
-// newAccount is what `account add` creates.
-type newAccount struct {
-	Login    string
-	Password string
-	ReadOnly bool
-	Disabled bool
-}
-
-// errAccountExists: the login is taken.
-var errAccountExists = errors.New("account exists")
-
 // accountExists tells whether an account has the login.
 func accountExists(ctx context.Context, a *app, login string) (bool, error) {
-	_, err := a.Store.AccountByLogin(ctx, login)
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
-	}
-	return err == nil, err
+	return accounts.Exists(ctx, a.Store, login)
 }
 
-// createAccount adds an account; errAccountExists when the login is taken.
-func createAccount(ctx context.Context, a *app, n newAccount) error {
-	hash, err := accounts.HashPassword(n.Password, rand.Reader)
-	if err != nil {
-		return err
-	}
-	_, err = a.Store.CreateAccount(ctx, store.Account{Login: n.Login, PasswordHash: hash, ReadOnly: n.ReadOnly, Disabled: n.Disabled, Created: a.DCV.Now()})
-	if errors.Is(err, store.ErrExists) {
-		return errAccountExists
-	}
+// createAccount adds an account (accounts.Create holds the rules);
+// accounts.ErrExists when the login is taken.
+func createAccount(ctx context.Context, a *app, n accounts.New) error {
+	_, err := accounts.Create(ctx, a.Store, a.DCV.Now(), n)
 	return err
 }
 
-// accountChange is what `account set` changes; nil fields stay.
-type accountChange struct {
-	Password *string
-	ReadOnly *bool
-	Disabled *bool
-}
-
-// errNoAccount: no account has the login.
-var errNoAccount = errors.New("no such account")
-
-// updateAccount changes an account; errNoAccount when there is none.
-func updateAccount(ctx context.Context, a *app, login string, ch accountChange) error {
-	acct, err := a.Store.AccountByLogin(ctx, login)
-	if errors.Is(err, store.ErrNotFound) {
-		return errNoAccount
-	} else if err != nil {
-		return err
-	}
-	if ch.Password != nil {
-		if acct.PasswordHash, err = accounts.HashPassword(*ch.Password, rand.Reader); err != nil {
-			return err
-		}
-	}
-	if ch.ReadOnly != nil {
-		acct.ReadOnly = *ch.ReadOnly
-	}
-	if ch.Disabled != nil {
-		acct.Disabled = *ch.Disabled
-	}
-	acct.Updated = a.DCV.Now()
-	return a.Store.UpdateAccount(ctx, acct)
+// updateAccount changes an account; accounts.ErrNoAccount when there is none.
+func updateAccount(ctx context.Context, a *app, login string, ch accounts.Change) error {
+	return accounts.Update(ctx, a.Store, a.DCV.Now(), login, ch)
 }
 
 // unlockLogin ends the lockout of a login name (and of a source address, if

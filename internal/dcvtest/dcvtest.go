@@ -6,7 +6,6 @@ package dcvtest
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"io"
@@ -185,11 +184,7 @@ func (e *Env) PostRaw(path, body string) string {
 // AddAccount creates an account.
 func (e *Env) AddAccount(login, password string, readOnly bool) store.Account {
 	e.T.Helper()
-	hash, err := accounts.HashPassword(password, rand.Reader)
-	if err != nil {
-		e.T.Fatal(err)
-	}
-	a, err := e.Store.CreateAccount(context.Background(), store.Account{Login: login, PasswordHash: hash, ReadOnly: readOnly, Created: e.Clock.Now()})
+	a, err := accounts.Create(context.Background(), e.Store, e.Clock.Now(), accounts.New{Login: login, Password: password, ReadOnly: readOnly})
 	if err != nil {
 		e.T.Fatal(err)
 	}
