@@ -74,20 +74,15 @@ func StartIn(t testing.TB, dir string, o Options) *Env {
 	if o.DB == "" && os.Getenv(EnvBackend) == "postgres" {
 		o.DB = pgtest.URL(t)
 	}
-	cfg := config.Serve{
-		Common:         config.Common{Data: dir, DB: o.DB},
-		Listen:         "127.0.0.1:0",
-		MailFrom:       "dcv@dcvmail.test",
-		DNSResolvers:   config.List{"none"}, // never the system's: tests talk only to loopback
-		DNSQuorum:      o.DNSQuorum,
-		DNSRequireAD:   o.DNSRequireAD,
-		DNSTimeout:     2 * time.Second,
-		TrustedProxies: o.TrustedProxies,
-		Demo:           o.Demo,
-		CodeValidity:   dcv.DefaultPolicy.CodeValidity,
-		ResendBurst:    dcv.DefaultPolicy.ResendBurst,
-		ResendInterval: dcv.DefaultPolicy.ResendInterval,
-	}
+	// serve's defaults, as the flags give them, then what tests need.
+	cfg := config.DefaultServe()
+	cfg.Common = config.Common{Data: dir, DB: o.DB}
+	cfg.Listen = "127.0.0.1:0"
+	cfg.MailFrom = "dcv@dcvmail.test"
+	cfg.DNSResolvers = config.List{"none"} // never the system's: tests talk only to loopback
+	cfg.DNSQuorum, cfg.DNSRequireAD, cfg.DNSTimeout = o.DNSQuorum, o.DNSRequireAD, 2*time.Second
+	cfg.TrustedProxies = o.TrustedProxies
+	cfg.Demo = o.Demo
 	if o.ResendBurst > 0 {
 		cfg.ResendBurst = o.ResendBurst
 	}
