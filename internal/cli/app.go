@@ -139,21 +139,13 @@ func orderDetails(ctx context.Context, a *app, number int64) (d dcv.OrderDetails
 }
 
 // addTemplate stores a DCV email template, open to the given accounts'
-// logins (none: to every account).
+// logins (none: to every account); dcv.PutTemplate holds the rules.
 func addTemplate(ctx context.Context, a *app, id int64, t mail.Template, logins []string) error {
-	var ids []int64
-	for _, login := range logins {
-		acct, err := a.Store.AccountByLogin(ctx, login)
-		if errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("--account %q: no such account", login)
-		} else if err != nil {
-			return err
-		}
-		ids = append(ids, acct.ID)
+	err := a.DCV.PutTemplate(ctx, id, t, logins)
+	if unknown, ok := errors.AsType[*dcv.UnknownLoginError](err); ok {
+		return fmt.Errorf("--account %q: no such account", unknown.Login)
 	}
-	return a.Store.Tx(ctx, func(tx *store.Tx) error {
-		return tx.PutTemplate(ctx, store.Template{ID: id, Subject: t.Subject, Text: t.Text, HTML: t.HTML, Created: a.DCV.Now()}, ids)
-	})
+	return err
 }
 
 // mailFilter selects messages of the built-in mailbox.
