@@ -123,10 +123,13 @@ func build(ctx context.Context, st *store.Store, cfg Config) (*App, error) {
 // or the recorded ones with this process's overrides.
 func settle(ctx context.Context, st *store.Store, cfg Config, log *slog.Logger) (Settings, error) {
 	recorded, was, err := LoadSettings(ctx, st)
-	if err != nil {
+	if err != nil && !cfg.Record {
 		return Settings{}, err
 	}
 	if cfg.Record {
+		if err != nil {
+			log.Warn("the recorded settings are unreadable; this start's replace them", "err", err)
+		}
 		s := cfg.Settings
 		if err := s.Policy.Check(); err != nil {
 			return Settings{}, err

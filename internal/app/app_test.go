@@ -72,7 +72,21 @@ func TestSettingsRecordedByServeApplyToEveryone(t *testing.T) {
 	if again := open(t, Config{DatabaseURL: db}); !same(again.Settings, served) {
 		t.Fatalf("a refused policy was recorded: %+v", again.Settings)
 	}
+
+	// Unreadable recorded settings: an admin command refuses to guess; the
+	// next serve replaces them.
+	if err := open(t, Config{DatabaseURL: db}).Store.SetSetting(context.Background(), settingRules, "{not json"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(context.Background(), Config{DatabaseURL: db}); err == nil || !strings.Contains(err.Error(), "malformed") {
+		t.Fatalf("open with unreadable settings: %v, want refused as malformed", err)
+	}
+	open(t, Config{DatabaseURL: db, Record: true, Settings: served}).Close()
+	if got := open(t, Config{DatabaseURL: db}); !same(got.Settings, served) {
+		t.Fatalf("after serve replaced unreadable settings: %+v", got.Settings)
+	}
 }
+
 
 // dcv.PutTemplate owns the rules of templates: an id of 1 or more, a body
 // that renders, grants to accounts that exist; a refusal changes nothing.
