@@ -87,7 +87,6 @@ func TestSettingsRecordedByServeApplyToEveryone(t *testing.T) {
 	}
 }
 
-
 // dcv.PutTemplate owns the rules of templates: an id of 1 or more, a body
 // that renders, grants to accounts that exist; a refusal changes nothing.
 func TestPutTemplateRules(t *testing.T) {
