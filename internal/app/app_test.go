@@ -13,8 +13,11 @@ import (
 	"github.com/dcvmail/dcvmail/internal/accounts"
 	"github.com/dcvmail/dcvmail/internal/dcv"
 	"github.com/dcvmail/dcvmail/internal/mail"
+	"github.com/dcvmail/dcvmail/internal/pgtest"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
 
 func open(t *testing.T, cfg Config) *App {
 	t.Helper()
@@ -32,7 +35,17 @@ func open(t *testing.T, cfg Config) *App {
 // wins for that process only.
 func TestSettingsRecordedByServeApplyToEveryone(t *testing.T) {
 	t.Parallel()
-	db := store.SQLiteURL(filepath.Join(t.TempDir(), "d.db"))
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		settingsApplyToEveryone(t, store.SQLiteURL(filepath.Join(t.TempDir(), "d.db")))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		settingsApplyToEveryone(t, pgtest.URL(t))
+	})
+}
+
+func settingsApplyToEveryone(t *testing.T, db string) {
 	if got := open(t, Config{DatabaseURL: db}); got.DCV.Policy() != dcv.DefaultPolicy ||
 		got.Settings.PublicURL != DefaultPublicURL || got.Settings.MailFrom != mail.DefaultFrom || len(got.Settings.DNS.Resolvers) != 0 {
 		t.Fatalf("before any serve: %+v", got.Settings)
