@@ -25,7 +25,7 @@ func TestCreateAndUpdateApplyTheRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	for _, bad := range []New{
+	for _, bad := range []NewAccount{
 		{Login: "", Password: "pw"},
 		{Login: "has space", Password: "pw"},
 		{Login: "ctl\x01", Password: "pw"},
@@ -33,25 +33,28 @@ func TestCreateAndUpdateApplyTheRules(t *testing.T) {
 		{Login: "alice", Password: ""},
 		{Login: "alice", Password: strings.Repeat("p", 129)},
 	} {
-		if _, err := Create(ctx, st, now, bad); err == nil {
+		if err := Create(ctx, st, bad, now); err == nil {
 			t.Errorf("Create(%q, %d-character password) succeeded, want refused", bad.Login, len(bad.Password))
 		}
 	}
 	if exists, err := Exists(ctx, st, "alice"); err != nil || exists {
 		t.Fatalf("refused creations left an account: exists=%v err=%v", exists, err)
 	}
-	a, err := Create(ctx, st, now, New{Login: "alice", Password: "old-pass", Disabled: true})
+	if err := Create(ctx, st, NewAccount{Login: "alice", Password: "old-pass", Disabled: true}, now); err != nil {
+		t.Fatal(err)
+	}
+	a, err := st.AccountByLogin(ctx, "alice")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !a.Disabled || a.ReadOnly || !a.Created.Equal(now) || !verified(t, a.PasswordHash, "old-pass") {
 		t.Fatalf("created %+v: want disabled, not read-only, created %v, hash of old-pass", a, now)
 	}
-	if _, err := Create(ctx, st, now, New{Login: "alice", Password: "other"}); !errors.Is(err, ErrExists) {
+	if err := Create(ctx, st, NewAccount{Login: "alice", Password: "other"}, now); !errors.Is(err, ErrExists) {
 		t.Fatalf("second Create: %v, want ErrExists", err)
 	}
 	pw, no, yes := "new-pass", false, true
-	if err := Update(ctx, st, now.Add(time.Hour), "alice", Change{Password: &pw, Disabled: &no, ReadOnly: &yes}); err != nil {
+	if err := Update(ctx, st, "alice", Change{Password: &pw, Disabled: &no, ReadOnly: &yes}, now.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	got, err := st.AccountByLogin(ctx, "alice")
@@ -62,10 +65,10 @@ func TestCreateAndUpdateApplyTheRules(t *testing.T) {
 		t.Fatalf("after Update: %+v", got)
 	}
 	empty := ""
-	if err := Update(ctx, st, now, "alice", Change{Password: &empty}); err == nil {
+	if err := Update(ctx, st, "alice", Change{Password: &empty}, now); err == nil {
 		t.Error("Update to an empty password succeeded")
 	}
-	if err := Update(ctx, st, now, "bob", Change{ReadOnly: &yes}); !errors.Is(err, ErrNoAccount) {
+	if err := Update(ctx, st, "bob", Change{ReadOnly: &yes}, now); !errors.Is(err, ErrNoAccount) {
 		t.Errorf("Update of a missing account: %v, want ErrNoAccount", err)
 	}
 }

@@ -13,12 +13,15 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"path"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/dcvmail/dcvmail/internal/accounts"
 	"github.com/dcvmail/dcvmail/internal/dcv"
+	"github.com/dcvmail/dcvmail/internal/faults"
 	"github.com/dcvmail/dcvmail/internal/origin"
 	"github.com/dcvmail/dcvmail/internal/store"
 	"github.com/dcvmail/dcvmail/internal/wire"
@@ -33,6 +36,8 @@ type Handler struct {
 	mux     *http.ServeMux
 	limiter *accountLimiter // nil: no per-account request limit
 	observe func(endpoint string, errorCode int, elapsed time.Duration)
+	faults  *faults.Set // nil without --test-controls
+	names   []string    // the endpoints' names, for fault rules
 }
 
 // Config wires a Handler.
@@ -50,13 +55,16 @@ type Config struct {
 	// ("ResendDCVEmail", "download/GetDCVEmailAddressList"), its errorCode
 	// and how long it took (the metrics).
 	Observe func(endpoint string, errorCode int, elapsed time.Duration)
+	// Faults are the test controls' fault rules (docs/control.md); nil
+	// without --test-controls.
+	Faults *faults.Set
 }
 
 // New returns the API handler. Its routes are the paths of docs/api.md section
 // 1; the `!` of each may arrive percent-encoded.
 func New(cfg Config) *Handler {
 	h := &Handler{dcv: cfg.DCV, auth: cfg.Auth, proxies: cfg.TrustedProxies, log: cfg.Log, mux: http.NewServeMux(),
-		limiter: newAccountLimiter(cfg.RequestLimit), observe: cfg.Observe}
+		limiter: newAccountLimiter(cfg.RequestLimit), observe: cfg.Observe, faults: cfg.Faults}
 	if h.log == nil {
 		h.log = slog.Default()
 	}
@@ -78,6 +86,12 @@ type call struct {
 	format wire.Format
 	code   wire.Code
 	https  bool
+	// name is the endpoint's name in fault rules; login and order are the
+	// request's, for fault rules, once parsed.
+	name   string
+	parsed bool
+	login  string
+	order  int64
 	// password is the request's loginPassword, kept only to be cut out of
 	// whatever an error or a panic would put in the log.
 	password string
@@ -90,13 +104,21 @@ type callKey struct{}
 
 // route registers an API endpoint for every method (the handler itself
 // answers -17 to other methods, as the contract asks).
-func (h *Handler) route(path string, defaultFormat wire.Format, fn func(http.ResponseWriter, *http.Request, *call)) {
-	endpoint := strings.ReplaceAll(strings.TrimPrefix(path, "/products/"), "!", "")
-	h.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
-		c := &call{id: newRequestID(), format: defaultFormat, https: h.isHTTPS(r)}
+func (h *Handler) route(urlPath string, defaultFormat wire.Format, fn func(http.ResponseWriter, *http.Request, *call)) {
+	endpoint := strings.ReplaceAll(strings.TrimPrefix(urlPath, "/products/"), "!", "")
+	name := path.Base(endpoint)
+	if !slices.Contains(h.names, name) {
+		h.names = append(h.names, name)
+	}
+	h.mux.HandleFunc(urlPath, func(w http.ResponseWriter, r *http.Request) {
+		c := &call{id: newRequestID(), format: defaultFormat, https: h.isHTTPS(r), name: name}
 		start := time.Now()
 		defer func() {
-			if p := recover(); p != nil {
+			if p := recover(); p == http.ErrAbortHandler {
+				// A fault rule's drop: the server closes the connection.
+				h.log.Info("api", "request", c.id, "path", r.URL.Path, "method", r.Method, "remote", r.RemoteAddr, "fault", "drop")
+				panic(p)
+			} else if p != nil {
 				h.log.Error("panic in API handler", "request", c.id, "panic", c.redact(fmt.Sprint(p)), "stack", c.redact(string(debug.Stack())))
 				h.writeError(w, c, &wire.Error{Code: wire.Internal, Detail: "request id " + c.id})
 			}
@@ -106,8 +128,45 @@ func (h *Handler) route(path string, defaultFormat wire.Format, fn func(http.Res
 				h.observe(endpoint, int(c.code), time.Since(start))
 			}
 		}()
-		fn(w, r.WithContext(context.WithValue(r.Context(), callKey{}, c)), c)
+		r = r.WithContext(context.WithValue(r.Context(), callKey{}, c))
+		if !h.faults.Active() {
+			fn(w, r, c)
+			return
+		}
+		rec := faults.NewRecorder(w)
+		fn(rec, r, c)
+		if c.parsed {
+			if rule, ok := h.faults.Fire(r.Context(), faults.After, name, c.login, c.order); ok && rule.Answer(w, r, h.faultAnswer(c)) {
+				return
+			}
+		}
+		rec.Flush()
 	})
+}
+
+// Endpoints are the names of the API's calls, as fault rules name them.
+func (h *Handler) Endpoints() []string { return slices.Clone(h.names) }
+
+// faultAnswer encodes a fault rule's errorCode in the call's format.
+func (h *Handler) faultAnswer(c *call) func(wire.Code, string) (string, []byte) {
+	return func(code wire.Code, msg string) (string, []byte) {
+		c.code = code
+		return c.format.ContentType(), wire.EncodeError(c.format, &wire.Error{Code: code, Text: msg})
+	}
+}
+
+// fault applies a before-phase fault rule that hits the call, once its
+// parameters are parsed; it tells whether the rule answered.
+func (h *Handler) fault(w http.ResponseWriter, r *http.Request, c *call, a args) bool {
+	c.parsed, c.login, c.order = true, a.str("loginName"), a.int("orderNumber")
+	if c.order == 0 {
+		c.order = a.int("baseOrderNumber")
+	}
+	if !h.faults.Active() {
+		return false
+	}
+	rule, ok := h.faults.Fire(r.Context(), faults.Before, c.name, c.login, c.order)
+	return ok && rule.Answer(w, r, h.faultAnswer(c))
 }
 
 // ServeHTTP serves the API and whatever was added with Handle.
@@ -199,6 +258,9 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request, c *call, ep *end
 		return a, store.Account{}, false
 	}
 	c.password = a.str("loginPassword")
+	if h.fault(w, r, c, a) {
+		return a, store.Account{}, false
+	}
 	acct, err := h.authenticate(r, a)
 	if err != nil {
 		h.fail(w, r, c, err)

@@ -89,7 +89,13 @@ func build(ctx context.Context, st *store.Store, cfg Config) (*App, error) {
 	}
 	clk := cfg.Clock
 	if clk == nil {
-		clk = clock.System
+		// Admin commands read the test clock's offset as serve does
+		// (docs/control.md, "The clock").
+		off := clock.NewOffset(clock.System, 0)
+		if err := off.Attach(ctx, st.ClockOffset); err != nil {
+			return nil, err
+		}
+		clk = off
 	}
 	var err error
 	if a.Settings, err = settle(ctx, st, cfg, a.Log); err != nil {

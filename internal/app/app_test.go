@@ -106,7 +106,10 @@ func TestPutTemplateRules(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	a := open(t, Config{DatabaseURL: store.SQLiteURL(filepath.Join(t.TempDir(), "d.db"))})
-	ann, err := accounts.Create(ctx, a.Store, a.DCV.Now(), accounts.New{Login: "ann", Password: "pw-of-ann"})
+	if err := accounts.Create(ctx, a.Store, accounts.NewAccount{Login: "ann", Password: "pw-of-ann"}, a.DCV.Now()); err != nil {
+		t.Fatal(err)
+	}
+	ann, err := a.Store.AccountByLogin(ctx, "ann")
 	if err != nil {
 		t.Fatal(err)
 	}

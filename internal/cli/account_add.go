@@ -60,7 +60,7 @@ already is refused before anything is printed: use account set.`,
 			} else if exists {
 				return fmt.Errorf("account %q exists already (use dcvmail account set)", *login)
 			}
-			err = createAccount(ctx, a, accounts.New{Login: *login, Password: password, ReadOnly: *readOnly, Disabled: *disabled})
+			err = createAccount(ctx, a, newAccount{Login: *login, Password: password, ReadOnly: *readOnly, Disabled: *disabled})
 			if errors.Is(err, accounts.ErrExists) {
 				return fmt.Errorf("account %q exists already (use dcvmail account set)", *login)
 			} else if err != nil {
@@ -80,7 +80,7 @@ func checkLogin(login string) error {
 		return usagef("--login NAME is required")
 	}
 	if err := accounts.CheckLogin(login); err != nil {
-		return usagef("--login %q: %v", login, err)
+		return usagef("--login %q: 1 to 64 characters, no spaces or controls", login)
 	}
 	return nil
 }
@@ -92,8 +92,8 @@ func readPassword(env Env) (string, error) {
 		return "", errors.New("--password-stdin: no password on stdin")
 	}
 	password := strings.TrimRight(line, "\r\n")
-	if err := accounts.CheckPassword(password); err != nil {
-		return "", fmt.Errorf("--password-stdin: %w", err)
+	if accounts.CheckPassword(password) != nil {
+		return "", errors.New("--password-stdin: the password must be 1 to 128 characters")
 	}
 	return password, nil
 }

@@ -12,8 +12,8 @@ import (
 
 var accountSetCmd = &command{
 	name:     "account set",
-	synopsis: "--login NAME [--password-stdin] [--read-only=BOOL] [--disabled=BOOL] [--data DIR | --db URL]",
-	summary:  "change an account's password or flags",
+	synopsis: "--login NAME [--password-stdin] [--read-only=BOOL] [--disabled=BOOL] [--credit AMOUNT] [--customer-pays=BOOL] [--data DIR | --db URL]",
+	summary:  "change an account's password, flags or credit terms",
 	about: `Only the flags given change. A new password or --disabled holds on every
 node at once: the next API call with the old password is refused.`,
 	examples: []string{
@@ -28,6 +28,8 @@ node at once: the next API call with the old password is refused.`,
 		fromStdin := fs.Bool("password-stdin", false, "read the new password from the first line of stdin")
 		readOnly := fs.Bool("read-only", false, "the account may read but not resend")
 		disabled := fs.Bool("disabled", false, "refuse every login of the account")
+		credit := fs.String("credit", "", "credit balance, e.g. `100.00`, or unlimited")
+		customerPays := fs.Bool("customer-pays", false, "the account's customers pay for their orders")
 		return func(ctx context.Context) error {
 			if err := checkLogin(*login); err != nil {
 				return err
@@ -40,6 +42,10 @@ node at once: the next API call with the old password is refused.`,
 					ch.ReadOnly = readOnly
 				case "disabled":
 					ch.Disabled = disabled
+				case "credit":
+					ch.Credit = credit
+				case "customer-pays":
+					ch.CustomerPays = customerPays
 				}
 			})
 			if *fromStdin {
@@ -49,8 +55,8 @@ node at once: the next API call with the old password is refused.`,
 				}
 				ch.Password = &p
 			}
-			if ch == (accounts.Change{}) {
-				return usagef("nothing to change: give --password-stdin, --read-only or --disabled")
+			if ch == (accountChange{}) {
+				return usagef("nothing to change: give --password-stdin, --read-only, --disabled, --credit or --customer-pays")
 			}
 			a, err := openApp(ctx, c, k, openOptions{existing: true})
 			if err != nil {
@@ -58,8 +64,11 @@ node at once: the next API call with the old password is refused.`,
 			}
 			defer a.Close()
 			err = updateAccount(ctx, a, *login, ch)
-			if errors.Is(err, accounts.ErrNoAccount) {
+			var bad *accounts.InputError
+			if errors.Is(err, errNoAccount) {
 				return fmt.Errorf("no account %q", *login)
+			} else if errors.As(err, &bad) {
+				return usagef("%s", bad.Msg)
 			}
 			return err
 		}

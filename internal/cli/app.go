@@ -100,21 +100,32 @@ func schemaThere(ctx context.Context, url string, src config.Sources) error {
 	return nil
 }
 
+// newAccount is what `account add` creates.
+type newAccount = accounts.NewAccount
+
+// errAccountExists: the login is taken.
+var errAccountExists = accounts.ErrExists
+
 // accountExists tells whether an account has the login.
 func accountExists(ctx context.Context, a *app, login string) (bool, error) {
 	return accounts.Exists(ctx, a.Store, login)
 }
 
-// createAccount adds an account (accounts.Create holds the rules);
-// accounts.ErrExists when the login is taken.
-func createAccount(ctx context.Context, a *app, n accounts.New) error {
-	_, err := accounts.Create(ctx, a.Store, a.DCV.Now(), n)
-	return err
+// createAccount adds an account; errAccountExists when the login is taken.
+// The rules are package accounts', shared with the admin API.
+func createAccount(ctx context.Context, a *app, n newAccount) error {
+	return accounts.Create(ctx, a.Store, n, a.DCV.Now())
 }
 
-// updateAccount changes an account; accounts.ErrNoAccount when there is none.
-func updateAccount(ctx context.Context, a *app, login string, ch accounts.Change) error {
-	return accounts.Update(ctx, a.Store, a.DCV.Now(), login, ch)
+// accountChange is what `account set` changes; nil fields stay.
+type accountChange = accounts.Change
+
+// errNoAccount: no account has the login.
+var errNoAccount = accounts.ErrNoAccount
+
+// updateAccount changes an account; errNoAccount when there is none.
+func updateAccount(ctx context.Context, a *app, login string, ch accountChange) error {
+	return accounts.Update(ctx, a.Store, login, ch, a.DCV.Now())
 }
 
 // unlockLogin ends the lockout of a login name (and of a source address, if
@@ -128,14 +139,10 @@ func createOrder(ctx context.Context, a *app, n dcv.NewOrder) (int64, error) {
 	return a.DCV.CreateOrder(ctx, n)
 }
 
-// orderDetails reads everything known of an order; found is false when
+// orderView reads an order as `order show` prints it; found is false when
 // there is no such order.
-func orderDetails(ctx context.Context, a *app, number int64) (d dcv.OrderDetails, found bool, err error) {
-	d, err = a.DCV.Details(ctx, 0, number)
-	if _, refused := dcv.AsError(err); refused {
-		return d, false, nil
-	}
-	return d, err == nil, err
+func orderView(ctx context.Context, a *app, number int64) (dcv.OrderView, bool, error) {
+	return a.DCV.Show(ctx, number)
 }
 
 // addTemplate stores a DCV email template, open to the given accounts'

@@ -636,3 +636,31 @@ func TestTemplateAdd(t *testing.T) {
 		t.Fatalf("stored template: %+v, %v", tm, err)
 	}
 }
+
+// account set --credit and --customer-pays keep the account's terms, by
+// the rules the admin API applies (docs/control.md).
+func TestAccountSetCreditTerms(t *testing.T) {
+	dir, env := dataDir(t)
+	if r := runCLI(t, "pw\n", env, "account", "add", "--login", "ann", "--password-stdin"); r.code != 0 {
+		t.Fatalf("add: %+v", r)
+	}
+	if r := runCLI(t, "", env, "account", "set", "--login", "ann", "--credit", "12.5", "--customer-pays"); r.code != 0 {
+		t.Fatalf("set: %+v", r)
+	}
+	st := openStore(t, dir)
+	a, err := st.AccountByLogin(context.Background(), "ann")
+	if err != nil {
+		t.Fatal(err)
+	}
+	terms, err := st.AccountTerms(context.Background(), a.ID)
+	if err != nil || terms.CreditCents == nil || *terms.CreditCents != 1250 || !terms.CustomerPays {
+		t.Fatalf("terms: %+v %v", terms, err)
+	}
+	r := runCLI(t, "", env, "account", "set", "--login", "ann", "--credit", "-3")
+	if r.code != ExitUsage || !strings.Contains(r.stderr, "credit") {
+		t.Fatalf("bad credit: %+v", r)
+	}
+	if terms, _ := st.AccountTerms(context.Background(), a.ID); *terms.CreditCents != 1250 {
+		t.Fatalf("a refused set changed the credit: %+v", terms)
+	}
+}

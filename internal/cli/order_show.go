@@ -41,111 +41,21 @@ and who confirmed from where. --json prints the same as one JSON object.`,
 				return err
 			}
 			defer a.Close()
-			d, found, err := orderDetails(ctx, a, n)
+			v, found, err := orderView(ctx, a, n)
 			if err != nil {
 				return err
 			} else if !found {
 				return fmt.Errorf("no order %d", n)
 			}
-			return printOrder(k.env, d, *asJSON)
+			return printOrder(k.env, v, *asJSON)
 		}
 	},
 }
 
-// orderView is what `order show --json` prints: the evidence of each
-// domain's validation, without the stored hashes or message bodies.
-type orderView struct {
-	OrderNumber int64          `json:"orderNumber"`
-	BaseOrder   int64          `json:"baseOrderNumber"`
-	Account     string         `json:"account"`
-	Status      string         `json:"status"`
-	Created     time.Time      `json:"createdAt"`
-	Domains     []domainView   `json:"domains"`
-	Emails      []emailView    `json:"emails"`
-	Deliveries  []deliveryView `json:"deliveries"`
-	Attempts    []attemptView  `json:"attempts"`
-	Confirmed   []confirmView  `json:"confirmations"`
-}
-
-type attemptView struct {
-	DeliveryID int64     `json:"deliveryId"`
-	At         time.Time `json:"at"`
-	Outcome    string    `json:"outcome"`
-	Reply      string    `json:"reply"`
-	Worker     string    `json:"worker"`
-}
-
-type confirmView struct {
-	At        time.Time `json:"at"`
-	EmailID   int64     `json:"emailId"`
-	Domains   []string  `json:"domains"`
-	ClientIP  string    `json:"clientIp"`
-	PeerAddr  string    `json:"peerAddr"`
-	UserAgent string    `json:"userAgent"`
-}
-
-type domainView struct {
-	Name      string     `json:"domainName"`
-	Method    string     `json:"dcvMethod"`
-	Status    string     `json:"dcvStatus"`
-	Recipient string     `json:"dcvEmailAddress"`
-	BRSection string     `json:"brSection,omitempty"`
-	EmailID   int64      `json:"liveEmailId,omitempty"`
-	Validated *time.Time `json:"validatedAt,omitempty"`
-}
-
-type emailView struct {
-	ID        int64     `json:"id"`
-	Recipient string    `json:"recipient"`
-	Template  int64     `json:"templateId"`
-	Subject   string    `json:"subject"`
-	Created   time.Time `json:"createdAt"`
-	Expires   time.Time `json:"expiresAt"`
-}
-
-type deliveryView struct {
-	ID        int64      `json:"id"`
-	EmailID   int64      `json:"emailId"`
-	Recipient string     `json:"recipient"`
-	State     string     `json:"state"`
-	Attempts  int        `json:"attempts"`
-	LastReply string     `json:"lastReply"`
-	Queued    time.Time  `json:"queuedAt"`
-	Sent      *time.Time `json:"sentAt,omitempty"`
-}
-
-func newOrderView(d dcv.OrderDetails) orderView {
-	v := orderView{OrderNumber: d.Order.Number, BaseOrder: d.Order.BaseNumber, Account: d.Account.Login, Status: d.Order.Status, Created: d.Order.Created}
-	for _, dom := range d.Domains {
-		dv := domainView{Name: dom.Name, Method: dom.Method, Status: "Awaiting Validation", Recipient: dom.Recipient, BRSection: dcv.BRSection(dom.Source), EmailID: dom.CurrentEmailID}
-		if !dom.Validated.IsZero() {
-			t := dom.Validated
-			dv.Status, dv.Validated = "Validated", &t
-		}
-		v.Domains = append(v.Domains, dv)
+func printOrder(env Env, v dcv.OrderView, asJSON bool) error {
+	for i := range v.Emails {
+		v.Emails[i].Recipient = safe(v.Emails[i].Recipient)
 	}
-	for _, e := range d.Emails {
-		v.Emails = append(v.Emails, emailView{e.ID, safe(e.Recipient), e.TemplateID, e.Subject, e.Created, e.Expires})
-	}
-	for _, o := range d.Deliveries {
-		dv := deliveryView{ID: o.ID, EmailID: o.EmailID, Recipient: o.Recipient, State: o.State, Attempts: o.Attempts, LastReply: o.LastReply, Queued: o.Created}
-		if !o.Sent.IsZero() {
-			t := o.Sent
-			dv.Sent = &t
-		}
-		v.Deliveries = append(v.Deliveries, dv)
-	}
-	for _, a := range d.Attempts {
-		v.Attempts = append(v.Attempts, attemptView{a.DeliveryID, a.At, a.Outcome, a.Reply, a.Worker})
-	}
-	for _, c := range d.Confirmations {
-		v.Confirmed = append(v.Confirmed, confirmView{c.At, c.EmailID, c.Domains, c.ClientIP, c.PeerAddr, c.UserAgent})
-	}
-	return v
-}
-
-func printOrder(env Env, d dcv.OrderDetails, asJSON bool) error {
-	v := newOrderView(d)
 	if asJSON {
 		enc := json.NewEncoder(env.Stdout)
 		enc.SetIndent("", "  ")

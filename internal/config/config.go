@@ -58,6 +58,7 @@ type Serve struct {
 	PolicyFile     string
 	TrustedProxies List
 	Demo           bool
+	TestControls   bool // the admin listener's test controls (docs/control.md); implied by Demo
 	CodeValidity   time.Duration
 	ResendBurst    int
 	ResendInterval time.Duration
@@ -138,7 +139,8 @@ func BindServe(fs *flag.FlagSet, c *Serve) {
 	fs.StringVar(&c.PolicyFile, "policy-file", "", "JSON file that moves or adds dated CA/Browser Forum rules (docs/policy.md)")
 	fs.DurationVar(&c.DNSTimeout, "dns-timeout", contacts.DefaultTimeout, "timeout of one DNS query")
 	fs.Var(&c.TrustedProxies, "trusted-proxy", "CIDR of a proxy whose X-Forwarded-Proto: https is believed; repeatable")
-	fs.BoolVar(&c.Demo, "demo", false, "seed the demo account and order on start (idempotent)")
+	fs.BoolVar(&c.Demo, "demo", false, "seed the demo account and order on start (idempotent); implies --test-controls")
+	fs.BoolVar(&c.TestControls, "test-controls", false, "serve the test controls on --admin-listen: reset, clock, fault rules, marking domains validated (never in production)")
 	fs.DurationVar(&c.CodeValidity, "code-validity", dcv.DefaultPolicy.CodeValidity, "how long a random value confirms (at most 720h, BR 3.2.2.4)")
 	fs.IntVar(&c.ResendBurst, "resend-burst", dcv.DefaultPolicy.ResendBurst, "resends per order allowed at once")
 	fs.DurationVar(&c.ResendInterval, "resend-interval", dcv.DefaultPolicy.ResendInterval, "one more resend per order is allowed after each interval")

@@ -28,13 +28,13 @@ type NewOrder struct {
 // CreateOrder creates an order and, with DCVEmail, its first DCV email.
 func (s *Service) CreateOrder(ctx context.Context, n NewOrder) (int64, error) {
 	if len(n.Domains) == 0 {
-		return 0, errors.New("an order needs at least one domain")
+		return 0, badOrder("an order needs at least one domain")
 	}
 	domains := make([]store.Domain, len(n.Domains))
 	for i, name := range n.Domains {
 		fqdn, err := contacts.Normalize(name)
 		if err != nil {
-			return 0, fmt.Errorf("domain %q: not a name that can be validated", name)
+			return 0, badOrder("domain %q: not a name that can be validated", name)
 		}
 		domains[i] = store.Domain{Position: i + 1, Name: name, FQDN: fqdn, Method: store.MethodEmail}
 	}
@@ -43,7 +43,7 @@ func (s *Service) CreateOrder(ctx context.Context, n NewOrder) (int64, error) {
 	if n.DCVEmail != "" {
 		var err error
 		if mailbox, err = contacts.NormalizeMailbox(n.DCVEmail); err != nil {
-			return 0, fmt.Errorf("dcv email %q: not one valid mailbox", n.DCVEmail)
+			return 0, badOrder("dcv email %q: not one valid mailbox", n.DCVEmail)
 		}
 		if to, err = s.recipientsFor(ctx, mailbox, domains); err != nil {
 			return 0, err
@@ -51,7 +51,7 @@ func (s *Service) CreateOrder(ctx context.Context, n NewOrder) (int64, error) {
 	}
 	account, err := s.store.AccountByLogin(ctx, n.Login)
 	if errors.Is(err, store.ErrNotFound) {
-		return 0, fmt.Errorf("no account %q", n.Login)
+		return 0, badOrder("no account %q", n.Login)
 	} else if err != nil {
 		return 0, err
 	}
@@ -66,7 +66,7 @@ func (s *Service) CreateOrder(ctx context.Context, n NewOrder) (int64, error) {
 		if n.BaseOrder != 0 {
 			first, err := tx.Order(ctx, account.ID, n.BaseOrder)
 			if errors.Is(err, store.ErrNotFound) {
-				return fmt.Errorf("no order %d in account %q", n.BaseOrder, n.Login)
+				return badOrder("no order %d in account %q", n.BaseOrder, n.Login)
 			} else if err != nil {
 				return err
 			}
@@ -112,7 +112,7 @@ func (s *Service) recipientsFor(ctx context.Context, mailbox string, domains []s
 		}
 	}
 	if len(to) == 0 {
-		return nil, fmt.Errorf("%s is not a permitted recipient for any domain of the order (BR 3.2.2.4.4, .13, .14)", mailbox)
+		return nil, badOrder("%s is not a permitted recipient for any domain of the order (BR 3.2.2.4.4, .13, .14)", mailbox)
 	}
 	return to, nil
 }

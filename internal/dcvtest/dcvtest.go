@@ -37,6 +37,9 @@ var Epoch = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 // Options adjust the server a test starts.
 type Options struct {
 	Demo           bool
+	TestControls   bool     // serve the test controls (docs/control.md)
+	AdminToken     string   // the admin listener's bearer token ("": none)
+	SMTP           string   // deliver over SMTP to this URL instead of the built-in mailbox
 	HTTPListen     bool     // open a plain-HTTP listener too
 	AdminListen    bool     // open the admin listener
 	Resolvers      []string // DNS resolvers (loopback test servers only); none: no DNS at all
@@ -60,6 +63,7 @@ type Env struct {
 	Clock  *clock.Fake
 	Client *http.Client // trusts the server's self-signed certificate
 	Dir    string
+	DB     string // the database URL given ("" for the SQLite file in Dir)
 }
 
 // Start starts a server; it stops when the test ends.
@@ -83,6 +87,9 @@ func StartIn(t testing.TB, dir string, o Options) *Env {
 	cfg.DNSQuorum, cfg.DNSRequireAD, cfg.DNSTimeout = o.DNSQuorum, o.DNSRequireAD, 2*time.Second
 	cfg.TrustedProxies = o.TrustedProxies
 	cfg.Demo = o.Demo
+	cfg.TestControls = o.TestControls
+	cfg.Guard.AdminToken = o.AdminToken
+	cfg.SMTP = o.SMTP
 	if o.ResendBurst > 0 {
 		cfg.ResendBurst = o.ResendBurst
 	}
@@ -134,6 +141,7 @@ func StartIn(t testing.TB, dir string, o Options) *Env {
 		Clock:  fake,
 		Client: &http.Client{Transport: tr, Timeout: 30 * time.Second},
 		Dir:    dir,
+		DB:     o.DB,
 	}
 }
 
@@ -179,7 +187,11 @@ func (e *Env) PostRaw(path, body string) string {
 // AddAccount creates an account.
 func (e *Env) AddAccount(login, password string, readOnly bool) store.Account {
 	e.T.Helper()
-	a, err := accounts.Create(context.Background(), e.Store, e.Clock.Now(), accounts.New{Login: login, Password: password, ReadOnly: readOnly})
+	ctx := context.Background()
+	if err := accounts.Create(ctx, e.Store, accounts.NewAccount{Login: login, Password: password, ReadOnly: readOnly}, e.Clock.Now()); err != nil {
+		e.T.Fatal(err)
+	}
+	a, err := e.Store.AccountByLogin(ctx, login)
 	if err != nil {
 		e.T.Fatal(err)
 	}

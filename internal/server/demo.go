@@ -25,7 +25,7 @@ func SeedDemo(ctx context.Context, app *App) error {
 	if exists, err := accounts.Exists(ctx, app.Store, DemoLogin); err != nil {
 		return err
 	} else if !exists {
-		_, err := accounts.Create(ctx, app.Store, app.DCV.Now(), accounts.New{Login: DemoLogin, Password: DemoPassword})
+		err := accounts.Create(ctx, app.Store, accounts.NewAccount{Login: DemoLogin, Password: DemoPassword}, app.DCV.Now())
 		if err != nil && !errors.Is(err, accounts.ErrExists) {
 			// Another node starting at the same moment may have inserted it
 			// between our look and our insert: its row is as good as ours.

@@ -7,7 +7,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +23,7 @@ import (
 	"time"
 
 	"github.com/dcvmail/dcvmail/internal/accounts"
+	"github.com/dcvmail/dcvmail/internal/admin"
 	"github.com/dcvmail/dcvmail/internal/api"
 	"github.com/dcvmail/dcvmail/internal/app"
 	"github.com/dcvmail/dcvmail/internal/clock"
@@ -31,7 +31,6 @@ import (
 	"github.com/dcvmail/dcvmail/internal/contacts"
 	"github.com/dcvmail/dcvmail/internal/dcv"
 	"github.com/dcvmail/dcvmail/internal/mail"
-	"github.com/dcvmail/dcvmail/internal/mailbox"
 	"github.com/dcvmail/dcvmail/internal/web"
 )
 
@@ -65,6 +64,8 @@ type Server struct {
 	closeOnce     sync.Once
 
 	closeSender io.Closer // the SMTP sender's connections, closed after the worker stops
+
+	testControls bool // --test-controls or --demo (controls.go)
 
 	certs *certHolder // the HTTPS certificate, reloaded on SIGHUP (tlsreload.go)
 	ops   *operations // metrics and readiness (operations.go)
@@ -108,6 +109,10 @@ func New(ctx context.Context, cfg config.Serve, opts ...Option) (*Server, error)
 	for _, o := range opts {
 		o(&so)
 	}
+	// Every rule reads time through the offset clock, which the test
+	// controls move (controls.go).
+	offset := clock.NewOffset(so.clock, 0)
+	so.clock = offset
 	proxies, err := cfg.Proxies()
 	if err != nil {
 		return nil, err
@@ -135,6 +140,11 @@ func New(ctx context.Context, cfg config.Serve, opts ...Option) (*Server, error)
 		s.closeListeners()
 		return nil, err
 	}
+	controls, err := s.openControls(ctx, offset)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
 	if err := s.seedDemo(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -143,7 +153,7 @@ func New(ctx context.Context, cfg config.Serve, opts ...Option) (*Server, error)
 		s.Close()
 		return nil, err
 	}
-	handler, err := s.newHandler(ctx, proxies, so)
+	handler, err := s.newHandler(ctx, proxies, so, controls)
 	if err != nil {
 		s.Close()
 		return nil, err
@@ -154,7 +164,7 @@ func New(ctx context.Context, cfg config.Serve, opts ...Option) (*Server, error)
 		s.plain = newHTTPServer(handler, so.log)
 	}
 	if s.adminLn != nil {
-		s.admin = newHTTPServer(guard(adminOpts, s.adminHandler()), so.log)
+		s.admin = newHTTPServer(guard(adminOpts, s.adminHandler(controls.admin(handler.Endpoints(), s.worker.Wake))), so.log)
 	}
 	s.applyTestTimeouts(so)
 	return s, nil
@@ -307,7 +317,7 @@ func (s *Server) newWorker() error {
 
 // newHandler is the public mux: the API, with the login lockout and the
 // per-account request limit, and the confirmation page beside it.
-func (s *Server) newHandler(ctx context.Context, proxies []netip.Prefix, so serverOptions) (*api.Handler, error) {
+func (s *Server) newHandler(ctx context.Context, proxies []netip.Prefix, so serverOptions, controls *controls) (*api.Handler, error) {
 	a, log := s.App, so.log
 	lockout, err := newLockout(ctx, a.Store, s.cfg.Limits, log)
 	if err != nil {
@@ -316,9 +326,9 @@ func (s *Server) newHandler(ctx context.Context, proxies []netip.Prefix, so serv
 	lockout.SetObserver(s.ops.metrics)
 	auth := accounts.NewAuthenticator(a.Store, accounts.WithClock(s.clock), accounts.WithLockout(lockout))
 	handler := api.New(api.Config{DCV: a.DCV, Auth: auth, TrustedProxies: proxies, Log: log,
-		RequestLimit: requestLimit(s.cfg.Limits, s.clock, log), Observe: s.ops.metrics.APIRequest})
+		RequestLimit: requestLimit(s.cfg.Limits, s.clock, log), Observe: s.ops.metrics.APIRequest, Faults: controls.faultSet()})
 	// The confirmation page rides on the API's mux, so both listeners serve it.
-	handler.Handle(web.Path, web.New(web.Config{DCV: a.DCV, TrustedProxies: proxies, Log: log, Observe: s.ops.metrics.Page}))
+	handler.Handle(web.Path, controls.page(web.New(web.Config{DCV: a.DCV, TrustedProxies: proxies, Log: log, Observe: s.ops.metrics.Page})))
 	for pattern, h := range so.routes {
 		handler.Handle(pattern, h)
 	}
@@ -455,7 +465,7 @@ func (s *Server) Serve() error {
 		go run(s.admin, s.adminLn, false)
 	}
 	s.App.Log.Info("dcvmail serving", "https", s.URL(), "http", s.HTTPURL(), "admin", s.AdminURL(), "db", s.App.Store.Dialect(),
-		"dnsResolvers", len(s.App.Settings.DNS.Resolvers), "dnsRequireAD", s.App.RequireAD)
+		"dnsResolvers", len(s.App.Settings.DNS.Resolvers), "dnsRequireAD", s.App.RequireAD, "testControls", s.testControls)
 	var inForce []string
 	for _, r := range dcv.RulesAt(s.App.Settings.Timeline, s.clock.Now()) {
 		if r.InForce {
@@ -521,57 +531,28 @@ func (s *Server) closeListeners() {
 	}
 }
 
-// adminHandler serves the operator endpoints; it is never on the public
-// listener.
-func (s *Server) adminHandler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
-		pending, err := s.App.Store.PendingDeliveries(r.Context())
-		if err != nil {
-			s.App.Log.Error("admin status", "err", err)
-			http.Error(w, "internal error", http.StatusInternalServerError)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		enc.Encode(Status{
-			Database:          s.App.Store.Dialect(),
-			PendingDeliveries: pending,
-			DNSResolvers:      len(s.App.Settings.DNS.Resolvers),
-			DNSRequireAD:      s.App.RequireAD,
-			Policy:            s.App.DCV.Policy().String(),
-			Rules:             dcv.RulesAt(s.App.Settings.Timeline, s.clock.Now()),
-		})
+// adminHandler serves the operator endpoints (package admin); it is never
+// on the public listener.
+func (s *Server) adminHandler(controls *admin.Controls) http.Handler {
+	return admin.Handler(admin.Config{
+		Store:    s.App.Store,
+		DCV:      s.App.DCV,
+		Log:      s.App.Log,
+		Mount:    s.ops.mount,
+		Controls: controls,
+		Status: func(ctx context.Context) (any, error) {
+			pending, err := s.App.Store.PendingDeliveries(ctx)
+			return Status{
+				Database:          s.App.Store.Dialect(),
+				PendingDeliveries: pending,
+				DNSResolvers:      len(s.App.Settings.DNS.Resolvers),
+				DNSRequireAD:      s.App.RequireAD,
+				Policy:            s.App.DCV.Policy().String(),
+				Rules:             dcv.RulesAt(s.App.Settings.Timeline, s.clock.Now()),
+				TestControls:      s.testControls,
+			}, err
+		},
 	})
-	// Liveness only: a database outage is /readyz's to report; a failing
-	// liveness check would have the process restarted, which mends nothing.
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, "ok\n")
-	})
-	s.ops.mount(mux)
-	mux.HandleFunc("GET /mailbox", func(w http.ResponseWriter, r *http.Request) {
-		var order int64
-		if v := r.URL.Query().Get("order"); v != "" {
-			var err error
-			if order, err = strconv.ParseInt(v, 10, 64); err != nil || order <= 0 {
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusBadRequest)
-				json.NewEncoder(w).Encode(map[string]string{"error": "order " + strconv.Quote(v) + ": want an order number"})
-				return
-			}
-		}
-		msgs, err := s.App.Store.Mailbox(r.Context(), order)
-		if err != nil {
-			s.App.Log.Error("admin mailbox", "err", err)
-			http.Error(w, "internal error", http.StatusInternalServerError)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(msgs)
-	})
-	mailbox.New(mailbox.Config{Store: s.App.Store, Log: s.App.Log}).Register(mux)
-	return mux
 }
 
 // Status is what the admin listener's /status reports.
@@ -582,4 +563,5 @@ type Status struct {
 	DNSRequireAD      bool            `json:"dnsRequireAD"`
 	Policy            string          `json:"policy"`
 	Rules             []dcv.RuleState `json:"rules"`
+	TestControls      bool            `json:"testControls"`
 }
