@@ -13,8 +13,16 @@ import (
 	"github.com/dcvmail/dcvmail/internal/store"
 )
 
-// The operator's rules for accounts, one copy for `dcvmail account ...` and
-// the admin API (docs/control.md).
+// The rules of creating and changing an account, in one place: the command
+// line (account add, account set), the admin API (docs/control.md), the
+// --demo seeding, `dcvmail bench` and the test helpers all go through
+// Create and Update.
+
+// Limits of a login name and a password (docs/cli.md, account add).
+const (
+	MaxLoginLength    = 64
+	MaxPasswordLength = 128
+)
 
 // ErrExists: the login is taken. ErrNoAccount: no account has the login.
 var (
@@ -35,7 +43,7 @@ func CheckLogin(login string) error {
 	if login == "" {
 		return inputErrorf("a login name is required")
 	}
-	if len(login) > 64 || strings.ContainsFunc(login, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+	if len(login) > MaxLoginLength || strings.ContainsFunc(login, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
 		return inputErrorf("login %q: 1 to 64 characters, no spaces or controls", login)
 	}
 	return nil
@@ -43,7 +51,7 @@ func CheckLogin(login string) error {
 
 // CheckPassword checks a new password: 1 to 128 bytes.
 func CheckPassword(password string) error {
-	if password == "" || len(password) > 128 {
+	if password == "" || len(password) > MaxPasswordLength {
 		return inputErrorf("the password must be 1 to 128 characters")
 	}
 	return nil
@@ -118,6 +126,15 @@ func Create(ctx context.Context, st *store.Store, n NewAccount, now time.Time) e
 		return ErrExists
 	}
 	return err
+}
+
+// Exists tells whether an account has the login.
+func Exists(ctx context.Context, st *store.Store, login string) (bool, error) {
+	_, err := st.AccountByLogin(ctx, login)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // Change is what Update changes; nil fields stay.

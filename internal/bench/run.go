@@ -102,94 +102,140 @@ type bed struct {
 	load *loader
 }
 
-// Run carries out the whole benchmark.
+// run is one benchmark under way: its options, what it has measured so
+// far, and the servers and SMTP sink it measures with.
+type run struct {
+	ctx   context.Context
+	o     Options
+	r     *Result
+	say   func(format string, args ...any)
+	runID string
+	sk    *sink
+	small *bed
+	beds  []*bed // small, and large when there is one
+	prof  *cpuProfile
+	next  atomic.Int64 // the round-robin order counter
+
+	// The constant-rate steps' rate and p99s, one a round.
+	rate                                                 float64
+	smallP99, largeP99, recentP99, sustained, ceilingP99 []float64
+}
+
+// Run carries out the whole benchmark: (1, 2) the closed-loop sweep of the
+// ceiling and ResendDCVEmail, the large database, orders picked at random,
+// the constant-rate rounds, (3) the delivery of a backlog, (4) starts of
+// `serve` as a child process.
 func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
-	say := func(format string, args ...any) { fmt.Fprintf(progress, "bench: "+format+"\n", args...) }
-	r := &Result{Version: version(), Date: time.Now().UTC(), Machine: readMachine(), Options: o}
-	r.Options.DB, r.Options.LargeDB = redact(o.DB), redact(o.LargeDB) // the JSON file names no password
-
-	dir := o.Dir
-	if dir != "" {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, err
-		}
-	} else {
-		var err error
-		if dir, err = os.MkdirTemp("", "dcvmail-bench-*"); err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(dir)
-	}
-	runID := randomHex(3)
-
-	sk, err := startSink(dir, !o.PlainSMTP)
+	b := &run{ctx: ctx, o: o, runID: randomHex(3),
+		say: func(format string, args ...any) { fmt.Fprintf(progress, "bench: "+format+"\n", args...) }}
+	b.r = &Result{Version: version(), Date: time.Now().UTC(), Machine: readMachine(), Options: o}
+	b.r.Options.DB, b.r.Options.LargeDB = redact(o.DB), redact(o.LargeDB) // the JSON file names no password
+	dir, cleanup, err := benchDir(o.Dir)
 	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	if b.sk, err = startSink(dir, !o.PlainSMTP); err != nil {
 		return nil, fmt.Errorf("bench: SMTP sink: %w", err)
 	}
-	defer sk.close()
+	defer b.sk.close()
+	if o.CPUProfile != "" {
+		b.prof = &cpuProfile{path: o.CPUProfile}
+		defer b.prof.stop()
+	}
+	defer b.stopBeds() // on an early return; stopping twice is nothing
+	for _, step := range []func() error{
+		func() error { return b.startSmall(dir) }, b.sweep, func() error { return b.startLarge(dir) },
+		b.randomOrders, b.rates, b.delivery, b.stopBeds, b.starts,
+	} {
+		if err := step(); err != nil {
+			return nil, err
+		}
+	}
+	b.r.PeakRSSMB = procStatusMB(0, "VmHWM")
+	return b.r, nil
+}
+
+// benchDir is --dir, or a temporary directory removed by cleanup.
+func benchDir(dir string) (string, func(), error) {
+	if dir != "" {
+		return dir, func() {}, os.MkdirAll(dir, 0o700)
+	}
+	dir, err := os.MkdirTemp("", "dcvmail-bench-*")
+	if err != nil {
+		return "", nil, err
+	}
+	return dir, func() { os.RemoveAll(dir) }, nil
+}
+
+// startSmall starts the small database's server and seeds it.
+func (b *run) startSmall(dir string) error {
+	o, r := b.o, b.r
 	r.Delivery.SMTP = "STARTTLS"
 	if o.PlainSMTP {
 		r.Delivery.SMTP = "plain"
 	}
-
-	small, err := startBed(ctx, "small", filepath.Join(dir, "small"), o.DB, sk)
+	small, err := startBed(b.ctx, "small", filepath.Join(dir, "small"), o.DB, b.sk)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	defer small.stop()
+	b.small, b.beds = small, []*bed{small}
 	r.Backend = small.srv.App.Store.Dialect()
 	if r.Backend == "sqlite" {
 		r.Notes = append(r.Notes, "SQLite in WAL mode with synchronous=FULL: every answered resend is fsynced")
 	}
+	b.say("seeding %d accounts and %d orders", o.Accounts, o.Orders)
+	if err := seed(b.ctx, small.srv.App, &small.fix, o.Accounts, o.Orders, b.runID, nil); err != nil {
+		return err
+	}
+	return small.warmCredentials()
+}
 
-	say("seeding %d accounts and %d orders", o.Accounts, o.Orders)
-	if err := seed(ctx, small.srv.App, &small.fix, o.Accounts, o.Orders, runID, nil); err != nil {
-		return nil, err
+// roundRobin picks the orders of bd in turn.
+func (b *run) roundRobin(bd *bed, path string) target {
+	return func() (string, string) {
+		i := int(b.next.Add(1)-1) % bd.fix.orders
+		return path, bd.fix.body(i)
 	}
-	if err := small.warmCredentials(); err != nil {
-		return nil, err
-	}
+}
 
-	// 1 and 2: the closed-loop sweep, ceiling and resend interleaved.
-	var prof *cpuProfile
-	if o.CPUProfile != "" {
-		prof = &cpuProfile{path: o.CPUProfile}
-		defer prof.stop()
+// profiled runs step under the CPU profile named name, when one is asked for.
+func (b *run) profiled(name string, step func() Step) Step {
+	if b.prof == nil {
+		return step()
 	}
-	var next atomic.Int64
-	roundRobin := func(b *bed, path string) target {
-		return func() (string, string) {
-			i := int(next.Add(1)-1) % b.fix.orders
-			return path, b.fix.body(i)
-		}
-	}
+	b.prof.start(name)
+	defer b.prof.stop()
+	return step()
+}
+
+// sweep is measurements 1 and 2: the closed-loop sweep, ceiling and
+// resend interleaved at each concurrency.
+func (b *run) sweep() error {
+	o, r, small, sk := b.o, b.r, b.small, b.sk
 	for _, c := range o.Concurrency {
 		// The ceiling runs with an idle outbox worker.
 		if err := small.drain(5 * time.Minute); err != nil {
-			return nil, err
+			return err
 		}
-		cs := small.load.closed("ceiling", roundRobin(small, ceilingPath), c, o.Warm, o.Step)
+		cs := small.load.closed("ceiling", b.roundRobin(small, ceilingPath), c, o.Warm, o.Step)
 		cs.Orders = small.fix.orders
 		// ResendDCVEmail with its deliveries held back (the sink answers no
 		// MAIL FROM meanwhile): the step measures the API, its commit and
 		// its outbox write; the deliveries follow once it is over.
 		sk.hold()
-		small.load.closed("resend", roundRobin(small, resendPath), c, 0, o.Warm) // warm-up
-		if prof != nil {
-			prof.start(fmt.Sprintf("resend-c%d", c))
-		}
-		rs := small.load.closed("resend", roundRobin(small, resendPath), c, 0, o.Step)
+		small.load.closed("resend", b.roundRobin(small, resendPath), c, 0, o.Warm) // warm-up
+		rs := b.profiled(fmt.Sprintf("resend-c%d", c), func() Step {
+			return small.load.closed("resend", b.roundRobin(small, resendPath), c, 0, o.Step)
+		})
 		rs.Orders, rs.Delivery = small.fix.orders, deliveryHeld
-		if prof != nil {
-			prof.stop()
-		}
 		sk.release()
 		if err := small.drain(5 * time.Minute); err != nil {
-			return nil, err
+			return err
 		}
 		rs.addDelivery()
 		r.Ceiling, r.Resend = append(r.Ceiling, cs), append(r.Resend, rs)
-		say("concurrency %3d: ceiling %6.0f/s p99 %6.2f ms %4.0f µs CPU | resend %5.0f/s p99 %6.2f ms %4.0f µs CPU (%4.0f with delivery) | errors %d/%d",
+		b.say("concurrency %3d: ceiling %6.0f/s p99 %6.2f ms %4.0f µs CPU | resend %5.0f/s p99 %6.2f ms %4.0f µs CPU (%4.0f with delivery) | errors %d/%d",
 			c, cs.Throughput, cs.P99, cs.CPUMicros, rs.Throughput, rs.P99, rs.CPUMicros, rs.CPUWithDelivery, cs.Errors, rs.Errors)
 		if rs.Errors > 0 {
 			r.Notes = append(r.Notes, fmt.Sprintf("resend at concurrency %d: %d errors, first: %s", c, rs.Errors, rs.FirstError))
@@ -202,166 +248,112 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 	if r.CeilingMax > 0 {
 		r.Ratio = round(r.ResendMax/r.CeilingMax, 3)
 	}
+	return nil
+}
 
-	// The large database, filled while the small one idles.
-	beds := []*bed{small}
-	if o.LargeOrders > 0 {
-		largeDB := o.LargeDB
-		if largeDB == "" && strings.HasPrefix(o.DB, "postgres") {
-			r.Notes = append(r.Notes, "large run skipped: --db is PostgreSQL and no --large-db was given")
-		} else {
-			large, err := startBed(ctx, "large", filepath.Join(dir, "large"), largeDB, sk)
-			if err != nil {
-				return nil, err
-			}
-			defer large.stop()
-			say("seeding %d orders into the large database", o.LargeOrders)
-			t0 := time.Now()
-			last := t0
-			err = seed(ctx, large.srv.App, &large.fix, o.Accounts, o.LargeOrders, runID, func(done int) {
-				if time.Since(last) > 5*time.Second {
-					last = time.Now()
-					say("  %d orders, %.0f/s", done, float64(done)/time.Since(t0).Seconds())
-				}
-			})
-			if err != nil {
-				return nil, err
-			}
-			el := time.Since(t0).Seconds()
-			r.LargeSeed = &Seed{Orders: o.LargeOrders, Seconds: round(el, 1), PerSecond: round(float64(o.LargeOrders)/el, 0)}
-			say("  seeded in %.1f s (%.0f orders/s)", el, r.LargeSeed.PerSecond)
-			// Gigabytes just written are still being flushed by the kernel;
-			// every fsync would queue behind that, on both databases. Wait
-			// for it before measuring anything.
-			t1 := time.Now()
-			syncDisks()
-			r.LargeSeed.SyncSeconds = round(time.Since(t1).Seconds(), 1)
-			say("  flushed to disk in %.1f s", r.LargeSeed.SyncSeconds)
-			if err := large.warmCredentials(); err != nil {
-				return nil, err
-			}
-			beds = append(beds, large)
-		}
-	}
-
-	// Every step starts with every outbox empty: a backlog left by one
-	// database's step would be delivered during the next step, on the
-	// same CPUs.
-	drainAll := func() error {
-		for _, b := range beds {
-			if err := b.drain(5 * time.Minute); err != nil {
-				return err
-			}
-		}
+// startLarge starts and fills the large database while the small one
+// idles, unless there is none to fill.
+func (b *run) startLarge(dir string) error {
+	o, r := b.o, b.r
+	if o.LargeOrders <= 0 {
 		return nil
 	}
-	if best := r.best(); best.OK > 0 {
-		for _, b := range beds {
-			if err := drainAll(); err != nil {
-				return nil, err
-			}
-			sk.hold()
-			if prof != nil {
-				prof.start(fmt.Sprintf("random-%d", b.fix.orders))
-			}
-			s := b.load.closed("resend", randomOrder(b), best.Concurrency, o.Warm, o.Step)
-			s.Orders, s.Delivery = b.fix.orders, deliveryHeld
-			if prof != nil {
-				prof.stop()
-			}
-			sk.release()
-			r.Random = append(r.Random, s)
-			say("random orders, concurrency %d, %d orders: %.0f/s p99 %.2f ms %4.0f µs CPU", s.Concurrency, s.Orders, s.Throughput, s.P99, s.CPUMicros)
+	largeDB := o.LargeDB
+	if largeDB == "" && strings.HasPrefix(o.DB, "postgres") {
+		r.Notes = append(r.Notes, "large run skipped: --db is PostgreSQL and no --large-db was given")
+		return nil
+	}
+	large, err := startBed(b.ctx, "large", filepath.Join(dir, "large"), largeDB, b.sk)
+	if err != nil {
+		return err
+	}
+	b.beds = append(b.beds, large) // stopped by Run's stopBeds from here on
+	b.say("seeding %d orders into the large database", o.LargeOrders)
+	t0 := time.Now()
+	last := t0
+	err = seed(b.ctx, large.srv.App, &large.fix, o.Accounts, o.LargeOrders, b.runID, func(done int) {
+		if time.Since(last) > 5*time.Second {
+			last = time.Now()
+			b.say("  %d orders, %.0f/s", done, float64(done)/time.Since(t0).Seconds())
+		}
+	})
+	if err != nil {
+		return err
+	}
+	el := time.Since(t0).Seconds()
+	r.LargeSeed = &Seed{Orders: o.LargeOrders, Seconds: round(el, 1), PerSecond: round(float64(o.LargeOrders)/el, 0)}
+	b.say("  seeded in %.1f s (%.0f orders/s)", el, r.LargeSeed.PerSecond)
+	// Gigabytes just written are still being flushed by the kernel;
+	// every fsync would queue behind that, on both databases. Wait
+	// for it before measuring anything.
+	t1 := time.Now()
+	syncDisks()
+	r.LargeSeed.SyncSeconds = round(time.Since(t1).Seconds(), 1)
+	b.say("  flushed to disk in %.1f s", r.LargeSeed.SyncSeconds)
+	return large.warmCredentials()
+}
+
+// drainAll empties every outbox: a backlog left by one database's step
+// would be delivered during the next step, on the same CPUs, so every step
+// starts with none.
+func (b *run) drainAll() error {
+	for _, bd := range b.beds {
+		if err := bd.drain(5 * time.Minute); err != nil {
+			return err
 		}
 	}
+	return nil
+}
 
-	// Constant rate on each database, interleaved, orders picked at random,
-	// deliveries held as in the sweep; then the same rate on the small
-	// database with the worker delivering as it goes (sustained).
-	// The rate is a share of the maximum of the same requests: orders
-	// picked at random, on the small database (the closed loop just run).
-	// The sweep's orders in turn share pages within a batch, so its
-	// maximum is higher than random picks can sustain.
+// randomOrders is a closed-loop step at the best concurrency with orders
+// picked at random, on each database.
+func (b *run) randomOrders() error {
+	best := b.r.best()
+	if best.OK == 0 {
+		return nil
+	}
+	for _, bd := range b.beds {
+		if err := b.drainAll(); err != nil {
+			return err
+		}
+		b.sk.hold()
+		s := b.profiled(fmt.Sprintf("random-%d", bd.fix.orders), func() Step {
+			return bd.load.closed("resend", randomOrder(bd), best.Concurrency, b.o.Warm, b.o.Step)
+		})
+		s.Orders, s.Delivery = bd.fix.orders, deliveryHeld
+		b.sk.release()
+		b.r.Random = append(b.r.Random, s)
+		b.say("random orders, concurrency %d, %d orders: %.0f/s p99 %.2f ms %4.0f µs CPU", s.Concurrency, s.Orders, s.Throughput, s.P99, s.CPUMicros)
+	}
+	return nil
+}
+
+// rates runs the constant-rate rounds on each database, interleaved,
+// orders picked at random, deliveries held as in the sweep; then the same
+// rate on the small database with the worker delivering as it goes
+// (sustained). The rate is a share of the maximum of the same requests:
+// orders picked at random, on the small database (the closed loop just
+// run). The sweep's orders in turn share pages within a batch, so its
+// maximum is higher than random picks can sustain.
+func (b *run) rates() error {
+	o, r := b.o, b.r
 	r.RateBase = r.ResendMax
 	if len(r.Random) > 0 && r.Random[0].Throughput > 0 {
 		r.RateBase = r.Random[0].Throughput
 	}
-	rate := r.RateBase * o.RateShare
-	var smallP99, largeP99, recentP99, sustained, ceilingP99 []float64
-	// recent, on the large database, picks among its newest orders as many
-	// as the small database has: the same working set in a database a
-	// thousand times larger. Without it, orders come uniformly from all.
-	runRate := func(b *bed, rate float64, held, recent bool) error {
-		if err := drainAll(); err != nil {
-			return err
-		}
-		if held {
-			sk.hold()
-		}
-		pick := randomOrder(b)
-		if recent {
-			n := min(o.Orders, b.fix.orders)
-			pick = func() (string, string) { return resendPath, b.fix.body(b.fix.orders - 1 - rand.IntN(n)) }
-		}
-		s := b.load.rate("resend", pick, rate, o.Warm, o.RateStep)
-		s.Orders, s.Delivery = b.fix.orders, deliveryHeld
-		if recent {
-			s.Picked = min(o.Orders, b.fix.orders)
-		}
-		if !held {
-			s.Delivery = deliveryRunning
-			if n, err := b.srv.App.Store.PendingDeliveries(ctx); err == nil {
-				s.Backlog = n
-			}
-		}
-		sk.release()
-		if err := drainAll(); err != nil {
-			return err
-		}
-		s.addDelivery()
-		r.Rate = append(r.Rate, s)
-		say("rate %.0f/s on %d orders (picking from %d), delivery %s: got %.0f/s p50 %.2f p99 %.2f p99.9 %.2f ms, errors %d",
-			rate, s.Orders, s.picked(), s.Delivery, s.Throughput, s.P50, s.P99, s.P999, s.Errors)
-		switch {
-		case !held:
-			sustained = append(sustained, s.P99)
-		case b == small:
-			smallP99 = append(smallP99, s.P99)
-		case recent:
-			recentP99 = append(recentP99, s.P99)
-		default:
-			largeP99 = append(largeP99, s.P99)
-		}
-		return nil
-	}
-
-	// The ceiling at the same rate, each round, on the small database's
-	// listener: the tail that is not ResendDCVEmail's.
-	runCeiling := func() error {
-		if err := drainAll(); err != nil {
-			return err
-		}
-		s := small.load.rate("ceiling", roundRobin(small, ceilingPath), rate, o.Warm, o.RateStep)
-		s.Orders = small.fix.orders
-		r.Rate = append(r.Rate, s)
-		ceilingP99 = append(ceilingP99, s.P99)
-		say("rate %.0f/s, the ceiling: got %.0f/s p50 %.2f p99 %.2f p99.9 %.2f ms, errors %d",
-			rate, s.Throughput, s.P50, s.P99, s.P999, s.Errors)
-		return nil
-	}
-
-	if rate >= 1 {
+	b.rate = r.RateBase * o.RateShare
+	if b.rate >= 1 {
 		for range o.RateRounds {
-			if err := runCeiling(); err != nil {
-				return nil, err
+			if err := b.rateCeiling(); err != nil {
+				return err
 			}
-			for _, b := range beds {
-				if err := runRate(b, rate, true, false); err != nil {
-					return nil, err
+			for _, bd := range b.beds {
+				if err := b.rateStep(bd, b.rate, true, false); err != nil {
+					return err
 				}
-				if b != small {
-					if err := runRate(b, rate, true, true); err != nil {
-						return nil, err
+				if bd != b.small {
+					if err := b.rateStep(bd, b.rate, true, true); err != nil {
+						return err
 					}
 				}
 			}
@@ -371,56 +363,134 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 		// that leaves: the rate scaled by CPU per resend without and with
 		// its delivery, at the best step.
 		if best := r.best(); o.RateRounds > 0 && best.CPUWithDelivery > 0 {
-			r.SustainedRate = round(rate*best.CPUMicros/best.CPUWithDelivery, 0)
-			if err := runRate(small, r.SustainedRate, false, false); err != nil {
-				return nil, err
+			r.SustainedRate = round(b.rate*best.CPUMicros/best.CPUWithDelivery, 0)
+			if err := b.rateStep(b.small, r.SustainedRate, false, false); err != nil {
+				return err
 			}
 		}
 	}
+	r.SmallP99, r.LargeP99, r.RecentP99, r.SustainedP99 = median(b.smallP99), median(b.largeP99), median(b.recentP99), median(b.sustained)
+	r.CeilingP99 = median(b.ceilingP99)
+	return nil
+}
 
-	r.SmallP99, r.LargeP99, r.RecentP99, r.SustainedP99 = median(smallP99), median(largeP99), median(recentP99), median(sustained)
-	r.CeilingP99 = median(ceilingP99)
-
-	// 3: delivery of a backlog to the SMTP sink.
-	if err := drainAll(); err != nil {
-		return nil, err
+// rateStep is one constant-rate step on bd. recent, on the large database,
+// picks among its newest orders as many as the small database has: the
+// same working set in a database a thousand times larger. Without it,
+// orders come uniformly from all.
+func (b *run) rateStep(bd *bed, rate float64, held, recent bool) error {
+	o := b.o
+	if err := b.drainAll(); err != nil {
+		return err
 	}
-	if o.Messages > 0 {
-		say("delivering %d messages from the outbox to the SMTP sink (%s)", o.Messages, r.Delivery.SMTP)
-		d, err := small.deliver(ctx, sk, o.Messages)
-		if err != nil {
-			return nil, err
+	if held {
+		b.sk.hold()
+	}
+	pick := randomOrder(bd)
+	if recent {
+		n := min(o.Orders, bd.fix.orders)
+		pick = func() (string, string) { return resendPath, bd.fix.body(bd.fix.orders - 1 - rand.IntN(n)) }
+	}
+	s := bd.load.rate("resend", pick, rate, o.Warm, o.RateStep)
+	s.Orders, s.Delivery = bd.fix.orders, deliveryHeld
+	if recent {
+		s.Picked = min(o.Orders, bd.fix.orders)
+	}
+	if !held {
+		s.Delivery = deliveryRunning
+		if n, err := bd.srv.App.Store.PendingDeliveries(b.ctx); err == nil {
+			s.Backlog = n
 		}
-		d.SMTP = r.Delivery.SMTP
-		r.Delivery = d
-		say("  %.1f s, %.0f messages/s", d.Seconds, d.PerSecond)
 	}
-	for _, b := range beds {
-		if err := b.stop(); err != nil {
-			return nil, err
+	b.sk.release()
+	if err := b.drainAll(); err != nil {
+		return err
+	}
+	s.addDelivery()
+	b.r.Rate = append(b.r.Rate, s)
+	b.say("rate %.0f/s on %d orders (picking from %d), delivery %s: got %.0f/s p50 %.2f p99 %.2f p99.9 %.2f ms, errors %d",
+		rate, s.Orders, s.picked(), s.Delivery, s.Throughput, s.P50, s.P99, s.P999, s.Errors)
+	switch {
+	case !held:
+		b.sustained = append(b.sustained, s.P99)
+	case bd == b.small:
+		b.smallP99 = append(b.smallP99, s.P99)
+	case recent:
+		b.recentP99 = append(b.recentP99, s.P99)
+	default:
+		b.largeP99 = append(b.largeP99, s.P99)
+	}
+	return nil
+}
+
+// rateCeiling is the ceiling at the same rate, each round, on the small
+// database's listener: the tail that is not ResendDCVEmail's.
+func (b *run) rateCeiling() error {
+	if err := b.drainAll(); err != nil {
+		return err
+	}
+	s := b.small.load.rate("ceiling", b.roundRobin(b.small, ceilingPath), b.rate, b.o.Warm, b.o.RateStep)
+	s.Orders = b.small.fix.orders
+	b.r.Rate = append(b.r.Rate, s)
+	b.ceilingP99 = append(b.ceilingP99, s.P99)
+	b.say("rate %.0f/s, the ceiling: got %.0f/s p50 %.2f p99 %.2f p99.9 %.2f ms, errors %d",
+		b.rate, s.Throughput, s.P50, s.P99, s.P999, s.Errors)
+	return nil
+}
+
+// delivery is measurement 3: the delivery of a backlog to the SMTP sink.
+func (b *run) delivery() error {
+	if err := b.drainAll(); err != nil {
+		return err
+	}
+	if b.o.Messages <= 0 {
+		return nil
+	}
+	r := b.r
+	b.say("delivering %d messages from the outbox to the SMTP sink (%s)", b.o.Messages, r.Delivery.SMTP)
+	d, err := b.small.deliver(b.ctx, b.sk, b.o.Messages)
+	if err != nil {
+		return err
+	}
+	d.SMTP = r.Delivery.SMTP
+	r.Delivery = d
+	b.say("  %.1f s, %.0f messages/s", d.Seconds, d.PerSecond)
+	return nil
+}
+
+// stopBeds stops the servers, so that the starts that follow have the
+// databases to themselves.
+func (b *run) stopBeds() error {
+	for _, bd := range b.beds {
+		if err := bd.stop(); err != nil {
+			return err
 		}
 	}
+	return nil
+}
 
-	// 4: `serve` as a child process on the databases just filled.
+// starts is measurement 4: `serve` as a child process on the databases
+// just filled.
+func (b *run) starts() error {
 	exe, err := os.Executable()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if o.Starts > 0 {
-		for _, b := range beds {
-			say("starting `serve` %d times on the %s database (%d orders)", o.Starts, b.name, b.fix.orders)
-			st, err := measureStart(ctx, exe, serveArgs{data: b.data, db: b.db}, b.load.client, o.Starts, b.fix.body(0), 100, o.Settle)
-			if err != nil {
-				return nil, err
-			}
-			st.Orders = b.fix.orders
-			r.Starts = append(r.Starts, st)
-			say("  ready in median %.0f ms, max %.0f ms; idle RSS %.1f MB, after %d resends %.1f MB",
-				st.MedianMS, st.MaxMS, st.IdleRSSMB, st.Requests, st.AfterLoadRSSMB)
+	if b.o.Starts <= 0 {
+		return nil
+	}
+	for _, bd := range b.beds {
+		b.say("starting `serve` %d times on the %s database (%d orders)", b.o.Starts, bd.name, bd.fix.orders)
+		st, err := measureStart(b.ctx, exe, serveArgs{data: bd.data, db: bd.db}, bd.load.client, b.o.Starts, bd.fix.body(0), 100, b.o.Settle)
+		if err != nil {
+			return err
 		}
+		st.Orders = bd.fix.orders
+		b.r.Starts = append(b.r.Starts, st)
+		b.say("  ready in median %.0f ms, max %.0f ms; idle RSS %.1f MB, after %d resends %.1f MB",
+			st.MedianMS, st.MaxMS, st.IdleRSSMB, st.Requests, st.AfterLoadRSSMB)
 	}
-	r.PeakRSSMB = procStatusMB(0, "VmHWM")
-	return r, nil
+	return nil
 }
 
 // startBed starts a server on data (and db, or SQLite in data) with the

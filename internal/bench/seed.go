@@ -53,11 +53,7 @@ func seed(ctx context.Context, app *server.App, f *fixture, accountsN, orders in
 	for i := len(f.logins); i < accountsN; i++ {
 		login := fmt.Sprintf("bench-%s-%d", runID, i)
 		password := fmt.Sprintf("bench-password-%s-%d", runID, i)
-		hash, err := accounts.HashPassword(password, rand.Reader)
-		if err != nil {
-			return err
-		}
-		if _, err := st.CreateAccount(ctx, store.Account{Login: login, PasswordHash: hash, Created: app.DCV.Now()}); err != nil {
+		if err := accounts.Create(ctx, st, accounts.NewAccount{Login: login, Password: password}, app.DCV.Now()); err != nil {
 			return fmt.Errorf("seed account: %w", err)
 		}
 		f.logins, f.passwords = append(f.logins, login), append(f.passwords, password)

@@ -61,7 +61,7 @@ already is refused before anything is printed: use account set.`,
 				return fmt.Errorf("account %q exists already (use dcvmail account set)", *login)
 			}
 			err = createAccount(ctx, a, newAccount{Login: *login, Password: password, ReadOnly: *readOnly, Disabled: *disabled})
-			if errors.Is(err, errAccountExists) {
+			if errors.Is(err, accounts.ErrExists) {
 				return fmt.Errorf("account %q exists already (use dcvmail account set)", *login)
 			} else if err != nil {
 				return err

@@ -34,7 +34,7 @@ node at once: the next API call with the old password is refused.`,
 			if err := checkLogin(*login); err != nil {
 				return err
 			}
-			var ch accountChange
+			var ch accounts.Change
 			// Flags set from the environment count as given: fs.Set marks them.
 			fs.Visit(func(f *flag.Flag) {
 				switch f.Name {

@@ -13,18 +13,17 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/dcvmail/dcvmail/internal/accounts"
+	appkg "github.com/dcvmail/dcvmail/internal/app"
 	"github.com/dcvmail/dcvmail/internal/config"
-	"github.com/dcvmail/dcvmail/internal/contacts"
 	"github.com/dcvmail/dcvmail/internal/dcv"
 	"github.com/dcvmail/dcvmail/internal/mail"
-	"github.com/dcvmail/dcvmail/internal/server"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
 
-type app = server.App
+// app is the opened domain (internal/app, the one assembly).
+type app = appkg.App
 
 // openOptions say how a command opens the application.
 type openOptions struct {
@@ -37,10 +36,10 @@ type openOptions struct {
 }
 
 // openApp opens the database of --data/--db for an admin command, which may
-// run while `serve` runs on the same database.
-//
-// DNS contacts are looked up only for an --dcv-email that is not a
-// constructed address, and only at the resolvers given with --dns-resolver.
+// run while `serve` runs on the same database. It applies the settings the
+// server recorded (code validity, resend limits, the policy's dated rules,
+// DNS contacts: internal/app); a flag given to the command itself wins over
+// the server's (order add --dns-resolver).
 func openApp(ctx context.Context, c config.Common, k *call, o openOptions) (*app, error) {
 	if err := config.CheckCommon(c, k.src); err != nil {
 		return nil, usageError{err.Error()}
@@ -61,12 +60,14 @@ func openApp(ctx context.Context, c config.Common, k *call, o openOptions) (*app
 			return nil, err
 		}
 	}
-	return server.Open(ctx, server.AppOptions{
+	var resolvers []string // nil: the server's
+	if len(o.resolvers) > 0 {
+		resolvers = slices.DeleteFunc(slices.Clone(o.resolvers), func(r string) bool { return r == "none" })
+	}
+	return appkg.Open(ctx, appkg.Config{
 		DatabaseURL: url,
-		// DNSSEC is required of contact lookups from 2026-03-15 (docs/policy.md).
-		Finder: contacts.NewFinder(contacts.Config{Resolvers: slices.DeleteFunc(slices.Clone(o.resolvers), func(r string) bool { return r == "none" }),
-			RequireAD: dcv.InForce(dcv.Timeline, "dnssec-contacts", time.Now())}),
-		Log: slog.New(slog.NewTextHandler(k.env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Resolvers:   resolvers,
+		Log:         slog.New(slog.NewTextHandler(k.env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 }
 
@@ -107,11 +108,7 @@ var errAccountExists = accounts.ErrExists
 
 // accountExists tells whether an account has the login.
 func accountExists(ctx context.Context, a *app, login string) (bool, error) {
-	_, err := a.Store.AccountByLogin(ctx, login)
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
-	}
-	return err == nil, err
+	return accounts.Exists(ctx, a.Store, login)
 }
 
 // createAccount adds an account; errAccountExists when the login is taken.
@@ -149,21 +146,13 @@ func orderView(ctx context.Context, a *app, number int64) (dcv.OrderView, bool, 
 }
 
 // addTemplate stores a DCV email template, open to the given accounts'
-// logins (none: to every account).
+// logins (none: to every account); dcv.PutTemplate holds the rules.
 func addTemplate(ctx context.Context, a *app, id int64, t mail.Template, logins []string) error {
-	var ids []int64
-	for _, login := range logins {
-		acct, err := a.Store.AccountByLogin(ctx, login)
-		if errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("--account %q: no such account", login)
-		} else if err != nil {
-			return err
-		}
-		ids = append(ids, acct.ID)
+	err := a.DCV.PutTemplate(ctx, id, t, logins)
+	if unknown, ok := errors.AsType[*dcv.UnknownLoginError](err); ok {
+		return fmt.Errorf("--account %q: no such account", unknown.Login)
 	}
-	return a.Store.Tx(ctx, func(tx *store.Tx) error {
-		return tx.PutTemplate(ctx, store.Template{ID: id, Subject: t.Subject, Text: t.Text, HTML: t.HTML, Created: a.DCV.Now()}, ids)
-	})
+	return err
 }
 
 // mailFilter selects messages of the built-in mailbox.

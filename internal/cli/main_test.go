@@ -1,13 +1,23 @@
 package cli
 
 import (
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/dcvmail/dcvmail/internal/pgtest"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+// childEnv marks a run of the test binary as a dcvmail process (startServe):
+// TestMain then runs the command line, as main does, instead of the tests.
+const childEnv = "DCVMAIL_CLI_TEST_CHILD"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(Run(os.Args[1:], OS()))
+	}
+	pgtest.Main(m)
+}
 
 // issue 13: on PostgreSQL too, a command that reads what exists refuses a
 // database where dcvmail never ran, instead of creating its schema and

@@ -15,8 +15,10 @@ var orderAddCmd = &command{
 	summary:  "create an order and print its number (digits only, for scripts)",
 	about: `With --dcv-email the first DCV email is sent at once to that address,
 which must be a permitted recipient of the order's domains: a constructed
-address (admin@, administrator@, webmaster@, hostmaster@, postmaster@) or,
-with --dns-resolver, a DNS TXT or CAA contact.`,
+address (admin@, administrator@, webmaster@, hostmaster@, postmaster@) or
+a DNS TXT or CAA contact. The email follows the rules serve recorded in the
+database (code validity, policy, DNS resolvers); --dns-resolver replaces
+the server's resolvers for this command ("none": constructed addresses only).`,
 	examples: []string{
 		"dcvmail order add --account reseller1 --domain example.com --dcv-email admin@example.com",
 		"dcvmail order add --account reseller1 --domain example.com --domain www.example.com",
@@ -30,7 +32,7 @@ with --dns-resolver, a DNS TXT or CAA contact.`,
 		fs.Var(&domains, "domain", "a domain of the order, FQDN or *.FQDN; repeatable")
 		base := fs.Int64("base-order", 0, "chain this order (a reissue or renewal) to an earlier order `N`")
 		email := fs.String("dcv-email", "", "send the first DCV email to this permitted `address` now")
-		fs.Var(&resolvers, "dns-resolver", "`host:port` of a resolver, to accept a DNS TXT/CAA contact as --dcv-email; repeatable")
+		fs.Var(&resolvers, "dns-resolver", "`host:port` of a resolver for DNS TXT/CAA contacts, instead of the server's; repeatable (\"none\": no DNS contacts)")
 		return func(ctx context.Context) error {
 			if *acct == "" || len(domains) == 0 {
 				return usagef("--account and at least one --domain are required")

@@ -10,6 +10,14 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/dcvmail/dcvmail/internal/accounts"
+	"github.com/dcvmail/dcvmail/internal/api"
+	"github.com/dcvmail/dcvmail/internal/app"
+	"github.com/dcvmail/dcvmail/internal/contacts"
+	"github.com/dcvmail/dcvmail/internal/dcv"
+	"github.com/dcvmail/dcvmail/internal/health"
+	"github.com/dcvmail/dcvmail/internal/mail"
 )
 
 // Common are the flags of every command that opens the database.
@@ -111,7 +119,10 @@ type Mail struct {
 	DKIMDomain      string
 }
 
-// BindServe registers the flags of `dcvmail serve` (docs/cli.md).
+// BindServe registers the flags of `dcvmail serve` (docs/cli.md). Each
+// default is declared once, by the package that owns the setting (the
+// policy's in dcv, delivery's in mail, the lockout's in accounts...): the
+// table reads it there, so the two cannot drift.
 func BindServe(fs *flag.FlagSet, c *Serve) {
 	BindCommon(fs, &c.Common)
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8443", "HTTPS address of the API and the confirmation page")
@@ -120,51 +131,59 @@ func BindServe(fs *flag.FlagSet, c *Serve) {
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate file (PEM); without it a self-signed one is made once in --data")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS private key file (PEM)")
 	fs.StringVar(&c.SMTP, "smtp", "", "SMTP submission URL, smtp://user:pass@host:587 or smtps://...; without it mail goes to the built-in mailbox")
-	fs.StringVar(&c.MailFrom, "mail-from", "dcvmail@localhost", "From address of DCV emails")
+	fs.StringVar(&c.MailFrom, "mail-from", mail.DefaultFrom, "From address of DCV emails")
 	fs.StringVar(&c.PublicURL, "public-url", "", "base URL of the confirmation page in emails (default https://<listen>)")
 	fs.Var(&c.DNSResolvers, "dns-resolver", "host:port of a resolver for DNS contact lookups; repeat for perspectives; \"none\" turns DNS contacts off (default: the system's)")
 	fs.IntVar(&c.DNSQuorum, "dns-quorum", 0, "how many resolvers must see a DNS contact (0: the BR 3.2.2.9 default for their number)")
-	fs.StringVar(&c.DNSRequireAD, "dns-require-ad", "auto", "accept only DNSSEC-validated (AD bit) answers for DNS contacts: true, false, or auto (true once the policy's dnssec-contacts rule is in force, 2026-03-15)")
+	fs.StringVar(&c.DNSRequireAD, "dns-require-ad", app.DefaultDNSRequireAD, "accept only DNSSEC-validated (AD bit) answers for DNS contacts: true, false, or auto (true once the policy's dnssec-contacts rule is in force, 2026-03-15)")
 	fs.StringVar(&c.PolicyFile, "policy-file", "", "JSON file that moves or adds dated CA/Browser Forum rules (docs/policy.md)")
-	fs.DurationVar(&c.DNSTimeout, "dns-timeout", 3*time.Second, "timeout of one DNS query")
+	fs.DurationVar(&c.DNSTimeout, "dns-timeout", contacts.DefaultTimeout, "timeout of one DNS query")
 	fs.Var(&c.TrustedProxies, "trusted-proxy", "CIDR of a proxy whose X-Forwarded-Proto: https is believed; repeatable")
 	fs.BoolVar(&c.Demo, "demo", false, "seed the demo account and order on start (idempotent); implies --test-controls")
 	fs.BoolVar(&c.TestControls, "test-controls", false, "serve the test controls on --admin-listen: reset, clock, fault rules, marking domains validated (never in production)")
-	fs.DurationVar(&c.CodeValidity, "code-validity", 29*24*time.Hour, "how long a random value confirms (at most 720h, BR 3.2.2.4)")
-	fs.IntVar(&c.ResendBurst, "resend-burst", 5, "resends per order allowed at once")
-	fs.DurationVar(&c.ResendInterval, "resend-interval", time.Minute, "one more resend per order is allowed after each interval")
+	fs.DurationVar(&c.CodeValidity, "code-validity", dcv.DefaultPolicy.CodeValidity, "how long a random value confirms (at most 720h, BR 3.2.2.4)")
+	fs.IntVar(&c.ResendBurst, "resend-burst", dcv.DefaultPolicy.ResendBurst, "resends per order allowed at once")
+	fs.DurationVar(&c.ResendInterval, "resend-interval", dcv.DefaultPolicy.ResendInterval, "one more resend per order is allowed after each interval")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	m := &c.Mail
 	fs.StringVar(&m.SMTPCA, "smtp-ca", "", "PEM file of CA certificates trusted for the SMTP server, besides the system's")
-	fs.IntVar(&m.SMTPConnections, "smtp-connections", 4, "SMTP connections open at once (messages in flight)")
-	fs.DurationVar(&m.SMTPTimeout, "smtp-timeout", 30*time.Second, "timeout of each SMTP step (connect, one command, the message data)")
+	fs.IntVar(&m.SMTPConnections, "smtp-connections", mail.DefaultSMTPConnections, "SMTP connections open at once (messages in flight)")
+	fs.DurationVar(&m.SMTPTimeout, "smtp-timeout", mail.DefaultSMTPTimeout, "timeout of each SMTP step (connect, one command, the message data)")
 	fs.StringVar(&m.SMTPHELO, "smtp-helo", "", "name to greet the SMTP server with (default: the host name)")
-	fs.DurationVar(&m.MaxAge, "mail-max-age", 48*time.Hour, "retry temporary delivery failures until a message is this old, then give up")
-	fs.DurationVar(&m.RetryBase, "mail-retry-base", 5*time.Second, "delay before the first retry of a delivery; it doubles with each retry, up to --mail-retry-max")
-	fs.DurationVar(&m.RetryMax, "mail-retry-max", 30*time.Minute, "longest delay between two retries of a delivery")
-	fs.DurationVar(&m.Lease, "mail-lease", 2*time.Minute, "how long a worker holds messages it took; a crashed worker's messages are resent after it")
+	fs.DurationVar(&m.MaxAge, "mail-max-age", mail.DefaultMaxAge, "retry temporary delivery failures until a message is this old, then give up")
+	fs.DurationVar(&m.RetryBase, "mail-retry-base", mail.DefaultRetryBase, "delay before the first retry of a delivery; it doubles with each retry, up to --mail-retry-max")
+	fs.DurationVar(&m.RetryMax, "mail-retry-max", mail.DefaultRetryMax, "longest delay between two retries of a delivery")
+	fs.DurationVar(&m.Lease, "mail-lease", mail.DefaultLease, "how long a worker holds messages it took; a crashed worker's messages are resent after it")
 	fs.StringVar(&m.DKIMKey, "dkim-key", "", "PEM private key (RSA or Ed25519) to DKIM-sign outgoing mail with (off by default)")
 	fs.StringVar(&m.DKIMSelector, "dkim-selector", "", "DKIM selector: the key is published at <selector>._domainkey.<domain>")
 	fs.StringVar(&m.DKIMDomain, "dkim-domain", "", "DKIM signing domain (default: the domain of --mail-from)")
 	l := &c.Limits
-	fs.IntVar(&l.LoginFailures, "lockout-login-failures", 20, "failed logins of one login name within --lockout-window that lock it")
-	fs.IntVar(&l.SourceFailures, "lockout-source-failures", 100, "failed logins from one source address (IPv4, or IPv6 /64) within --lockout-window that lock it")
-	fs.DurationVar(&l.LockoutWindow, "lockout-window", 15*time.Minute, "window in which failed logins are counted")
-	fs.DurationVar(&l.LockoutDuration, "lockout-duration", 15*time.Minute, "how long a locked login name or source address is refused, even with the right password")
-	fs.Float64Var(&l.RequestRate, "request-rate", 50, "API requests per second per account on each node, after a burst of --request-burst (negative: no limit)")
-	fs.IntVar(&l.RequestBurst, "request-burst", 1000, "API requests an account may make at once on each node")
+	fs.IntVar(&l.LoginFailures, "lockout-login-failures", accounts.DefaultLockoutPolicy.LoginFailures, "failed logins of one login name within --lockout-window that lock it")
+	fs.IntVar(&l.SourceFailures, "lockout-source-failures", accounts.DefaultLockoutPolicy.SourceFailures, "failed logins from one source address (IPv4, or IPv6 /64) within --lockout-window that lock it")
+	fs.DurationVar(&l.LockoutWindow, "lockout-window", accounts.DefaultLockoutPolicy.Window, "window in which failed logins are counted")
+	fs.DurationVar(&l.LockoutDuration, "lockout-duration", accounts.DefaultLockoutPolicy.Duration, "how long a locked login name or source address is refused, even with the right password")
+	fs.Float64Var(&l.RequestRate, "request-rate", api.DefaultRequestRate, "API requests per second per account on each node, after a burst of --request-burst (negative: no limit)")
+	fs.IntVar(&l.RequestBurst, "request-burst", api.DefaultRequestBurst, "API requests an account may make at once on each node")
 	o := &c.Ops
-	fs.DurationVar(&o.ReadyMaxOutboxAge, "ready-max-outbox-age", 10*time.Minute, "/readyz answers 503 while the oldest undelivered message is older than this")
-	fs.DurationVar(&o.ReadySMTPWindow, "ready-smtp-window", 5*time.Minute, "/readyz answers 503 when deliveries failed within this window and none succeeded")
+	fs.DurationVar(&o.ReadyMaxOutboxAge, "ready-max-outbox-age", health.DefaultMaxOutboxAge, "/readyz answers 503 while the oldest undelivered message is older than this")
+	fs.DurationVar(&o.ReadySMTPWindow, "ready-smtp-window", health.DefaultSMTPWindow, "/readyz answers 503 when deliveries failed within this window and none succeeded")
 	fs.Var(&o.TLSHosts, "tls-hosts", "names and IP addresses the generated self-signed certificate covers besides localhost, 127.0.0.1 and ::1 (comma-separated or repeated)")
 	bindGuard(fs, c)
+}
+
+// DefaultServe is the configuration of `dcvmail serve` given no flags: the
+// defaults of the flag table (test helpers start from it).
+func DefaultServe() Serve {
+	var c Serve
+	BindServe(flag.NewFlagSet("serve", flag.ContinueOnError), &c)
+	return c
 }
 
 // bindGuard registers the flags of issue 16's defences, in one block.
 func bindGuard(fs *flag.FlagSet, c *Serve) {
 	l, g := &c.Limits, &c.Guard
-	fs.IntVar(&l.GlobalLoginFailures, "lockout-global-login-failures", 500, "failed logins of one login name from all sources within --lockout-window that lock it for every source it has not logged in from")
-	fs.DurationVar(&l.KnownSourceAge, "lockout-known-source-age", 30*24*time.Hour, "how long a successful login keeps its source address exempt from source and global locks")
+	fs.IntVar(&l.GlobalLoginFailures, "lockout-global-login-failures", accounts.DefaultLockoutPolicy.GlobalLoginFailures, "failed logins of one login name from all sources within --lockout-window that lock it for every source it has not logged in from")
+	fs.DurationVar(&l.KnownSourceAge, "lockout-known-source-age", accounts.DefaultLockoutPolicy.KnownSourceAge, "how long a successful login keeps its source address exempt from source and global locks")
 	fs.StringVar(&g.AdminTokenFile, "admin-token-file", "", "file holding the bearer token the admin listener requires (DCVMAIL_ADMIN_TOKEN holds the token itself); required unless --admin-listen is loopback")
 	fs.Var(&g.AdminHosts, "admin-host", "a further Host name the admin listener answers to (besides its address and localhost); repeatable")
 	fs.BoolVar(&g.DemoUnsafe, "demo-unsafe", false, "allow --demo, whose account has a published password, with --smtp or a non-loopback --listen")

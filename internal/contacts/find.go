@@ -20,7 +20,7 @@ const TXTPrefix = "_validation-contactemail"
 const CAAContactTag = "contactemail"
 
 // DefaultTimeout is the per-query timeout used when Config.Timeout is zero.
-const DefaultTimeout = 5 * time.Second
+const DefaultTimeout = 3 * time.Second
 
 // maxCNAMEHops bounds the CNAMEs followed for one lookup.
 const maxCNAMEHops = 8

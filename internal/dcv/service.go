@@ -58,6 +58,10 @@ type Service struct {
 	lastOfferPrune atomic.Int64 // Unix ms of this node's last pruning of offers
 }
 
+// PagePath is where the confirmation page is served (docs/api.md): links in
+// emails point there, and the web package serves it there.
+const PagePath = "/products/EnterDCVCode2"
+
 // codeKeySetting names the stored HMAC key of random values. It lives in the
 // database so that every node hashes alike.
 const codeKeySetting = "random_value_hmac_key"
@@ -95,7 +99,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		return nil, fmt.Errorf("dcv: public URL %q: want https://host[:port]", cfg.PublicURL)
 	}
-	s.pageURL = u.String() + "/products/EnterDCVCode2"
+	s.pageURL = u.String() + PagePath
 	s.msgHost = "dcvmail.invalid"
 	// --mail-from may carry a display name ("DCV Team <dcv@example.com>"):
 	// the host is the address's, never the text after the first "@".

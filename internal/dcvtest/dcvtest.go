@@ -6,7 +6,6 @@ package dcvtest
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"io"
@@ -79,21 +78,16 @@ func StartIn(t testing.TB, dir string, o Options) *Env {
 	if o.DB == "" && os.Getenv(EnvBackend) == "postgres" {
 		o.DB = pgtest.URL(t)
 	}
-	cfg := config.Serve{
-		Common:         config.Common{Data: dir, DB: o.DB},
-		Listen:         "127.0.0.1:0",
-		MailFrom:       "dcv@dcvmail.test",
-		DNSResolvers:   config.List{"none"}, // never the system's: tests talk only to loopback
-		DNSQuorum:      o.DNSQuorum,
-		DNSRequireAD:   o.DNSRequireAD,
-		DNSTimeout:     2 * time.Second,
-		TrustedProxies: o.TrustedProxies,
-		Demo:           o.Demo,
-		TestControls:   o.TestControls,
-		CodeValidity:   dcv.DefaultPolicy.CodeValidity,
-		ResendBurst:    dcv.DefaultPolicy.ResendBurst,
-		ResendInterval: dcv.DefaultPolicy.ResendInterval,
-	}
+	// serve's defaults, as the flags give them, then what tests need.
+	cfg := config.DefaultServe()
+	cfg.Common = config.Common{Data: dir, DB: o.DB}
+	cfg.Listen = "127.0.0.1:0"
+	cfg.MailFrom = "dcv@dcvmail.test"
+	cfg.DNSResolvers = config.List{"none"} // never the system's: tests talk only to loopback
+	cfg.DNSQuorum, cfg.DNSRequireAD, cfg.DNSTimeout = o.DNSQuorum, o.DNSRequireAD, 2*time.Second
+	cfg.TrustedProxies = o.TrustedProxies
+	cfg.Demo = o.Demo
+	cfg.TestControls = o.TestControls
 	cfg.Guard.AdminToken = o.AdminToken
 	cfg.SMTP = o.SMTP
 	if o.ResendBurst > 0 {
@@ -193,11 +187,11 @@ func (e *Env) PostRaw(path, body string) string {
 // AddAccount creates an account.
 func (e *Env) AddAccount(login, password string, readOnly bool) store.Account {
 	e.T.Helper()
-	hash, err := accounts.HashPassword(password, rand.Reader)
-	if err != nil {
+	ctx := context.Background()
+	if err := accounts.Create(ctx, e.Store, accounts.NewAccount{Login: login, Password: password, ReadOnly: readOnly}, e.Clock.Now()); err != nil {
 		e.T.Fatal(err)
 	}
-	a, err := e.Store.CreateAccount(context.Background(), store.Account{Login: login, PasswordHash: hash, ReadOnly: readOnly, Created: e.Clock.Now()})
+	a, err := e.Store.AccountByLogin(ctx, login)
 	if err != nil {
 		e.T.Fatal(err)
 	}

@@ -8,6 +8,10 @@ import (
 	gomail "github.com/wneessen/go-mail"
 )
 
+// DefaultFrom is the From address of DCV emails when the operator sets
+// none (serve --mail-from).
+const DefaultFrom = "dcvmail@localhost"
+
 // Message is one email ready to be composed and sent.
 type Message struct {
 	From      string

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 
 	"github.com/dcvmail/dcvmail/internal/accounts"
@@ -23,21 +22,17 @@ const (
 // SeedDemo creates the demo account and order unless they exist; the
 // order's first DCV email goes to admin@example.com.
 func SeedDemo(ctx context.Context, app *App) error {
-	if _, err := app.Store.AccountByLogin(ctx, DemoLogin); errors.Is(err, store.ErrNotFound) {
-		hash, err := accounts.HashPassword(DemoPassword, rand.Reader)
-		if err != nil {
-			return err
-		}
-		now := app.DCV.Now()
-		if _, err := app.Store.CreateAccount(ctx, store.Account{Login: DemoLogin, PasswordHash: hash, Created: now}); err != nil && !errors.Is(err, store.ErrExists) {
+	if exists, err := accounts.Exists(ctx, app.Store, DemoLogin); err != nil {
+		return err
+	} else if !exists {
+		err := accounts.Create(ctx, app.Store, accounts.NewAccount{Login: DemoLogin, Password: DemoPassword}, app.DCV.Now())
+		if err != nil && !errors.Is(err, accounts.ErrExists) {
 			// Another node starting at the same moment may have inserted it
 			// between our look and our insert: its row is as good as ours.
 			if _, again := app.Store.AccountByLogin(ctx, DemoLogin); again != nil {
 				return err
 			}
 		}
-	} else if err != nil {
-		return err
 	}
 	if _, err := app.Store.OrderByNumber(ctx, DemoOrder); err == nil {
 		return nil

@@ -25,101 +25,24 @@ import (
 	"github.com/dcvmail/dcvmail/internal/accounts"
 	"github.com/dcvmail/dcvmail/internal/admin"
 	"github.com/dcvmail/dcvmail/internal/api"
+	"github.com/dcvmail/dcvmail/internal/app"
 	"github.com/dcvmail/dcvmail/internal/clock"
 	"github.com/dcvmail/dcvmail/internal/config"
 	"github.com/dcvmail/dcvmail/internal/contacts"
 	"github.com/dcvmail/dcvmail/internal/dcv"
 	"github.com/dcvmail/dcvmail/internal/mail"
-	"github.com/dcvmail/dcvmail/internal/store"
 	"github.com/dcvmail/dcvmail/internal/web"
 )
 
-// Settings that `serve` records so that admin commands run beside it render
-// emails as it does.
-const (
-	settingPublicURL = "public_url"
-	settingMailFrom  = "mail_from"
-)
+// App is the opened domain, built by the one assembly (internal/app).
+type App = app.App
 
-// App is the opened state shared by `serve` and the admin commands.
-type App struct {
-	Store *store.Store
-	DCV   *dcv.Service
-	Log   *slog.Logger
-	// Enqueued is called after a commit that put mail in the outbox.
-	wake func()
-}
+// AppOptions are app.Config; they stay here for the callers written before
+// internal/app.
+type AppOptions = app.Config
 
-// AppOptions configure Open.
-type AppOptions struct {
-	DatabaseURL string
-	Clock       clock.Clock
-	Random      io.Reader
-	Policy      dcv.Policy
-	Finder      dcv.AddressFinder
-	PublicURL   string // "" reads the one the server recorded
-	MailFrom    string // "" reads the one the server recorded
-	Log         *slog.Logger
-}
-
-// Open opens and migrates the database and builds the DCV service.
-func Open(ctx context.Context, o AppOptions) (*App, error) {
-	st, err := store.Open(ctx, o.DatabaseURL)
-	if err != nil {
-		return nil, err
-	}
-	if err := st.Migrate(ctx); err != nil {
-		st.Close()
-		return nil, err
-	}
-	if o.Clock == nil {
-		// Admin commands read the test clock's offset as serve does
-		// (docs/control.md, "The clock").
-		off := clock.NewOffset(clock.System, 0)
-		if err := off.Attach(ctx, st.ClockOffset); err != nil {
-			st.Close()
-			return nil, err
-		}
-		o.Clock = off
-	}
-	app := &App{Store: st, Log: o.Log, wake: func() {}}
-	if app.Log == nil {
-		app.Log = slog.Default()
-	}
-	if o.PublicURL == "" {
-		o.PublicURL, _ = st.Setting(ctx, settingPublicURL)
-		if o.PublicURL == "" {
-			o.PublicURL = "https://localhost:8443"
-		}
-	}
-	if o.MailFrom == "" {
-		o.MailFrom, _ = st.Setting(ctx, settingMailFrom)
-		if o.MailFrom == "" {
-			o.MailFrom = "dcvmail@localhost"
-		}
-	}
-	if o.Finder == nil {
-		o.Finder = contacts.NewFinder(contacts.Config{})
-	}
-	app.DCV, err = dcv.New(ctx, dcv.Config{
-		Store:     st,
-		Clock:     o.Clock,
-		Random:    o.Random,
-		Policy:    o.Policy,
-		Finder:    o.Finder,
-		PublicURL: o.PublicURL,
-		MailFrom:  o.MailFrom,
-		Enqueued:  func() { app.wake() },
-	})
-	if err != nil {
-		st.Close()
-		return nil, err
-	}
-	return app, nil
-}
-
-// Close closes the database.
-func (a *App) Close() error { return a.Store.Close() }
+// Open is app.Open, for the callers written before internal/app.
+func Open(ctx context.Context, o AppOptions) (*App, error) { return app.Open(ctx, o) }
 
 // Server is a running dcvmail.
 type Server struct {
@@ -141,10 +64,6 @@ type Server struct {
 	closeOnce     sync.Once
 
 	closeSender io.Closer // the SMTP sender's connections, closed after the worker stops
-
-	timeline  []dcv.Rule
-	requireAD bool
-	resolvers []string
 
 	testControls bool // --test-controls or --demo (controls.go)
 
@@ -198,161 +117,46 @@ func New(ctx context.Context, cfg config.Serve, opts ...Option) (*Server, error)
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
-		return nil, fmt.Errorf("--data: %w", err)
-	}
-	if fi, err := os.Stat(cfg.Data); err == nil && fi.Mode().Perm()&0o077 != 0 {
-		so.log.Warn("the data directory is open to other users; its TLS key and database should be private (chmod 700)",
-			"data", cfg.Data, "mode", fi.Mode().Perm().String())
+	if err := prepareData(cfg.Data, so.log); err != nil {
+		return nil, err
 	}
 	certs, err := newCertHolder(cfg, so.clock)
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, clock: so.clock, certs: certs}
-	if s.httpsLn, err = net.Listen("tcp", cfg.Listen); err != nil {
-		return nil, fmt.Errorf("--listen: %w", err)
-	}
-	if cfg.HTTPListen != "" {
-		if s.plainLn, err = net.Listen("tcp", cfg.HTTPListen); err != nil {
-			s.closeListeners()
-			return nil, fmt.Errorf("--http-listen: %w", err)
-		}
-	}
-	if cfg.AdminListen != "" {
-		if s.adminLn, err = net.Listen("tcp", cfg.AdminListen); err != nil {
-			s.closeListeners()
-			return nil, fmt.Errorf("--admin-listen: %w", err)
-		}
-	}
-	if lp, err := netip.ParseAddrPort(s.httpsLn.Addr().String()); err != nil {
-		s.closeListeners()
-		return nil, fmt.Errorf("--listen: %w", err)
-	} else if err := checkDemo(cfg, lp, so.log); err != nil {
-		s.closeListeners()
-		return nil, err
-	}
-	var adminOpts guardOptions
-	if s.adminLn != nil {
-		if adminOpts, err = adminGuard(cfg.Guard, s.adminLn); err != nil {
-			s.closeListeners()
-			return nil, err
-		}
-	}
-	publicURL := cfg.PublicURL
-	if publicURL == "" {
-		publicURL = "https://" + publicHost(s.httpsLn.Addr())
-	}
-	resolvers := []string(cfg.DNSResolvers)
-	switch {
-	case slices.Contains(resolvers, "none"):
-		if len(resolvers) > 1 {
-			s.closeListeners()
-			return nil, errors.New(`--dns-resolver "none" cannot be combined with resolvers`)
-		}
-		resolvers = nil
-		so.log.Info("--dns-resolver none: DNS contacts are off, constructed addresses only")
-	case len(resolvers) > 0:
-	case cfg.Demo:
-		// The demo is offline and repeatable: no DNS unless asked for.
-		so.log.Info("--demo without --dns-resolver: DNS contacts are off, constructed addresses only")
-	default:
-		if resolvers, err = contacts.SystemResolvers(); err != nil {
-			so.log.Warn("no system resolver: DNS contacts are off", "err", err)
-		}
-	}
-	timeline, err := dcv.LoadTimeline(cfg.PolicyFile)
-	if err != nil {
-		s.closeListeners()
-		return nil, fmt.Errorf("--policy-file: %w", err)
-	}
-	requireAD, err := RequireAD(cfg.DNSRequireAD, timeline, so.clock.Now())
+	adminOpts, err := s.listen(cfg, so.log)
 	if err != nil {
 		s.closeListeners()
 		return nil, err
 	}
-	s.timeline, s.requireAD, s.resolvers = timeline, requireAD, resolvers
-	finder := contacts.NewFinder(contacts.Config{Resolvers: resolvers, Quorum: cfg.DNSQuorum, RequireAD: requireAD, Timeout: cfg.DNSTimeout})
-	app, err := Open(ctx, AppOptions{
-		DatabaseURL: cfg.DatabaseURL(),
-		Clock:       so.clock,
-		Random:      so.random,
-		Policy: dcv.Policy{
-			CodeValidity:   cfg.CodeValidity,
-			ResendBurst:    cfg.ResendBurst,
-			ResendInterval: cfg.ResendInterval,
-			OfferWindow:    24 * time.Hour,
-		},
-		Finder:    finder,
-		PublicURL: publicURL,
-		MailFrom:  cfg.MailFrom,
-		Log:       so.log,
-	})
+	settings, err := serveSettings(cfg, s.httpsLn.Addr(), so.clock, so.log)
 	if err != nil {
 		s.closeListeners()
 		return nil, err
 	}
-	s.App = app
+	if s.App, err = app.Open(ctx, app.Config{DatabaseURL: cfg.DatabaseURL(), Clock: so.clock, Random: so.random,
+		Log: so.log, Record: true, Settings: settings}); err != nil {
+		s.closeListeners()
+		return nil, err
+	}
 	controls, err := s.openControls(ctx, offset)
 	if err != nil {
 		s.Close()
 		return nil, err
 	}
-	for name, v := range map[string]string{settingPublicURL: publicURL, settingMailFrom: cfg.MailFrom} {
-		if err := app.Store.SetSetting(ctx, name, v); err != nil {
-			s.Close()
-			return nil, err
-		}
-	}
-	if err := setDemoEnabled(ctx, app.Store, cfg.Demo, so.clock.Now()); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("demo account: %w", err)
-	}
-	if cfg.Demo {
-		if err := SeedDemo(ctx, app); err != nil {
-			s.Close()
-			return nil, fmt.Errorf("--demo: %w", err)
-		}
-	}
-
-	sender, parallel, err := newSender(cfg, app, so.clock, so.log)
-	if err != nil {
+	if err := s.seedDemo(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}
-	if c, ok := sender.(io.Closer); ok {
-		s.closeSender = c
-	}
-	s.worker = &mail.Worker{
-		Store:     app.Store,
-		Sender:    sender,
-		Clock:     so.clock,
-		From:      cfg.MailFrom,
-		Owner:     workerName(),
-		Parallel:  parallel,
-		Lease:     cfg.Mail.Lease,
-		MaxAge:    cfg.Mail.MaxAge,
-		RetryBase: cfg.Mail.RetryBase,
-		RetryMax:  cfg.Mail.RetryMax,
-		Log:       so.log,
-	}
-	app.wake = s.worker.Wake
-	s.ops = newOperations(cfg, app, s.certs, so.clock, so.log)
-	s.worker.Observe = s.ops.delivered
-
-	lockout, err := newLockout(ctx, app.Store, cfg.Limits, so.log)
-	if err != nil {
+	if err := s.newWorker(); err != nil {
 		s.Close()
 		return nil, err
 	}
-	lockout.SetObserver(s.ops.metrics)
-	auth := accounts.NewAuthenticator(app.Store, accounts.WithClock(so.clock), accounts.WithLockout(lockout))
-	handler := api.New(api.Config{DCV: app.DCV, Auth: auth, TrustedProxies: proxies, Log: so.log,
-		RequestLimit: requestLimit(cfg.Limits, so.clock, so.log), Observe: s.ops.metrics.APIRequest, Faults: controls.faultSet()})
-	// The confirmation page rides on the API's mux, so both listeners serve it.
-	handler.Handle(web.Path, controls.page(web.New(web.Config{DCV: app.DCV, TrustedProxies: proxies, Log: so.log, Observe: s.ops.metrics.Page})))
-	for pattern, h := range so.routes {
-		handler.Handle(pattern, h)
+	handler, err := s.newHandler(ctx, proxies, so, controls)
+	if err != nil {
+		s.Close()
+		return nil, err
 	}
 	s.https = newHTTPServer(handler, so.log)
 	s.https.TLSConfig = certs.tlsConfig()
@@ -364,6 +168,171 @@ func New(ctx context.Context, cfg config.Serve, opts ...Option) (*Server, error)
 	}
 	s.applyTestTimeouts(so)
 	return s, nil
+}
+
+// prepareData creates --data, and warns when other users may read it.
+func prepareData(data string, log *slog.Logger) error {
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		return fmt.Errorf("--data: %w", err)
+	}
+	if fi, err := os.Stat(data); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		log.Warn("the data directory is open to other users; its TLS key and database should be private (chmod 700)",
+			"data", data, "mode", fi.Mode().Perm().String())
+	}
+	return nil
+}
+
+// listen binds the HTTPS, plain and admin listeners, refuses a --demo that
+// would be reachable from outside, and returns the admin listener's guard.
+// The caller closes the listeners on error.
+func (s *Server) listen(cfg config.Serve, log *slog.Logger) (guardOptions, error) {
+	var err error
+	if s.httpsLn, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return guardOptions{}, fmt.Errorf("--listen: %w", err)
+	}
+	if cfg.HTTPListen != "" {
+		if s.plainLn, err = net.Listen("tcp", cfg.HTTPListen); err != nil {
+			return guardOptions{}, fmt.Errorf("--http-listen: %w", err)
+		}
+	}
+	if cfg.AdminListen != "" {
+		if s.adminLn, err = net.Listen("tcp", cfg.AdminListen); err != nil {
+			return guardOptions{}, fmt.Errorf("--admin-listen: %w", err)
+		}
+	}
+	lp, err := netip.ParseAddrPort(s.httpsLn.Addr().String())
+	if err != nil {
+		return guardOptions{}, fmt.Errorf("--listen: %w", err)
+	}
+	if err := checkDemo(cfg, lp, log); err != nil {
+		return guardOptions{}, err
+	}
+	if s.adminLn == nil {
+		return guardOptions{}, nil
+	}
+	return adminGuard(cfg.Guard, s.adminLn)
+}
+
+// serveSettings are the settings that decide DCV outcomes, from the flags
+// of serve; app.Open records them for admin commands and other nodes.
+func serveSettings(cfg config.Serve, https net.Addr, clk clock.Clock, log *slog.Logger) (app.Settings, error) {
+	publicURL := cfg.PublicURL
+	if publicURL == "" {
+		publicURL = "https://" + publicHost(https)
+	}
+	resolvers, err := dnsResolvers(cfg, log)
+	if err != nil {
+		return app.Settings{}, err
+	}
+	timeline, err := dcv.LoadTimeline(cfg.PolicyFile)
+	if err != nil {
+		return app.Settings{}, fmt.Errorf("--policy-file: %w", err)
+	}
+	if _, err := app.RequireAD(cfg.DNSRequireAD, timeline, clk.Now()); err != nil {
+		return app.Settings{}, err
+	}
+	return app.Settings{
+		PublicURL: publicURL,
+		MailFrom:  cfg.MailFrom,
+		Policy: dcv.Policy{
+			CodeValidity:   cfg.CodeValidity,
+			ResendBurst:    cfg.ResendBurst,
+			ResendInterval: cfg.ResendInterval,
+			OfferWindow:    dcv.DefaultPolicy.OfferWindow,
+		},
+		Timeline: timeline,
+		DNS:      app.DNS{Resolvers: resolvers, Quorum: cfg.DNSQuorum, RequireAD: cfg.DNSRequireAD, Timeout: cfg.DNSTimeout},
+	}, nil
+}
+
+// dnsResolvers reads --dns-resolver: the resolvers of DNS contact lookups,
+// none with "none" or with --demo alone, else the system's.
+func dnsResolvers(cfg config.Serve, log *slog.Logger) ([]string, error) {
+	resolvers := []string(cfg.DNSResolvers)
+	switch {
+	case slices.Contains(resolvers, "none"):
+		if len(resolvers) > 1 {
+			return nil, errors.New(`--dns-resolver "none" cannot be combined with resolvers`)
+		}
+		log.Info("--dns-resolver none: DNS contacts are off, constructed addresses only")
+		return nil, nil
+	case len(resolvers) > 0:
+		return resolvers, nil
+	case cfg.Demo:
+		// The demo is offline and repeatable: no DNS unless asked for.
+		log.Info("--demo without --dns-resolver: DNS contacts are off, constructed addresses only")
+		return nil, nil
+	}
+	resolvers, err := contacts.SystemResolvers()
+	if err != nil {
+		log.Warn("no system resolver: DNS contacts are off", "err", err)
+	}
+	return resolvers, nil
+}
+
+// seedDemo enables or disables the demo account as --demo says, and seeds
+// the demo data with it.
+func (s *Server) seedDemo(ctx context.Context) error {
+	if err := setDemoEnabled(ctx, s.App.Store, s.cfg.Demo, s.clock.Now()); err != nil {
+		return fmt.Errorf("demo account: %w", err)
+	}
+	if !s.cfg.Demo {
+		return nil
+	}
+	if err := SeedDemo(ctx, s.App); err != nil {
+		return fmt.Errorf("--demo: %w", err)
+	}
+	return nil
+}
+
+// newWorker builds the outbox worker and its sender, and the operations
+// (metrics, readiness) that observe it.
+func (s *Server) newWorker() error {
+	cfg, log := s.cfg, s.App.Log
+	sender, parallel, err := newSender(cfg, s.App, s.clock, log)
+	if err != nil {
+		return err
+	}
+	if c, ok := sender.(io.Closer); ok {
+		s.closeSender = c
+	}
+	s.worker = &mail.Worker{
+		Store:     s.App.Store,
+		Sender:    sender,
+		Clock:     s.clock,
+		From:      cfg.MailFrom,
+		Owner:     workerName(),
+		Parallel:  parallel,
+		Lease:     cfg.Mail.Lease,
+		MaxAge:    cfg.Mail.MaxAge,
+		RetryBase: cfg.Mail.RetryBase,
+		RetryMax:  cfg.Mail.RetryMax,
+		Log:       log,
+	}
+	s.App.SetEnqueued(s.worker.Wake)
+	s.ops = newOperations(cfg, s.App, s.certs, s.clock, log)
+	s.worker.Observe = s.ops.delivered
+	return nil
+}
+
+// newHandler is the public mux: the API, with the login lockout and the
+// per-account request limit, and the confirmation page beside it.
+func (s *Server) newHandler(ctx context.Context, proxies []netip.Prefix, so serverOptions, controls *controls) (*api.Handler, error) {
+	a, log := s.App, so.log
+	lockout, err := newLockout(ctx, a.Store, s.cfg.Limits, log)
+	if err != nil {
+		return nil, err
+	}
+	lockout.SetObserver(s.ops.metrics)
+	auth := accounts.NewAuthenticator(a.Store, accounts.WithClock(s.clock), accounts.WithLockout(lockout))
+	handler := api.New(api.Config{DCV: a.DCV, Auth: auth, TrustedProxies: proxies, Log: log,
+		RequestLimit: requestLimit(s.cfg.Limits, s.clock, log), Observe: s.ops.metrics.APIRequest, Faults: controls.faultSet()})
+	// The confirmation page rides on the API's mux, so both listeners serve it.
+	handler.Handle(web.Path, controls.page(web.New(web.Config{DCV: a.DCV, TrustedProxies: proxies, Log: log, Observe: s.ops.metrics.Page})))
+	for pattern, h := range so.routes {
+		handler.Handle(pattern, h)
+	}
+	return handler, nil
 }
 
 // newSender is the outbox's sender: SMTP with --smtp, else the built-in
@@ -496,9 +465,9 @@ func (s *Server) Serve() error {
 		go run(s.admin, s.adminLn, false)
 	}
 	s.App.Log.Info("dcvmail serving", "https", s.URL(), "http", s.HTTPURL(), "admin", s.AdminURL(), "db", s.App.Store.Dialect(),
-		"dnsResolvers", len(s.resolvers), "dnsRequireAD", s.requireAD, "testControls", s.testControls)
+		"dnsResolvers", len(s.App.Settings.DNS.Resolvers), "dnsRequireAD", s.App.RequireAD, "testControls", s.testControls)
 	var inForce []string
-	for _, r := range dcv.RulesAt(s.timeline, s.clock.Now()) {
+	for _, r := range dcv.RulesAt(s.App.Settings.Timeline, s.clock.Now()) {
 		if r.InForce {
 			inForce = append(inForce, r.ID)
 		}
@@ -576,10 +545,10 @@ func (s *Server) adminHandler(controls *admin.Controls) http.Handler {
 			return Status{
 				Database:          s.App.Store.Dialect(),
 				PendingDeliveries: pending,
-				DNSResolvers:      len(s.resolvers),
-				DNSRequireAD:      s.requireAD,
+				DNSResolvers:      len(s.App.Settings.DNS.Resolvers),
+				DNSRequireAD:      s.App.RequireAD,
 				Policy:            s.App.DCV.Policy().String(),
-				Rules:             dcv.RulesAt(s.timeline, s.clock.Now()),
+				Rules:             dcv.RulesAt(s.App.Settings.Timeline, s.clock.Now()),
 				TestControls:      s.testControls,
 			}, err
 		},
@@ -595,19 +564,4 @@ type Status struct {
 	Policy            string          `json:"policy"`
 	Rules             []dcv.RuleState `json:"rules"`
 	TestControls      bool            `json:"testControls"`
-}
-
-// RequireAD reads --dns-require-ad: "true", "false", or "auto", which
-// requires DNSSEC-validated answers once the timeline's dnssec-contacts rule
-// is in force.
-func RequireAD(mode string, timeline []dcv.Rule, now time.Time) (bool, error) {
-	switch mode {
-	case "true":
-		return true, nil
-	case "false":
-		return false, nil
-	case "auto", "":
-		return dcv.InForce(timeline, "dnssec-contacts", now), nil
-	}
-	return false, fmt.Errorf("--dns-require-ad %q: want true, false or auto", mode)
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dcvmail/dcvmail/internal/app"
 	"github.com/dcvmail/dcvmail/internal/dcv"
 	"github.com/dcvmail/dcvmail/internal/dcvtest"
 	"github.com/dcvmail/dcvmail/internal/server"
@@ -134,15 +135,15 @@ func TestStatusReportsRulesInForce(t *testing.T) {
 		t.Fatalf("status: %+v", st)
 	}
 	for mode, want := range map[string]bool{"true": true, "false": false, "auto": true} {
-		got, err := server.RequireAD(mode, dcv.Timeline, dcvtest.Epoch)
+		got, err := app.RequireAD(mode, dcv.Timeline, dcvtest.Epoch)
 		if err != nil || got != want {
 			t.Errorf("%s: %v %v", mode, got, err)
 		}
 	}
-	if got, _ := server.RequireAD("auto", dcv.Timeline, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)); got {
+	if got, _ := app.RequireAD("auto", dcv.Timeline, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)); got {
 		t.Error("auto requires DNSSEC before 2026-03-15")
 	}
-	if _, err := server.RequireAD("maybe", dcv.Timeline, dcvtest.Epoch); err == nil {
+	if _, err := app.RequireAD("maybe", dcv.Timeline, dcvtest.Epoch); err == nil {
 		t.Error("bad mode accepted")
 	}
 }

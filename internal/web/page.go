@@ -32,8 +32,9 @@ import (
 	"github.com/dcvmail/dcvmail/internal/wire"
 )
 
-// Path is where the confirmation page is served.
-const Path = "/products/EnterDCVCode2"
+// Path is where the confirmation page is served: dcv.PagePath, the address
+// the links in emails point to.
+const Path = dcv.PagePath
 
 // The phrases that existing clients look for in the page; they must stay
 // word for word (docs/api.md §6).
