@@ -35,6 +35,9 @@ type openOptions struct {
 	existing bool
 	// resolvers are the --dns-resolver values (order add's DNS contacts).
 	resolvers []string
+	// sends: the command writes DCV emails, so it needs the message key
+	// (order add).
+	sends bool
 }
 
 // openApp opens the database of --data/--db for an admin command, which may
@@ -67,7 +70,9 @@ func openApp(ctx context.Context, c config.Common, k *call, o openOptions) (*app
 		// DNSSEC is required of contact lookups from 2026-03-15 (docs/policy.md).
 		Finder: contacts.NewFinder(contacts.Config{Resolvers: slices.DeleteFunc(slices.Clone(o.resolvers), func(r string) bool { return r == "none" }),
 			RequireAD: dcv.InForce(dcv.Timeline, "dnssec-contacts", time.Now())}),
-		Log: slog.New(slog.NewTextHandler(k.env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Log:            slog.New(slog.NewTextHandler(k.env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		MessageKeyFile: c.MessageKeyPath(),
+		SendsMail:      o.sends,
 	})
 }
 

@@ -43,7 +43,7 @@ with --dns-resolver, a DNS TXT or CAA contact.`,
 			if err := config.CheckResolvers(resolvers, k.src); err != nil {
 				return usageError{err.Error()}
 			}
-			a, err := openApp(ctx, c, k, openOptions{existing: true, resolvers: resolvers})
+			a, err := openApp(ctx, c, k, openOptions{existing: true, resolvers: resolvers, sends: true})
 			if err != nil {
 				return err
 			}

@@ -61,6 +61,13 @@ type AppOptions struct {
 	PublicURL   string // "" reads the one the server recorded
 	MailFrom    string // "" reads the one the server recorded
 	Log         *slog.Logger
+	// MessageKeyFile is the key that seals DCV messages in the database
+	// (store/sealing.go). SendsMail says that the process writes or sends
+	// DCV emails: it then creates the key if the database has none, and
+	// refuses to open without the right one. Otherwise the key is used
+	// when it is there, and a missing or wrong one is no error.
+	MessageKeyFile string
+	SendsMail      bool
 }
 
 // Open opens and migrates the database and builds the DCV service.
@@ -76,6 +83,10 @@ func Open(ctx context.Context, o AppOptions) (*App, error) {
 	app := &App{Store: st, Log: o.Log, wake: func() {}}
 	if app.Log == nil {
 		app.Log = slog.Default()
+	}
+	if err := useMessageKey(ctx, st, o, app.Log); err != nil {
+		st.Close()
+		return nil, err
 	}
 	if o.PublicURL == "" {
 		o.PublicURL, _ = st.Setting(ctx, settingPublicURL)
@@ -272,6 +283,11 @@ func New(ctx context.Context, cfg config.Serve, opts ...Option) (*Server, error)
 		PublicURL: publicURL,
 		MailFrom:  cfg.MailFrom,
 		Log:       so.log,
+		// Every serve sends: the built-in mailbox keeps what it captured
+		// readable by design, but the messages waiting in the outbox are
+		// sealed alike, so that moving to --smtp changes nothing at rest.
+		MessageKeyFile: cfg.MessageKeyPath(),
+		SendsMail:      true,
 	})
 	if err != nil {
 		s.closeListeners()
