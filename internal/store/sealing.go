@@ -179,6 +179,8 @@ func (s *Store) UseMessageKey(ctx context.Context, file string, create bool) (cr
 		created = true
 	case err != nil:
 		return false, err
+	case recorded == "" && !create:
+		return false, nil // nothing is sealed yet; only a process that writes messages binds the database to a key
 	}
 	check := keyCheck(key)
 	if recorded == "" {
