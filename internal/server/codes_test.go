@@ -17,9 +17,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dcvmail/dcvmail/internal/clock"
 	"github.com/dcvmail/dcvmail/internal/config"
 	"github.com/dcvmail/dcvmail/internal/dcv"
+	"github.com/dcvmail/dcvmail/internal/dcvtest"
+	"github.com/dcvmail/dcvmail/internal/pgtest"
 	"github.com/dcvmail/dcvmail/internal/server"
+	"github.com/dcvmail/dcvmail/internal/store"
 )
 
 // issue 16 item 5: a server that delivers over SMTP keeps no usable code in
@@ -186,5 +190,54 @@ func assertNoCodeInRows(t *testing.T, driver, dsn, code string) {
 	}
 	if seen == 0 {
 		t.Fatal("read no values")
+	}
+}
+
+// issue 16 item 5, the upgrade: the clear message of a live email written
+// before messages were sealed is sealed by the first start with a key, and
+// the email's delivery still goes out whole.
+func TestUpgradeSealsClearMessages(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var db string
+	if os.Getenv(dcvtest.EnvBackend) == "postgres" {
+		db = pgtest.URL(t)
+	}
+	url := db
+	if url == "" {
+		url = "sqlite://" + filepath.Join(dir, "dcvmail.db")
+	}
+	old, err := server.Open(context.Background(), server.AppOptions{DatabaseURL: url, Clock: clock.NewFake(dcvtest.Epoch), Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.Store.CreateAccount(t.Context(), store.Account{Login: "reseller", PasswordHash: "x", Created: dcvtest.Epoch}); err != nil {
+		t.Fatal(err)
+	}
+	order, err := old.DCV.CreateOrder(t.Context(), dcv.NewOrder{Login: "reseller", Domains: []string{"example.com"}, DCVEmail: "admin@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sealed int
+	if err := old.Store.QueryRow(t.Context(), `SELECT COUNT(*) FROM dcv_email_bodies WHERE sealed = 1`, &sealed); err != nil || sealed != 0 {
+		t.Fatalf("before: %d sealed, %v", sealed, err)
+	}
+	old.Close()
+
+	r := startRelay(t)
+	s := startOpsIn(t, dir, io.Discard, func(c *config.Serve) {
+		c.DB = db
+		c.SMTP = "smtp://" + r.addr + "?tls=none"
+		c.Mail = config.Mail{SMTPConnections: 1, SMTPTimeout: 5 * time.Second, MaxAge: 48 * time.Hour,
+			RetryBase: time.Second, RetryMax: time.Minute, Lease: 2 * time.Minute}
+	})
+	if err := s.App.Store.QueryRow(t.Context(), `SELECT COUNT(*) FROM dcv_email_bodies WHERE sealed = 1`, &sealed); err != nil || sealed != 1 {
+		t.Fatalf("after the start: %d sealed, %v", sealed, err)
+	}
+	code := deliveredCode(t, s, r, order)
+	if db == "" {
+		assertNoCodeInRows(t, "sqlite", filepath.Join(dir, "dcvmail.db"), code)
+	} else {
+		assertNoCodeInRows(t, "pgx", db, code)
 	}
 }

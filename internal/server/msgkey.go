@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -25,16 +26,29 @@ func useMessageKey(ctx context.Context, st *store.Store, o AppOptions, log *slog
 		return err
 	}
 	if created {
-		log.Info("created the key that seals DCV messages in the database; back it up with the database, and give every node the same file",
+		log.Info("created the key that seals DCV messages in the database; back it up, apart from the database copies, and give every node the same file",
 			"file", o.MessageKeyFile)
+	}
+	// Once per database: after it every process that writes messages has
+	// the key, and the search reads every message (gigabytes, on a large
+	// database) at each start.
+	if done, err := st.Setting(ctx, settingClearSealed); err != nil || done != "" {
+		return err
 	}
 	now := time.Now()
 	if o.Clock != nil {
 		now = o.Clock.Now()
 	}
 	n, err := st.SealClearBodies(ctx, now)
+	if err != nil {
+		return fmt.Errorf("sealing the clear messages of live emails: %w", err)
+	}
 	if n > 0 {
 		log.Info("sealed the messages of live DCV emails stored in clear", "count", n)
 	}
-	return err
+	return st.SetSetting(ctx, settingClearSealed, now.UTC().Format(time.RFC3339))
 }
+
+// settingClearSealed records when the clear messages of live emails were
+// sealed (SealClearBodies, after an upgrade to sealed messages).
+const settingClearSealed = "clear_messages_sealed"
