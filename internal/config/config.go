@@ -23,7 +23,7 @@ type Common struct {
 
 // BindCommon registers --data and --db.
 func BindCommon(fs *flag.FlagSet, c *Common) {
-	fs.StringVar(&c.Data, "data", "./dcvmail-data", "state directory: the SQLite database and the generated TLS certificate")
+	fs.StringVar(&c.Data, "data", "./dcvmail-data", "state directory: the SQLite database, the generated TLS certificate and the message key")
 	fs.StringVar(&c.DB, "db", "", "database URL: sqlite://FILE or postgres://... (default sqlite://<data>/dcvmail.db)")
 	fs.StringVar(&c.MessageKeyFile, "message-key-file", "", "key that seals DCV messages in the database, made on first start; every node needs the same file, and so does a restore (default <data>/message.key)")
 }
