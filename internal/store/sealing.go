@@ -16,6 +16,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -223,24 +224,28 @@ func readKeyFile(file string) ([]byte, error) {
 }
 
 // createKeyFile writes a new key to file, mode 0600; it never replaces an
-// existing file.
+// existing file. The key is written and synced under a temporary name and
+// then linked to its name, so that nodes starting together on one shared
+// file all read a whole key: the one that links first wins, the others read
+// its key.
 func createKeyFile(file string) ([]byte, error) {
 	key := make([]byte, 32)
 	if _, err := io.ReadFull(rand.Reader, key); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return readKeyFile(file) // another process made it a moment ago
-	}
+	tmp, err := os.CreateTemp(filepath.Dir(file), ".message.key-*")
 	if err != nil {
 		return nil, fmt.Errorf("message key: %w", err)
 	}
-	_, werr := f.WriteString(hex.EncodeToString(key) + "\n")
-	serr := f.Sync()
-	if err := errors.Join(werr, serr, f.Close()); err != nil {
-		os.Remove(file)
+	defer os.Remove(tmp.Name())
+	_, werr := tmp.WriteString(hex.EncodeToString(key) + "\n")
+	if err := errors.Join(werr, tmp.Chmod(0o600), tmp.Sync(), tmp.Close()); err != nil {
 		return nil, fmt.Errorf("message key %s: %w", file, err)
+	}
+	if err := os.Link(tmp.Name(), file); errors.Is(err, fs.ErrExist) {
+		return readKeyFile(file) // another process made it a moment ago
+	} else if err != nil {
+		return nil, fmt.Errorf("message key: %w", err)
 	}
 	return key, nil
 }
