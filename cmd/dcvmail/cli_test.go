@@ -76,10 +76,13 @@ func TestTwoDemoNodesStartTogether(t *testing.T) {
 		// and the race of the seeding is seldom seen.
 		run(t, bin, t.TempDir(), "", "migrate", "--db", db)
 		var readies []func() error
+		// One message key for both, as every node of a cluster must have
+		// (docs/operations.md); made by whichever node starts first.
+		key := filepath.Join(t.TempDir(), "message.key")
 		for range 2 {
 			// Each node its own --data: they would otherwise race to write
 			// one self-signed certificate, which is not what this tests.
-			ready, _ := startServe(t, bin, t.TempDir(), "--db", db, "--demo")
+			ready, _ := startServe(t, bin, t.TempDir(), "--db", db, "--demo", "--message-key-file", key)
 			readies = append(readies, ready)
 		}
 		var wg sync.WaitGroup

@@ -47,6 +47,14 @@ type Config struct {
 
 	// Finder replaces the DNS contact finder the settings describe (tests).
 	Finder dcv.AddressFinder
+
+	// MessageKeyFile is the key that seals DCV messages in the database
+	// (store/sealing.go). SendsMail says that the process writes or sends
+	// DCV emails: it then creates the key if the database has none, and
+	// refuses to open without the right one. Otherwise the key is used
+	// when it is there, and a missing or wrong one is no error.
+	MessageKeyFile string
+	SendsMail      bool
 }
 
 // App is the opened domain: the store, the DCV service, and the settings it
@@ -75,6 +83,9 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		return nil, err
 	}
 	a, err := build(ctx, st, cfg)
+	if err == nil {
+		err = useMessageKey(ctx, st, cfg, a.Log)
+	}
 	if err != nil {
 		st.Close()
 		return nil, err

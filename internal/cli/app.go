@@ -33,6 +33,9 @@ type openOptions struct {
 	existing bool
 	// resolvers are the --dns-resolver values (order add's DNS contacts).
 	resolvers []string
+	// sends: the command writes DCV emails, so it needs the message key
+	// (order add).
+	sends bool
 }
 
 // openApp opens the database of --data/--db for an admin command, which may
@@ -65,9 +68,11 @@ func openApp(ctx context.Context, c config.Common, k *call, o openOptions) (*app
 		resolvers = slices.DeleteFunc(slices.Clone(o.resolvers), func(r string) bool { return r == "none" })
 	}
 	return appkg.Open(ctx, appkg.Config{
-		DatabaseURL: url,
-		Resolvers:   resolvers,
-		Log:         slog.New(slog.NewTextHandler(k.env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		DatabaseURL:    url,
+		Resolvers:      resolvers,
+		Log:            slog.New(slog.NewTextHandler(k.env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		MessageKeyFile: c.MessageKeyPath(),
+		SendsMail:      o.sends,
 	})
 }
 

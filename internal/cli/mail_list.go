@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"strings"
@@ -56,9 +55,7 @@ orderNumber, dcvCode, raw, ...), oldest first. --since takes a time
 				return err
 			}
 			if *asJSON {
-				enc := json.NewEncoder(k.env.Stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(msgs)
+				return writeSafeJSON(k.env.Stdout, msgs)
 			}
 			tw := tabwriter.NewWriter(k.env.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tCAPTURED\tORDER\tTO\tCODE\tSUBJECT")

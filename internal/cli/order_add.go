@@ -45,7 +45,7 @@ the server's resolvers for this command ("none": constructed addresses only).`,
 			if err := config.CheckResolvers(resolvers, k.src); err != nil {
 				return usageError{err.Error()}
 			}
-			a, err := openApp(ctx, c, k, openOptions{existing: true, resolvers: resolvers})
+			a, err := openApp(ctx, c, k, openOptions{existing: true, resolvers: resolvers, sends: true})
 			if err != nil {
 				return err
 			}

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"strconv"
@@ -57,9 +56,7 @@ func printOrder(env Env, v dcv.OrderView, asJSON bool) error {
 		v.Emails[i].Recipient = safe(v.Emails[i].Recipient)
 	}
 	if asJSON {
-		enc := json.NewEncoder(env.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(v)
+		return writeSafeJSON(env.Stdout, v)
 	}
 	w := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "Order\t%d (chain %d), account %s, %s, created %s\n", v.OrderNumber, v.BaseOrder, safe(v.Account), v.Status, v.Created.Format(time.RFC3339))

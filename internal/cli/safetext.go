@@ -1,7 +1,10 @@
 package cli
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -52,4 +55,34 @@ func unsafeRune(r rune) bool {
 		return true
 	}
 	return false
+}
+
+// writeSafeJSON writes v as indented JSON whose strings carry the
+// characters safe escapes as \u escapes (json.Encoder writes C1 controls
+// and bidirectional overrides as they are): the same JSON to a parser, and
+// nothing a terminal acts on when a person reads it.
+func writeSafeJSON(w io.Writer, v any) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	out := buf.Bytes()
+	escape := func(r rune) bool { return r != '\n' && unsafeRune(r) }
+	if !bytes.ContainsFunc(out, escape) {
+		_, err := w.Write(out)
+		return err
+	}
+	// Outside strings JSON is ASCII, so every such rune is inside one.
+	var b strings.Builder
+	for _, r := range string(out) {
+		if escape(r) {
+			fmt.Fprintf(&b, `\u%04X`, r)
+		} else {
+			b.WriteRune(r)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }

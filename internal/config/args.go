@@ -191,7 +191,7 @@ func PrintFlags(w io.Writer, fs *flag.FlagSet, env bool) {
 var placeholders = map[string]string{
 	"data": "DIR", "db": "URL", "dir": "DIR", "large-db": "URL",
 	"listen": "ADDR", "http-listen": "ADDR", "admin-listen": "ADDR", "dns-resolver": "ADDR",
-	"tls-cert": "FILE", "tls-key": "FILE", "policy-file": "FILE", "smtp-ca": "FILE", "dkim-key": "FILE",
+	"tls-cert": "FILE", "tls-key": "FILE", "policy-file": "FILE", "smtp-ca": "FILE", "dkim-key": "FILE", "message-key-file": "FILE",
 	"markdown": "FILE", "out": "FILE", "cpuprofile": "FILE", "blockprofile": "FILE",
 	"smtp": "URL", "public-url": "URL", "mail-from": "ADDR", "trusted-proxy": "CIDR",
 	"log-format": "text|json", "dns-require-ad": "true|false|auto",

@@ -24,12 +24,24 @@ import (
 type Common struct {
 	Data string
 	DB   string
+	// MessageKeyFile seals DCV messages in the database ("" is
+	// message.key in Data; SECURITY.md, "Codes at rest").
+	MessageKeyFile string
 }
 
 // BindCommon registers --data and --db.
 func BindCommon(fs *flag.FlagSet, c *Common) {
-	fs.StringVar(&c.Data, "data", "./dcvmail-data", "state directory: the SQLite database and the generated TLS certificate")
+	fs.StringVar(&c.Data, "data", "./dcvmail-data", "state directory: the SQLite database, the generated TLS certificate and the message key")
 	fs.StringVar(&c.DB, "db", "", "database URL: sqlite://FILE or postgres://... (default sqlite://<data>/dcvmail.db)")
+	fs.StringVar(&c.MessageKeyFile, "message-key-file", "", "key that seals DCV messages in the database, made on first start; every node needs the same file, and so does a restore (default <data>/message.key)")
+}
+
+// MessageKeyPath is --message-key-file, or message.key in --data.
+func (c Common) MessageKeyPath() string {
+	if c.MessageKeyFile != "" {
+		return c.MessageKeyFile
+	}
+	return filepath.Join(c.Data, "message.key")
 }
 
 // DatabaseURL is --db, or the SQLite file in --data.

@@ -196,7 +196,7 @@ func TestBackupUnderLoadAndRestore(t *testing.T) {
 	if err != nil {
 		t.Fatalf("dcvmail backup: %v", err)
 	}
-	if !strings.Contains(out, "integrity_check ok") {
+	if !strings.Contains(out, "integrity_check ok") || !strings.Contains(out, filepath.Join(data, "message.key")+": back that file up too") {
 		t.Errorf("backup output: %q", out)
 	}
 	if during == 0 {
@@ -248,7 +248,15 @@ func TestBackupUnderLoadAndRestore(t *testing.T) {
 	if nOutbox < len(orders)+int(before) || int64(nOutbox) > int64(len(orders))+answered.Load() {
 		t.Errorf("restored copy has %d deliveries; want between %d and %d", nOutbox, len(orders)+int(before), int64(len(orders))+answered.Load())
 	}
-	// The restored database serves, and a resend on it works.
+	// The restored database serves with the message key copied beside it
+	// (docs/operations.md), and a resend on it works.
+	key, err := os.ReadFile(filepath.Join(data, "message.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(restoredData, "message.key"), key, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	r := startDcvmail(t, restoredData)
 	if err := r.resend(context.Background(), "reseller", "a long password", sps.ResendDCVEmailRequest{OrderNumber: orders[0]}); err != nil {
 		t.Errorf("resend on the restored database: %v", err)

@@ -233,9 +233,16 @@ func (w *Worker) deliver(ctx context.Context, d store.Delivery) outcome {
 		Date:      w.Clock.Now(),
 		Rendered:  Rendered{Subject: d.Subject, Text: d.Text, HTML: d.HTML},
 	}
-	sendCtx, cancel := context.WithTimeout(ctx, w.SendTimeout)
-	reply, err := w.Sender.Send(sendCtx, d, msg)
-	cancel()
+	var reply string
+	err := d.Unreadable
+	if err == nil {
+		sendCtx, cancel := context.WithTimeout(ctx, w.SendTimeout)
+		reply, err = w.Sender.Send(sendCtx, d, msg)
+		cancel()
+	} else {
+		// A sealed message this node cannot open is never sent empty.
+		err = &PermanentError{Err: err}
+	}
 	now := w.Clock.Now()
 	o := outcome{d: d, a: store.Attempt{DeliveryID: d.ID, At: now, Outcome: store.OutboxSent, Reply: reply}, next: now}
 	var perm *PermanentError

@@ -372,3 +372,34 @@ func messageID(raw []byte) string {
 	}
 	return m.Header.Get("Message-Id")
 }
+
+// issue 16 item 5: a sealed message that the worker's store cannot open
+// (no message key, or another) is never sent empty: the delivery fails for
+// good, with the reason as its reply, and nothing reaches the relay.
+func TestWorkerNeverSendsAMessageItCannotOpen(t *testing.T) {
+	dir := t.TempDir()
+	url := store.SQLiteURL(filepath.Join(dir, "dcvmail.db"))
+	e := newOutboxEnvOn(t, url, 0, nil) // its store has no message key
+	keyed, err := server.Open(context.Background(), server.AppOptions{DatabaseURL: url, Clock: e.clock, PublicURL: "https://dcv.test",
+		MailFrom: "dcv@dcvmail.test", MessageKeyFile: filepath.Join(dir, "message.key"), SendsMail: true,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer keyed.Close()
+	n, err := keyed.DCV.CreateOrder(context.Background(), dcv.NewOrder{Login: "alice", Domains: []string{"example.com"}, DCVEmail: "admin@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.orders = []int64{n}
+	if got := e.deliverDue(); got != 1 {
+		t.Fatalf("claimed %d", got)
+	}
+	ds, as := e.deliveries()
+	if len(ds) != 1 || ds[0].State != store.OutboxFailed || len(as) != 1 || !strings.Contains(as[0].Reply, "sealed") {
+		t.Fatalf("deliveries %+v, attempts:\n%s", ds, attemptLog(as))
+	}
+	if m := e.sink.messages(); len(m) != 0 {
+		t.Fatalf("the relay received %d messages", len(m))
+	}
+}

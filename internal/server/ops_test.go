@@ -43,6 +43,7 @@ type relay struct {
 	srv      *gosmtp.Server
 	ln       net.Listener
 	received []string // recipients
+	data     []string // the messages, as received
 }
 
 func startRelay(t testing.TB) *relay {
@@ -105,11 +106,13 @@ func (s *relaySession) Logout() error                               { return nil
 func (s *relaySession) Mail(string, *gosmtp.MailOptions) error      { return nil }
 func (s *relaySession) Rcpt(to string, _ *gosmtp.RcptOptions) error { s.to = to; return nil }
 func (s *relaySession) Data(r io.Reader) error {
-	if _, err := io.Copy(io.Discard, r); err != nil {
+	b, err := io.ReadAll(r)
+	if err != nil {
 		return err
 	}
 	s.r.mu.Lock()
 	s.r.received = append(s.r.received, s.to)
+	s.r.data = append(s.r.data, string(b))
 	s.r.mu.Unlock()
 	return nil
 }

@@ -136,7 +136,11 @@ func New(ctx context.Context, cfg config.Serve, opts ...Option) (*Server, error)
 		return nil, err
 	}
 	if s.App, err = app.Open(ctx, app.Config{DatabaseURL: cfg.DatabaseURL(), Clock: so.clock, Random: so.random,
-		Log: so.log, Record: true, Settings: settings}); err != nil {
+		Log: so.log, Record: true, Settings: settings,
+		// Every serve sends: the built-in mailbox keeps what it captured
+		// readable by design, but the messages waiting in the outbox are
+		// sealed alike, so that moving to --smtp changes nothing at rest.
+		MessageKeyFile: cfg.MessageKeyPath(), SendsMail: true}); err != nil {
 		s.closeListeners()
 		return nil, err
 	}

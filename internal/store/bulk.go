@@ -103,9 +103,13 @@ func (s *Store) SeedOrders(ctx context.Context, orders []SeedOrder) ([]int64, er
 			}
 			ins = tx.multiInsert()
 			for i, o := range chunk {
-				ins.row(ids[start+i], o.Email.Subject, o.Email.Text, o.Email.HTML)
+				subject, text, html, sealed, err := tx.sealBody(ids[start+i], o.Email.Subject, o.Email.Text, o.Email.HTML)
+				if err != nil {
+					return err
+				}
+				ins.row(ids[start+i], subject, text, html, sealed)
 			}
-			if err := ins.exec(ctx, tx, `INSERT INTO dcv_email_bodies (email_id, subject, text_body, html_body) VALUES `); err != nil {
+			if err := ins.exec(ctx, tx, `INSERT INTO dcv_email_bodies (email_id, subject, text_body, html_body, sealed) VALUES `); err != nil {
 				return fmt.Errorf("store: seed email bodies: %w", err)
 			}
 

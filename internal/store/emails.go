@@ -10,7 +10,10 @@ import (
 // hash) and the rendered message, which is kept so that a resend within the
 // value's validity is the identical message. The message (Subject, Text,
 // HTML) lives in a table of its own, dcv_email_bodies: most reads need only
-// the rest (see migration 00004).
+// the rest (see migration 00004). With a message key the message is stored
+// sealed (sealing.go): read back through a store with the key it is as
+// rendered; without the key Subject is the subject to show and Text and
+// HTML are empty.
 type Email struct {
 	ID          int64
 	OrderNumber int64
@@ -26,17 +29,20 @@ type Email struct {
 
 // emailColumns are read from dcv_emails e joined with dcv_email_bodies b.
 const (
-	emailColumns = `e.id, e.order_number, e.recipient, e.template_id, e.code_hash, b.subject, b.text_body, b.html_body, e.created_ms, e.expires_ms`
+	emailColumns = `e.id, e.order_number, e.recipient, e.template_id, e.code_hash, b.subject, b.text_body, b.html_body, b.sealed, e.created_ms, e.expires_ms`
 	emailFrom    = `dcv_emails e JOIN dcv_email_bodies b ON b.email_id = e.id`
 )
 
-func scanEmail(row interface{ Scan(...any) error }) (Email, error) {
+func (q Queries) scanEmail(row interface{ Scan(...any) error }) (Email, error) {
 	var e Email
 	var tmpl sql.NullInt64
-	var c, x int64
-	err := row.Scan(&e.ID, &e.OrderNumber, &e.Recipient, &tmpl, &e.CodeHash, &e.Subject, &e.Text, &e.HTML, &c, &x)
+	var c, x, sealed int64
+	err := row.Scan(&e.ID, &e.OrderNumber, &e.Recipient, &tmpl, &e.CodeHash, &e.Subject, &e.Text, &e.HTML, &sealed, &c, &x)
+	if err != nil {
+		return e, notFound(err)
+	}
 	e.TemplateID, e.Created, e.Expires = tmpl.Int64, fromMS(c), fromMS(x)
-	return e, notFound(err)
+	return e, q.openBody(e.ID, sealed == 1, &e.Subject, &e.Text, &e.HTML, false)
 }
 
 // CreateEmail stores a new DCV email and its message, and returns its id.
@@ -49,21 +55,31 @@ func (q Queries) CreateEmail(ctx context.Context, e Email) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	subject, text, html, sealed, err := q.sealBody(id, e.Subject, e.Text, e.HTML)
+	if err != nil {
+		return 0, err
+	}
+	if sealed == 0 { // the column's default: the statement of a store without a key is the one of before migration 10
+		_, err = q.ex.ExecContext(ctx,
+			`INSERT INTO dcv_email_bodies (email_id, subject, text_body, html_body) VALUES ($1, $2, $3, $4)`,
+			id, subject, text, html)
+		return id, err
+	}
 	_, err = q.ex.ExecContext(ctx,
-		`INSERT INTO dcv_email_bodies (email_id, subject, text_body, html_body) VALUES ($1, $2, $3, $4)`,
-		id, e.Subject, e.Text, e.HTML)
+		`INSERT INTO dcv_email_bodies (email_id, subject, text_body, html_body, sealed) VALUES ($1, $2, $3, $4, 1)`,
+		id, subject, text, html)
 	return id, err
 }
 
 // Email reads one DCV email.
 func (q Queries) Email(ctx context.Context, id int64) (Email, error) {
-	return scanEmail(q.ex.QueryRowContext(ctx, `SELECT `+emailColumns+` FROM `+emailFrom+` WHERE e.id = $1`, id))
+	return q.scanEmail(q.ex.QueryRowContext(ctx, `SELECT `+emailColumns+` FROM `+emailFrom+` WHERE e.id = $1`, id))
 }
 
 // EmailByCode finds the email of an order whose random value has the given
 // keyed hash.
 func (q Queries) EmailByCode(ctx context.Context, orderNumber int64, codeHash string) (Email, error) {
-	return scanEmail(q.ex.QueryRowContext(ctx,
+	return q.scanEmail(q.ex.QueryRowContext(ctx,
 		`SELECT `+emailColumns+` FROM `+emailFrom+` WHERE e.code_hash = $1 AND e.order_number = $2`, codeHash, orderNumber))
 }
 
@@ -77,7 +93,7 @@ func (q Queries) EmailsOfOrder(ctx context.Context, orderNumber int64) ([]Email,
 	defer rows.Close()
 	var out []Email
 	for rows.Next() {
-		e, err := scanEmail(rows)
+		e, err := q.scanEmail(rows)
 		if err != nil {
 			return nil, err
 		}

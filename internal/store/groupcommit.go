@@ -37,6 +37,7 @@ type groupCommit struct {
 	db    *sql.DB
 	d     *dialect
 	stmts *stmtCache
+	seal  *sealBox
 
 	mu      sync.Mutex
 	queue   []*member
@@ -109,7 +110,7 @@ func (g *groupCommit) commit(batch []*member) {
 		return
 	}
 	ex := cachedTx{sqlTx, g.stmts}
-	tx := &Tx{Queries: Queries{ex: detached{ex}, d: g.d}}
+	tx := &Tx{Queries: Queries{ex: detached{ex}, d: g.d, seal: g.seal}}
 	single := len(batch) == 1
 	var succeeded []*member
 	var broken error // the shared transaction can no longer be trusted

@@ -31,6 +31,9 @@ type Delivery struct {
 	Sent        time.Time
 	// Content of the email, filled by Claim.
 	Subject, Text, HTML, CodeHash string
+	// Unreadable is set, by Claim, when the message is sealed and does
+	// not open under this store's key: it cannot be sent.
+	Unreadable error
 }
 
 // Enqueue adds a delivery of an email to the outbox, due at once.
@@ -70,13 +73,16 @@ func (q Queries) Claim(ctx context.Context, owner string, now time.Time, lease t
 	if err := rows.Err(); err != nil || len(ids) == 0 {
 		return nil, err
 	}
-	return q.deliveries(ctx, `o.id IN (`+strings.Join(marks, ",")+`)`, ids...)
+	return q.deliveries(ctx, true, `o.id IN (`+strings.Join(marks, ",")+`)`, ids...)
 }
 
-func (q Queries) deliveries(ctx context.Context, where string, args ...any) ([]Delivery, error) {
+// deliveries reads deliveries with their messages; must says that a sealed
+// message that cannot be opened is marked Unreadable (the worker must not
+// send an empty message), rather than read as its subject to show.
+func (q Queries) deliveries(ctx context.Context, must bool, where string, args ...any) ([]Delivery, error) {
 	rows, err := q.ex.QueryContext(ctx,
 		`SELECT o.id, o.email_id, e.order_number, o.recipient, o.message_id, o.state, o.attempts, o.next_attempt_ms,
-		        o.last_reply, o.created_ms, o.sent_ms, b.subject, b.text_body, b.html_body, e.code_hash
+		        o.last_reply, o.created_ms, o.sent_ms, b.subject, b.text_body, b.html_body, b.sealed, e.code_hash
 		 FROM outbox o JOIN dcv_emails e ON e.id = o.email_id JOIN dcv_email_bodies b ON b.email_id = o.email_id WHERE `+where+` ORDER BY o.id`, args...)
 	if err != nil {
 		return nil, err
@@ -87,10 +93,12 @@ func (q Queries) deliveries(ctx context.Context, where string, args ...any) ([]D
 		var d Delivery
 		var next, created int64
 		var sent sql.NullInt64
+		var sealed int64
 		if err := rows.Scan(&d.ID, &d.EmailID, &d.OrderNumber, &d.Recipient, &d.MessageID, &d.State, &d.Attempts, &next,
-			&d.LastReply, &created, &sent, &d.Subject, &d.Text, &d.HTML, &d.CodeHash); err != nil {
+			&d.LastReply, &created, &sent, &d.Subject, &d.Text, &d.HTML, &sealed, &d.CodeHash); err != nil {
 			return nil, err
 		}
+		d.Unreadable = q.openBody(d.EmailID, sealed == 1, &d.Subject, &d.Text, &d.HTML, must)
 		d.NextAttempt, d.Created, d.Sent = fromMS(next), fromMS(created), nullTime(sent)
 		out = append(out, d)
 	}
@@ -99,7 +107,7 @@ func (q Queries) deliveries(ctx context.Context, where string, args ...any) ([]D
 
 // DeliveriesOfOrder lists every delivery of an order's emails, oldest first.
 func (q Queries) DeliveriesOfOrder(ctx context.Context, orderNumber int64) ([]Delivery, error) {
-	return q.deliveries(ctx, `e.order_number = $1`, orderNumber)
+	return q.deliveries(ctx, false, `e.order_number = $1`, orderNumber)
 }
 
 // PendingDeliveries counts deliveries not yet sent or given up.

@@ -72,10 +72,10 @@ func Open(ctx context.Context, dbURL string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: connect: %w", err)
 	}
-	s := &Store{Queries: Queries{ex: db, d: d}, db: db, d: d}
+	s := &Store{Queries: Queries{ex: db, d: d, seal: &sealBox{}}, db: db, d: d}
 	if d == sqliteDialect {
 		s.stmts = &stmtCache{db: db}
-		s.group = &groupCommit{db: db, d: d, stmts: s.stmts}
+		s.group = &groupCommit{db: db, d: d, stmts: s.stmts, seal: s.seal}
 		s.ex = cachedDB{db, s.stmts, s.group}
 	}
 	return s, nil
@@ -168,7 +168,7 @@ func (s *Store) Tx(ctx context.Context, fn func(*Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
-	tx := &Tx{Queries: Queries{ex: sqlTx, d: s.d}}
+	tx := &Tx{Queries: Queries{ex: sqlTx, d: s.d, seal: s.seal}}
 	if err := fn(tx); err != nil {
 		sqlTx.Rollback()
 		return err
@@ -194,8 +194,9 @@ type execer interface {
 // Queries are the statements of the store, run on the database directly or
 // inside a Tx.
 type Queries struct {
-	ex execer
-	d  *dialect
+	ex   execer
+	d    *dialect
+	seal *sealBox // the message key, once UseMessageKey has set it (sealing.go)
 }
 
 // ms converts a time to stored Unix milliseconds.
