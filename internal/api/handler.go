@@ -200,6 +200,10 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request, c *call, ep *end
 	}
 	c.password = a.str("loginPassword")
 	acct, err := h.authenticate(r, a)
+	if errors.Is(err, accounts.ErrBusy) {
+		h.busy(w, c)
+		return a, acct, false
+	}
 	if err != nil {
 		h.fail(w, r, c, err)
 		return a, acct, false
