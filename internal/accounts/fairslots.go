@@ -45,9 +45,10 @@ type slotWaiter struct {
 }
 
 // queuePerSlot is how many attempts one source may have waiting per slot:
-// with 2 slots, 8 waiting and 1 running, the last of them waits about 9
-// argon2id runs (a quarter of a second on an idle core).
-const queuePerSlot = 4
+// with 2 slots, 64: an integrator's burst of concurrent first calls (40 in
+// TestRule7ConcurrentResendsKeepTheLimit) is still checked, while a flood
+// queues at most 64 argon2id runs (two seconds of one core).
+const queuePerSlot = 32
 
 func newFairSlots(n int) *fairSlots {
 	return &fairSlots{size: n, share: max(1, n-1), queueMax: queuePerSlot * n, free: n,

@@ -49,8 +49,8 @@ func TestBusySourceGetsTryAgainLater(t *testing.T) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel()
-	// One check runs for the source, the others wait: 4 per slot.
-	queue := 4 * auth.Slots()
+	// One check runs for the source, the others wait: 32 per slot.
+	queue := 32 * auth.Slots()
 	for range 1 + queue {
 		wg.Go(func() { post(ctx, "198.51.100.66") })
 	}
