@@ -34,6 +34,12 @@ const CacheTTL = 10 * time.Minute
 // only one argon2id run again).
 const cacheMax = 100_000
 
+// BusyPause is how long an attempt refused with ErrBusy is held before its
+// answer: a flooding connection then asks about once a second instead of
+// as fast as refusals can be answered, which would take the CPU that
+// argon2id runs need. Held attempts cost a goroutine, no CPU.
+const BusyPause = time.Second
+
 // Authenticator checks loginName/loginPassword pairs.
 type Authenticator struct {
 	accounts Lookup
@@ -47,12 +53,19 @@ type Authenticator struct {
 	mu    sync.Mutex
 	cache map[[32]byte]time.Time
 
+	busyPause time.Duration // how long an attempt refused with ErrBusy is held
+	refusals  *refusalPacer // holds a locked source's refusals beyond a burst
+
 	verifications atomic.Int64 // argon2id runs, for metrics and tests
+	busy          atomic.Int64 // attempts refused with ErrBusy
 	waiting       atomic.Int64 // verifications waiting for a slot
 }
 
 // Verifications is how many argon2id verifications have run.
 func (a *Authenticator) Verifications() int64 { return a.verifications.Load() }
+
+// Busy is how many attempts were refused with ErrBusy.
+func (a *Authenticator) Busy() int64 { return a.busy.Load() }
 
 // Waiting is how many verifications wait for one of the Slots: they hold
 // no argon2id memory yet.
@@ -82,13 +95,15 @@ func NewAuthenticator(accounts Lookup, opts ...Option) *Authenticator {
 		panic("accounts: no randomness: " + err.Error())
 	}
 	a := &Authenticator{
-		accounts: accounts,
-		clock:    clock.System,
-		key:      key,
-		useCache: true,
-		dummy:    dummyHash(),
-		slots:    newFairSlots(max(2, runtime.GOMAXPROCS(0))),
-		cache:    map[[32]byte]time.Time{},
+		accounts:  accounts,
+		clock:     clock.System,
+		key:       key,
+		useCache:  true,
+		dummy:     dummyHash(),
+		slots:     newFairSlots(max(2, runtime.GOMAXPROCS(0))),
+		busyPause: BusyPause,
+		refusals:  newRefusalPacer(),
+		cache:     map[[32]byte]time.Time{},
 	}
 	for _, o := range opts {
 		o(a)
@@ -120,9 +135,14 @@ func (a *Authenticator) Authenticate(ctx context.Context, login, password string
 // AuthenticateFrom is Authenticate for a request from source (the zero
 // Addr when unknown). With a Lockout, a failure counts against the login
 // name (from anywhere, and from source) and the source, and while a lock
-// that applies to the attempt holds, every attempt fails at once, even
-// with the right password, without an argon2id run: a locked source costs
-// one read, so a flood from it cannot slow anyone else's login.
+// that applies to the attempt holds, every attempt fails, even with the
+// right password, without an argon2id run: a locked source costs one read,
+// and beyond a burst its refusals are paced (RefusalRate, RefusalHold), so
+// a flood from it cannot slow anyone else's login.
+//
+// An attempt from a source that already has as many verifications waiting
+// as one source may (fairSlots) gets ErrBusy after BusyPause, unjudged and
+// uncounted, before any database read.
 //
 // Every other attempt that is not a cache hit costs exactly one argon2id
 // run: an unknown login verifies a dummy hash, a disabled account its own,
@@ -130,6 +150,10 @@ func (a *Authenticator) Authenticate(ctx context.Context, login, password string
 // answer.
 func (a *Authenticator) AuthenticateFrom(ctx context.Context, login, password string, source netip.Addr) (store.Account, error) {
 	now := a.clock.Now()
+	src, _ := SourceOf(source)
+	if a.slots.full(src) {
+		return store.Account{}, a.refuseBusy(ctx) // before any database read
+	}
 	var (
 		acct  store.Account
 		known bool
@@ -152,6 +176,7 @@ func (a *Authenticator) AuthenticateFrom(ctx context.Context, login, password st
 		// attempts it refused.
 		if at.locked {
 			a.lockout.observer.Refused()
+			a.refusals.wait(ctx, src)
 			return store.Account{}, ErrBadLogin
 		}
 		acct, known = at.state.Account, at.state.Known
@@ -171,7 +196,6 @@ func (a *Authenticator) AuthenticateFrom(ctx context.Context, login, password st
 	if known {
 		hash = acct.PasswordHash
 	}
-	src, _ := SourceOf(source)
 	ok, err := a.verify(ctx, src, hash, password)
 	if err != nil {
 		return store.Account{}, err
@@ -210,10 +234,27 @@ func (a *Authenticator) verify(ctx context.Context, source, hash, password strin
 	a.waiting.Add(1)
 	err := a.slots.acquire(ctx, source)
 	a.waiting.Add(-1)
+	if errors.Is(err, ErrBusy) {
+		return false, a.refuseBusy(ctx)
+	}
 	if err != nil {
 		return false, err
 	}
-	defer a.slots.release()
+	defer a.slots.release(source)
 	a.verifications.Add(1)
 	return VerifyPassword(hash, password)
+}
+
+// refuseBusy holds an attempt refused because its source has as many
+// verifications waiting as one may, for busyPause or until its client
+// leaves, and returns ErrBusy.
+func (a *Authenticator) refuseBusy(ctx context.Context) error {
+	a.busy.Add(1)
+	t := time.NewTimer(a.busyPause)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return ErrBusy
 }

@@ -262,6 +262,10 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request, c *call, ep *end
 		return a, store.Account{}, false
 	}
 	acct, err := h.authenticate(r, a)
+	if errors.Is(err, accounts.ErrBusy) {
+		h.busy(w, c)
+		return a, acct, false
+	}
 	if err != nil {
 		h.fail(w, r, c, err)
 		return a, acct, false

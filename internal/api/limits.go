@@ -123,6 +123,18 @@ func (h *Handler) limitRequest(w http.ResponseWriter, c *call, acct store.Accoun
 	return false
 }
 
+// busy answers a login attempt that was neither judged nor counted because
+// its source has as many verifications waiting as one source may
+// (accounts.ErrBusy): -14 with Retry-After, as over the request limit. It
+// is not logged one by one: a flood would fill the log; the request's own
+// log line carries the -14.
+func (h *Handler) busy(w http.ResponseWriter, c *call) {
+	next := time.Now().UTC().Truncate(time.Second).Add(time.Second)
+	w.Header().Set("Retry-After", "1")
+	h.writeError(w, c, &wire.Error{Code: wire.Internal,
+		Detail: "too many logins in progress from this source; retry after " + next.Format(time.RFC3339)})
+}
+
 // sourceOf is the address a request comes from, for counting failed logins
 // per source: the TCP peer, or, when the peer is a trusted proxy, the
 // rightmost X-Forwarded-For address that is not itself a trusted proxy (a

@@ -299,6 +299,9 @@ func TestThousandParallelWrongPasswordsStayWithinMemory(t *testing.T) {
 			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+resendPath, strings.NewReader(body))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			req.Header.Set("X-Forwarded-Proto", "https")
+			// A source each: one source may have only a few attempts
+			// waiting (issue 16), and this test is about many waiting.
+			req.Header.Set("X-Forwarded-For", fmt.Sprintf("10.0.%d.%d", i/250, 1+i%250))
 			if resp, err := client.Do(req); err == nil {
 				io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
