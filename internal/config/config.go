@@ -58,6 +58,7 @@ type Serve struct {
 	Limits         Limits
 	Ops            Ops
 	Guard          Guard
+	Orders         Orders
 }
 
 // Ops are the operations flags (docs/operations.md): readiness thresholds
@@ -132,6 +133,7 @@ func BindServe(fs *flag.FlagSet, c *Serve) {
 	fs.IntVar(&c.ResendBurst, "resend-burst", 5, "resends per order allowed at once")
 	fs.DurationVar(&c.ResendInterval, "resend-interval", time.Minute, "one more resend per order is allowed after each interval")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
+	bindOrders(fs, &c.Orders)
 	m := &c.Mail
 	fs.StringVar(&m.SMTPCA, "smtp-ca", "", "PEM file of CA certificates trusted for the SMTP server, besides the system's")
 	fs.IntVar(&m.SMTPConnections, "smtp-connections", 4, "SMTP connections open at once (messages in flight)")

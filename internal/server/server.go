@@ -284,6 +284,10 @@ func New(ctx context.Context, cfg config.Serve, opts ...Option) (*Server, error)
 			return nil, err
 		}
 	}
+	if err := s.enableOrders(ctx, cfg, publicURL, finder, so.clock, so.log); err != nil { // orders.go
+		s.Close()
+		return nil, err
+	}
 	if err := setDemoEnabled(ctx, app.Store, cfg.Demo, so.clock.Now()); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("demo account: %w", err)
@@ -334,6 +338,7 @@ func New(ctx context.Context, cfg config.Serve, opts ...Option) (*Server, error)
 	for pattern, h := range so.routes {
 		handler.Handle(pattern, h)
 	}
+	s.caRoutes(handler.Handle) // orders.go
 	s.https = newHTTPServer(handler, so.log)
 	s.https.TLSConfig = certs.tlsConfig()
 	if s.plainLn != nil {
@@ -592,6 +597,7 @@ func (s *Server) adminHandler() http.Handler {
 		json.NewEncoder(w).Encode(msgs)
 	})
 	mailbox.New(mailbox.Config{Store: s.App.Store, Log: s.App.Log}).Register(mux)
+	s.mountRootPEM(mux) // orders.go
 	return mux
 }
 

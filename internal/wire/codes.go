@@ -96,10 +96,16 @@ type Error struct {
 	Detail string
 	// Method is the request method, for WrongMethod only.
 	Method string
+	// Text, when set, is the errorMessage: the codes of the order calls
+	// whose messages live with their checks (package csr, package dcv).
+	Text string
 }
 
 // Message is the errorMessage of e.
 func (e *Error) Message() string {
+	if e.Text != "" {
+		return e.Text
+	}
 	if e.Code == WrongMethod {
 		return MethodMessage(e.Method)
 	}
