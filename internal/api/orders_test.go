@@ -184,6 +184,19 @@ func TestOrderLife(t *testing.T) {
 		t.Fatalf("collect after revocation: %v", got)
 	}
 	wantBody(t, f.Post(revokePath, f.as("orderNumber", n(order))), "-21\nThe certificate has already been revoked!\n")
+
+	// The account validated these names: a new order for them is issued at
+	// once, without an email (reuse of validation).
+	emails := f.Count(0).Emails
+	again, _ := newCSR(t, "www.shop.example.com")
+	body = f.Post(applyPath, f.as("product", "287", "serverSoftware", "-1", "csr", again, "showCertificateState", "Y"))
+	lines := strings.Split(body, "\n")
+	if len(lines) != 7 || lines[0] != "0" || lines[4] != "Issued" {
+		t.Fatalf("apply reusing validation (newline answer): %q", body)
+	}
+	if f.Count(0).Emails != emails {
+		t.Fatal("a reused validation sent an email")
+	}
 }
 
 // fetch GETs a URL of a certificate (the plain-HTTP listener).
