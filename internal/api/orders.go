@@ -17,6 +17,8 @@ func (h *Handler) routeOrders() {
 	h.route("/products/!AutoApplyOrder", wire.FormatText, h.apply)
 	h.route("/products/download/CollectSSL", wire.FormatText, h.collect)
 	h.route("/products/!AutoRevokeSSL", wire.FormatText, h.revoke)
+	h.route("/products/!AutoRefund", wire.FormatForm, h.refund)
+	h.route("/products/!DecodeCSR", wire.FormatText, h.decodeCSR)
 }
 
 // failOrder answers the refusals of the order calls that carry codes of
