@@ -65,6 +65,7 @@ type orderView struct {
 	Deliveries  []deliveryView `json:"deliveries"`
 	Attempts    []attemptView  `json:"attempts"`
 	Confirmed   []confirmView  `json:"confirmations"`
+	Orders                     // order_certs.go: product, CAA status and certificates
 }
 
 type attemptView struct {
@@ -141,6 +142,7 @@ func newOrderView(d dcv.OrderDetails) orderView {
 	for _, c := range d.Confirmations {
 		v.Confirmed = append(v.Confirmed, confirmView{c.At, c.EmailID, c.Domains, c.ClientIP, c.PeerAddr, c.UserAgent})
 	}
+	v.Orders = newOrdersView(d)
 	return v
 }
 
@@ -181,5 +183,6 @@ func printOrder(env Env, d dcv.OrderDetails, asJSON bool) error {
 	for _, c := range v.Confirmed {
 		fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\n", c.At.Format(time.RFC3339), c.EmailID, safe(strings.Join(c.Domains, " ")), safe(c.ClientIP), safe(c.UserAgent))
 	}
+	v.Orders.print(w)
 	return w.Flush()
 }
