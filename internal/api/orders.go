@@ -18,6 +18,7 @@ func (h *Handler) routeOrders() {
 	h.route("/products/download/CollectSSL", wire.FormatText, h.collect)
 	h.route("/products/!AutoRevokeSSL", wire.FormatText, h.revoke)
 	h.route("/products/!AutoRefund", wire.FormatForm, h.refund)
+	h.route("/products/!AutoReplaceSSL", wire.FormatText, h.replace)
 	h.route("/products/!DecodeCSR", wire.FormatText, h.decodeCSR)
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/dcvmail/dcvmail/internal/ca"
 	"github.com/dcvmail/dcvmail/internal/catalog"
@@ -71,6 +72,9 @@ type ApplyRequest struct {
 	UniqueValue   string   // "" makes one
 	Test          bool
 	ForeignNumber string
+	// noReuse: DCV again for every name (a replacement with a new key or
+	// other names).
+	noReuse bool
 }
 
 // ApplyResult is what AutoApplySSL answers.
@@ -246,9 +250,12 @@ func (s *Service) startDCV(ctx context.Context, tx *store.Tx, order store.Order,
 	since := now.AddDate(0, 0, -ca.ReusePeriod.At(now))
 	var awaiting []store.Domain
 	for _, d := range domains {
-		at, err := tx.ValidatedSince(ctx, r.Account.ID, d.FQDN, since)
-		if err != nil {
-			return err
+		var at time.Time
+		if !r.noReuse {
+			var err error
+			if at, err = tx.ValidatedSince(ctx, r.Account.ID, d.FQDN, since); err != nil {
+				return err
+			}
 		}
 		if !at.IsZero() {
 			if err := tx.ValidateDomainNow(ctx, order.Number, d.Position, at); err != nil {

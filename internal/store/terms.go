@@ -138,3 +138,21 @@ func nullMS(t time.Time) sql.NullInt64 {
 	}
 	return sql.NullInt64{Int64: ms(t), Valid: true}
 }
+
+// ResetDomains starts an order's DCV afresh (a replacement with a new key
+// or other names): every domain awaits validation again, with no live
+// email. With other names the domains are replaced by domains. The
+// confirmations already recorded stay as evidence.
+func (q Queries) ResetDomains(ctx context.Context, number int64, domains []Domain) error {
+	if _, err := q.ex.ExecContext(ctx, `DELETE FROM order_domains WHERE order_number = $1`, number); err != nil {
+		return err
+	}
+	for _, d := range domains {
+		if _, err := q.ex.ExecContext(ctx,
+			`INSERT INTO order_domains (order_number, position, domain_name, fqdn, dcv_method) VALUES ($1, $2, $3, $4, $5)`,
+			number, d.Position, d.Name, d.FQDN, d.Method); err != nil {
+			return err
+		}
+	}
+	return nil
+}
