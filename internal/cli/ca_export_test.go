@@ -79,3 +79,53 @@ func TestCAExportAndOrderShow(t *testing.T) {
 		t.Fatalf("order show: %s", r.stdout)
 	}
 }
+
+// TestOrderValidateIssues: the operator's organization mark issues an OV
+// order whose names are validated, signing with the CA serve keeps.
+func TestOrderValidateIssues(t *testing.T) {
+	t.Parallel()
+	var o dcvtest.Options
+	o.HTTPListen = true
+	env := map[string]string{}
+	if os.Getenv(dcvtest.EnvBackend) == "postgres" {
+		o.DB = pgtest.URL(t)
+		env["DCVMAIL_DB"] = o.DB
+	}
+	srv := dcvtest.Start(t, o)
+	if o.DB == "" {
+		env["DCVMAIL_DATA"] = srv.Dir
+	}
+	acct := srv.AddAccount("alice", "alice-secret-pass", false)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "shop.example.com",
+		Organization: []string{"Example Ltd"}, Locality: []string{"London"}, Country: []string{"GB"}}}, key)
+	ctx := context.Background()
+	res, err := srv.DCV.Apply(ctx, dcv.ApplyRequest{Account: acct, Product: 24, Method: "HTTP_CSR_HASH",
+		CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	number := strconv.FormatInt(res.OrderNumber, 10)
+	if r := runCLI(t, "", env, "order", "validate", number); r.code != ExitUsage {
+		t.Fatalf("without --organization: %+v", r)
+	}
+	r := runCLI(t, "", env, "order", "validate", number, "--organization")
+	if r.code != 0 || !strings.Contains(r.stdout, "not issued yet") {
+		t.Fatalf("names not validated: %+v", r)
+	}
+	for _, d := range []int{1, 2} {
+		srv.Store.ValidateDomainNow(ctx, res.OrderNumber, d, srv.Clock.Now())
+	}
+	r = runCLI(t, "", env, "order", "validate", number, "--organization")
+	if r.code != 0 || !strings.Contains(r.stdout, "certificate issued") {
+		t.Fatalf("order validate: %+v", r)
+	}
+	certs, _ := srv.Store.CertificatesOfOrder(ctx, res.OrderNumber)
+	leaf, err := x509.ParseCertificate(certs[0].DER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := leaf.CheckSignatureFrom(srv.DCV.Orders().CA.Issuer()); err != nil {
+		t.Fatalf("signed by another CA than serve's: %v", err)
+	}
+}

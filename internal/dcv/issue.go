@@ -159,3 +159,16 @@ func CAAStatusCode(status string) string {
 	}
 	return "0"
 }
+
+// ValidateOrganization records that an OV or EV order's organization is
+// validated (the operator's or the test control's mark) and issues the
+// order if nothing else stands in the way.
+func (s *Service) ValidateOrganization(ctx context.Context, number int64) (issued bool, err error) {
+	if s.orders == nil {
+		return false, errNoOrders
+	}
+	if err := s.store.SetOrgValidated(ctx, number, s.clock.Now()); err != nil {
+		return false, err
+	}
+	return s.TryIssue(ctx, number)
+}

@@ -39,14 +39,51 @@ func (s *Server) enableOrders(ctx context.Context, cfg config.Serve, publicURL s
 		log.Warn("no --http-listen: the test CA needs http:// CRL and OCSP URLs (BR profile); AutoApplySSL, CollectSSL and AutoRevokeSSL are off")
 		return nil
 	}
+	// Admin commands (order validate) sign as serve does: they read these.
+	for name, v := range map[string]string{settingCABase: base, settingCatalog: cfg.Orders.ProductCatalog,
+		settingCACert: cfg.Orders.CACert, settingCAKey: cfg.Orders.CAKey, settingCAChain: cfg.Orders.CAChain} {
+		if err := s.App.Store.SetSetting(ctx, name, v); err != nil {
+			return err
+		}
+	}
+	return s.App.enableOrders(ctx, base, cfg.Orders, finder, clk, log)
+}
+
+// Settings that serve records for the admin commands that issue.
+const (
+	settingCABase  = "ca_base_url"
+	settingCatalog = "product_catalog"
+	settingCACert  = "ca_cert"
+	settingCAKey   = "ca_key"
+	settingCAChain = "ca_chain"
+)
+
+// EnableOrders turns the order life on in an admin command's App with what
+// serve recorded (its CA URLs, catalogue and CA files); false when serve
+// never ran with --http-listen on this database.
+func (a *App) EnableOrders(ctx context.Context, clk clock.Clock) (bool, error) {
+	base, err := a.Store.Setting(ctx, settingCABase)
+	if err != nil || base == "" {
+		return false, err
+	}
+	var o config.Orders
+	for name, dst := range map[string]*string{settingCatalog: &o.ProductCatalog, settingCACert: &o.CACert, settingCAKey: &o.CAKey, settingCAChain: &o.CAChain} {
+		if *dst, err = a.Store.Setting(ctx, name); err != nil {
+			return false, err
+		}
+	}
+	return true, a.enableOrders(ctx, base, o, nil, clk, a.Log)
+}
+
+func (a *App) enableOrders(ctx context.Context, base string, o config.Orders, finder *contacts.Finder, clk clock.Clock, log *slog.Logger) error {
 	caCfg := ca.URLs(base)
 	caCfg.Clock = clk
 	var authority *ca.CA
 	var err error
-	if cfg.Orders.CACert != "" {
-		authority, err = operatorCA(cfg.Orders, caCfg)
+	if o.CACert != "" {
+		authority, err = operatorCA(o, caCfg)
 	} else {
-		authority, err = ca.Open(ctx, s.App.Store, caCfg)
+		authority, err = ca.Open(ctx, a.Store, caCfg)
 	}
 	if err != nil {
 		return err
@@ -55,18 +92,22 @@ func (s *Server) enableOrders(ctx context.Context, cfg config.Serve, publicURL s
 		log.Warn("the CA's URLs are on a name that is not public: lints waived", "lints", w)
 	}
 	cat := catalog.Builtin()
-	if cfg.Orders.ProductCatalog != "" {
-		if cat, err = catalog.Load(cfg.Orders.ProductCatalog); err != nil {
+	if o.ProductCatalog != "" {
+		if cat, err = catalog.Load(o.ProductCatalog); err != nil {
 			return fmt.Errorf("--product-catalog: %w", err)
 		}
 	}
 	var bl *csr.Blocklist
-	if cfg.Orders.Blocklist != "" {
-		if bl, err = csr.LoadBlocklist(cfg.Orders.Blocklist); err != nil {
+	if o.Blocklist != "" {
+		if bl, err = csr.LoadBlocklist(o.Blocklist); err != nil {
 			return fmt.Errorf("--key-blocklist: %w", err)
 		}
 	}
-	s.App.DCV.EnableOrders(dcv.OrdersConfig{Catalog: cat, CA: authority, CAA: finder, CAAIdentities: cfg.Orders.CAAIdentities, Blocklist: bl, Log: log})
+	var caa dcv.CAAChecker
+	if finder != nil {
+		caa = finder
+	}
+	a.DCV.EnableOrders(dcv.OrdersConfig{Catalog: cat, CA: authority, CAA: caa, CAAIdentities: o.CAAIdentities, Blocklist: bl, Log: log})
 	return nil
 }
 
