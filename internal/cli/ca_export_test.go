@@ -113,10 +113,10 @@ func TestOrderValidateIssues(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "not issued yet") {
 		t.Fatalf("names not validated: %+v", r)
 	}
-	for _, d := range []int{1, 2} {
-		srv.Store.ValidateDomainNow(ctx, res.OrderNumber, d, srv.Clock.Now())
+	if r := runCLI(t, "", env, "order", "validate", number, "--domain", "nosuch.example.com"); r.code != 1 {
+		t.Fatalf("unknown domain: %+v", r)
 	}
-	r = runCLI(t, "", env, "order", "validate", number, "--organization")
+	r = runCLI(t, "", env, "order", "validate", number, "--domain", "shop.example.com", "--domain", "www.shop.example.com")
 	if r.code != 0 || !strings.Contains(r.stdout, "certificate issued") {
 		t.Fatalf("order validate: %+v", r)
 	}
