@@ -49,6 +49,13 @@ func (s *Service) Refund(ctx context.Context, account store.Account, number int6
 		if now.Sub(order.Created) > RefundWindow {
 			return invalid(ItemOrderNumber, "the refund window of 30 days has passed")
 		}
+		// First, and conditional: of two refunds at once, one marks the
+		// order and the other finds it marked (the credit goes back once).
+		if err := tx.MarkRefunded(ctx, number, now); errors.Is(err, store.ErrNotFound) {
+			return errRefunded
+		} else if err != nil {
+			return err
+		}
 		certs, err := tx.CertificatesOfOrder(ctx, number)
 		if err != nil {
 			return err
@@ -62,9 +69,6 @@ func (s *Service) Refund(ctx context.Context, account store.Account, number int6
 			}
 		}
 		if err := tx.SetOrderStatus(ctx, number, store.OrderCancelled); err != nil {
-			return err
-		}
-		if err := tx.MarkRefunded(ctx, number, now); err != nil {
 			return err
 		}
 		if terms.PaymentPending {

@@ -60,9 +60,10 @@ func (q Queries) SetOrgValidated(ctx context.Context, number int64, at time.Time
 	return affectedOne(res, err)
 }
 
-// MarkRefunded records an order's refund.
+// MarkRefunded records an order's refund, once: ErrNotFound when it was
+// refunded already (a concurrent refund got there first).
 func (q Queries) MarkRefunded(ctx context.Context, number int64, at time.Time) error {
-	res, err := q.ex.ExecContext(ctx, `UPDATE orders SET refunded_ms = $2 WHERE order_number = $1`, number, ms(at))
+	res, err := q.ex.ExecContext(ctx, `UPDATE orders SET refunded_ms = $2 WHERE order_number = $1 AND refunded_ms IS NULL`, number, ms(at))
 	return affectedOne(res, err)
 }
 
