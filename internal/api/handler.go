@@ -73,6 +73,9 @@ func New(cfg Config) *Handler {
 	h.route("/products/download/!GetDCVEmailAddressList", wire.FormatText, h.addressList)
 	h.route("/products/!GetMDCDomainDetails", wire.FormatForm, h.details)
 	h.route("/products/!AutoUpdateDCV", wire.FormatForm, h.autoUpdate)
+	if cfg.DCV != nil && cfg.DCV.Orders() != nil {
+		h.routeOrders() // orders.go
+	}
 	return h
 }
 

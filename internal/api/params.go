@@ -39,6 +39,8 @@ type param struct {
 	// it sees the request's other values (raw, as sent) for rules that
 	// join parameters, such as lists that must have equal lengths.
 	validate func(v string, values map[string]string) (string, bool)
+	// multiline lets the value hold line breaks and tabs (a PEM csr).
+	multiline bool
 }
 
 // endpoint is an API call's parameter table, in the contract's order (the
@@ -50,6 +52,9 @@ type endpoint struct {
 	// formats maps responseFormat values to formats; nil when the endpoint
 	// takes no responseFormat.
 	formats map[string]wire.Format
+	// extra, when set, checks the parsed values last (the order calls'
+	// -7 on a country code).
+	extra func(args) *wire.Error
 }
 
 // args are a request's checked parameters, values normalized.
@@ -137,6 +142,9 @@ func (h *Handler) parse(r *http.Request, ep *endpoint) (args, *wire.Error) {
 		}
 		a.values[p.name] = norm
 	}
+	if ep.extra != nil {
+		return a, ep.extra(a)
+	}
 	return a, nil
 }
 
@@ -180,7 +188,9 @@ func (p *param) check(v string, values map[string]string) (string, bool) {
 	if p.max > 0 && utf8.RuneCountInString(v) > p.max {
 		return "", false
 	}
-	if !utf8.ValidString(v) || strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+	if !utf8.ValidString(v) || strings.ContainsFunc(v, func(r rune) bool {
+		return (r < 0x20 || r == 0x7f) && !(p.multiline && (r == '\n' || r == '\r' || r == '\t'))
+	}) {
 		return "", false
 	}
 	if p.validate != nil {

@@ -67,6 +67,9 @@ type App struct {
 	// RequireAD tells whether DNS contacts need DNSSEC-validated answers,
 	// decided from Settings.DNS.RequireAD and the timeline when opened.
 	RequireAD bool
+	// Finder is the DNS contact finder built from the settings (nil when
+	// Config.Finder replaced it); the test CA checks CAA through it.
+	Finder *contacts.Finder
 
 	wake func()
 }
@@ -118,7 +121,8 @@ func build(ctx context.Context, st *store.Store, cfg Config) (*App, error) {
 	}
 	finder := cfg.Finder
 	if finder == nil {
-		finder = contacts.NewFinder(contacts.Config{Resolvers: s.DNS.Resolvers, Quorum: s.DNS.Quorum, RequireAD: a.RequireAD, Timeout: s.DNS.Timeout})
+		a.Finder = contacts.NewFinder(contacts.Config{Resolvers: s.DNS.Resolvers, Quorum: s.DNS.Quorum, RequireAD: a.RequireAD, Timeout: s.DNS.Timeout})
+		finder = a.Finder
 	}
 	a.DCV, err = dcv.New(ctx, dcv.Config{
 		Store:     st,

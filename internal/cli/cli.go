@@ -74,7 +74,7 @@ type call struct {
 var commands = []*command{
 	serveCmd, migrateCmd,
 	accountAddCmd, accountSetCmd, accountUnlockCmd,
-	orderAddCmd, orderShowCmd,
+	orderAddCmd, orderShowCmd, orderValidateCmd, caExportCmd,
 	templateAddCmd,
 	mailListCmd,
 	backupCmd, statusCmd,

@@ -88,5 +88,6 @@ func printOrder(env Env, v dcv.OrderView, asJSON bool) error {
 	for _, c := range v.Confirmed {
 		fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\n", c.At.Format(time.RFC3339), c.EmailID, safe(strings.Join(c.Domains, " ")), safe(c.ClientIP), safe(c.UserAgent))
 	}
+	printPurchase(w, v.Purchase)
 	return w.Flush()
 }

@@ -201,7 +201,7 @@ func TestUsage(t *testing.T) {
 		stderr string // a part of it
 	}{
 		{"nothing", withPassword, nil, ExitUsage, "usage: dcvmail client SUBCOMMAND"},
-		{"unknown", withPassword, []string{"revoke"}, ExitUsage, `unknown subcommand "revoke"`},
+		{"unknown", withPassword, []string{"reissue"}, ExitUsage, `unknown subcommand "reissue"`},
 		{"no url", withPassword, []string{"resend", "--login", "login_name", "--order", "1"}, ExitUsage, "--url is required"},
 		{"no login", withPassword, []string{"resend", "--url", srv.URL, "--order", "1"}, ExitUsage, "--login is required"},
 		{"no password", nil, []string{"resend", "--url", srv.URL, "--login", "login_name"}, ExitUsage, "no password: set $DCVMAIL_CLIENT_PASSWORD"},

@@ -79,6 +79,7 @@ type Serve struct {
 	Limits         Limits
 	Ops            Ops
 	Guard          Guard
+	Orders         Orders
 }
 
 // Ops are the operations flags (docs/operations.md): readiness thresholds
@@ -157,6 +158,7 @@ func BindServe(fs *flag.FlagSet, c *Serve) {
 	fs.IntVar(&c.ResendBurst, "resend-burst", dcv.DefaultPolicy.ResendBurst, "resends per order allowed at once")
 	fs.DurationVar(&c.ResendInterval, "resend-interval", dcv.DefaultPolicy.ResendInterval, "one more resend per order is allowed after each interval")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
+	bindOrders(fs, &c.Orders)
 	m := &c.Mail
 	fs.StringVar(&m.SMTPCA, "smtp-ca", "", "PEM file of CA certificates trusted for the SMTP server, besides the system's")
 	fs.IntVar(&m.SMTPConnections, "smtp-connections", mail.DefaultSMTPConnections, "SMTP connections open at once (messages in flight)")

@@ -178,6 +178,10 @@ func (s *Service) Confirm(ctx context.Context, r ConfirmRequest) (Confirmation, 
 	// that holds this source's counts, so that it never waits on a lock. A
 	// failure leaves a count over, which is harmless: the next call prunes.
 	_, _ = s.store.PruneCodeAttempts(ctx, s.clock.Now().Add(-CodeAttemptWindow))
+	if c.Outcome == Confirmed {
+		// The last domain of an API order: issue now (issue.go).
+		s.AfterValidation(ctx, r.OrderNumber)
+	}
 	return c, nil
 }
 

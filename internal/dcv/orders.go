@@ -127,6 +127,10 @@ type OrderDetails struct {
 	Deliveries    []store.Delivery
 	Attempts      []store.Attempt
 	Confirmations []store.Confirmation
+	// Terms and Certificates: what an API order bought and its
+	// certificates (none for the operator's orders).
+	Terms        store.Terms
+	Certificates []store.Certificate
 }
 
 // Details reads an order with its domains, emails and deliveries. With
@@ -159,6 +163,12 @@ func (s *Service) Details(ctx context.Context, accountID, number int64) (OrderDe
 	if d.Attempts, err = s.store.AttemptsOfOrder(ctx, number); err != nil {
 		return d, err
 	}
-	d.Confirmations, err = s.store.ConfirmationsOfOrder(ctx, number)
+	if d.Confirmations, err = s.store.ConfirmationsOfOrder(ctx, number); err != nil {
+		return d, err
+	}
+	if d.Terms, err = s.store.TermsOf(ctx, number); err != nil {
+		return d, err
+	}
+	d.Certificates, err = s.store.CertificatesOfOrder(ctx, number)
 	return d, err
 }

@@ -56,6 +56,8 @@ type Service struct {
 	enqueued func()
 
 	lastOfferPrune atomic.Int64 // Unix ms of this node's last pruning of offers
+
+	orders *OrdersConfig // the order life (EnableOrders); nil: orders are the operator's only
 }
 
 // PagePath is where the confirmation page is served (docs/api.md): links in

@@ -25,6 +25,37 @@ type OrderView struct {
 	// recorded, and OrgValidatedBy by what ("test-control").
 	OrgValidated   *time.Time `json:"organizationValidatedAt,omitempty"`
 	OrgValidatedBy string     `json:"organizationValidatedBy,omitempty"`
+	Purchase                  // what an API order bought, and its certificates
+}
+
+// Purchase is the part of an order's view about what an API order bought
+// and its certificates: serials, validity and revocations. It is empty for
+// the operator's orders.
+type Purchase struct {
+	Product      int64             `json:"product,omitempty"`
+	CAAStatus    string            `json:"caaStatus,omitempty"`
+	Refunded     *time.Time        `json:"refundedAt,omitempty"`
+	Certificates []CertificateView `json:"certificates,omitempty"`
+}
+
+// CertificateView is one certificate request of an order and, once
+// issued, its certificate.
+type CertificateView struct {
+	ID        int64      `json:"certificateId"`
+	State     string     `json:"state"`
+	Names     []string   `json:"names"`
+	Serial    string     `json:"serial,omitempty"`
+	NotBefore *time.Time `json:"notBefore,omitempty"`
+	NotAfter  *time.Time `json:"notAfter,omitempty"`
+	Revoked   *time.Time `json:"revokedAt,omitempty"`
+	Reason    int        `json:"revocationReason,omitempty"`
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }
 
 // AttemptView is one delivery attempt.
@@ -129,6 +160,11 @@ func NewOrderView(d OrderDetails, ev store.Evidence) OrderView {
 	}
 	for _, c := range d.Confirmations {
 		v.Confirmed = append(v.Confirmed, ConfirmView{c.At, c.EmailID, c.Domains, c.ClientIP, c.PeerAddr, c.UserAgent})
+	}
+	v.Purchase = Purchase{Product: d.Terms.Product, CAAStatus: d.Terms.CAAStatus, Refunded: timePtr(d.Terms.Refunded)}
+	for _, c := range d.Certificates {
+		v.Certificates = append(v.Certificates, CertificateView{ID: c.ID, State: c.State, Names: c.Names, Serial: c.Serial,
+			NotBefore: timePtr(c.NotBefore), NotAfter: timePtr(c.NotAfter), Revoked: timePtr(c.Revoked), Reason: c.Reason})
 	}
 	return v
 }

@@ -149,6 +149,10 @@ func New(ctx context.Context, cfg config.Serve, opts ...Option) (*Server, error)
 		s.Close()
 		return nil, err
 	}
+	if err := s.enableOrders(ctx, cfg, settings.PublicURL, s.App.Finder, so.clock, so.log); err != nil { // orders.go
+		s.Close()
+		return nil, err
+	}
 	if err := s.seedDemo(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -162,6 +166,7 @@ func New(ctx context.Context, cfg config.Serve, opts ...Option) (*Server, error)
 		s.Close()
 		return nil, err
 	}
+	s.caRoutes(handler.Handle) // orders.go
 	s.https = newHTTPServer(handler, so.log)
 	s.https.TLSConfig = certs.tlsConfig()
 	if s.plainLn != nil {
@@ -542,7 +547,7 @@ func (s *Server) adminHandler(controls *admin.Controls) http.Handler {
 		Store:    s.App.Store,
 		DCV:      s.App.DCV,
 		Log:      s.App.Log,
-		Mount:    s.ops.mount,
+		Mount:    func(mux *http.ServeMux) { s.ops.mount(mux); s.mountRootPEM(mux) }, // orders.go
 		Controls: controls,
 		Status: func(ctx context.Context) (any, error) {
 			pending, err := s.App.Store.PendingDeliveries(ctx)

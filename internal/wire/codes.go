@@ -96,8 +96,9 @@ type Error struct {
 	Detail string
 	// Method is the request method, for WrongMethod only.
 	Method string
-	// Text, when set, replaces the table's message (a fault rule's
-	// errorMessage, docs/control.md).
+	// Text, when set, replaces the table's message: a fault rule's
+	// errorMessage (docs/control.md), or the message of an order call's
+	// code that lives with its check (package csr, package dcv).
 	Text string
 }
 
