@@ -219,13 +219,13 @@ func (q Queries) DeleteFaultRules(ctx context.Context, id int64) (int64, error) 
 // resetTables are wiped by Reset, children before parents.
 var resetTables = []string{
 	"confirmations", "code_attempts", "mailbox", "delivery_attempts", "outbox",
-	"order_domains", "dcv_email_bodies", "dcv_emails", "orders", "address_offers",
+	"order_domains", "dcv_email_bodies", "dcv_emails", "certificates", "orders", "address_offers",
 	"login_sources", "login_failures", "template_grants", "accounts", "fault_rules",
 }
 
 // Reset wipes accounts, orders, emails, mail, counters, lockouts and fault
 // rules, and removes the named settings, in one transaction; it keeps the
-// keys and other settings and the templates (a template granted only to
+// keys (the test CA's too) and other settings and the templates (a template granted only to
 // wiped accounts is then open to none until granted again).
 func (s *Store) Reset(ctx context.Context, settings ...string) error {
 	return s.Tx(ctx, func(tx *Tx) error {
@@ -235,6 +235,9 @@ func (s *Store) Reset(ctx context.Context, settings ...string) error {
 			}
 		}
 		if _, err := tx.ex.ExecContext(ctx, `UPDATE counters SET value = 10000000 WHERE name = 'order_number'`); err != nil {
+			return err
+		}
+		if _, err := tx.ex.ExecContext(ctx, `UPDATE counters SET value = 100000000 WHERE name = 'certificate_id'`); err != nil {
 			return err
 		}
 		for _, name := range settings {
