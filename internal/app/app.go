@@ -70,6 +70,9 @@ type App struct {
 	// Finder is the DNS contact finder built from the settings (nil when
 	// Config.Finder replaced it); the test CA checks CAA through it.
 	Finder *contacts.Finder
+	// Clock is the clock every rule reads: Config.Clock, or for an admin
+	// command the offset clock the test controls move.
+	Clock clock.Clock
 
 	wake func()
 }
@@ -111,6 +114,7 @@ func build(ctx context.Context, st *store.Store, cfg Config) (*App, error) {
 		}
 		clk = off
 	}
+	a.Clock = clk
 	var err error
 	if a.Settings, err = settle(ctx, st, cfg, a.Log); err != nil {
 		return nil, err

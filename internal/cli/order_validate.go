@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/dcvmail/dcvmail/internal/clock"
 	"github.com/dcvmail/dcvmail/internal/config"
 	"github.com/dcvmail/dcvmail/internal/server"
 )
@@ -42,7 +41,7 @@ operator's marks; the order is issued at once when nothing else is missing
 				return err
 			}
 			defer a.Close()
-			if on, err := server.EnableOrders(ctx, a, clock.System); err != nil {
+			if on, err := server.EnableOrders(ctx, a, a.Clock); err != nil {
 				return err
 			} else if !on {
 				return fmt.Errorf("no test CA in this database yet: serve makes it when it first starts with --http-listen")
