@@ -208,7 +208,17 @@ func TestIssuedOnceAcrossNodes(t *testing.T) {
 		db = pgtest.URL(t)
 	}
 	a := &fixture{Env: dcvtest.Start(t, dcvtest.Options{DB: db, HTTPListen: true})}
-	b := dcvtest.Start(t, dcvtest.Options{DB: db, HTTPListen: true})
+	// The second node is given the first one's message key, as every node
+	// of a cluster must be (docs/operations.md).
+	bDir := t.TempDir()
+	key, err := os.ReadFile(filepath.Join(a.Dir, "message.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bDir, "message.key"), key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b := dcvtest.StartIn(t, bDir, dcvtest.Options{DB: db, HTTPListen: true})
 	a.AddAccount(alice, alicePass, false)
 	if a.DCV.Orders().CA.Root().Equal(b.DCV.Orders().CA.Root()) == false {
 		t.Fatal("the two nodes use different CAs")
