@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/dcvmail/dcvmail/internal/clock"
-	"github.com/dcvmail/dcvmail/internal/store"
+	"github.com/dcvmail/dcvmail/internal/model"
 )
 
 func TestHashAndVerify(t *testing.T) {
@@ -42,21 +42,21 @@ func TestHashAndVerify(t *testing.T) {
 
 // fakeAccounts counts lookups and serves one account.
 type fakeAccounts struct {
-	acct    store.Account
+	acct    model.Account
 	lookups atomic.Int64
 }
 
-func (f *fakeAccounts) AccountByLogin(_ context.Context, login string) (store.Account, error) {
+func (f *fakeAccounts) AccountByLogin(_ context.Context, login string) (model.Account, error) {
 	f.lookups.Add(1)
 	if login != f.acct.Login {
-		return store.Account{}, store.ErrNotFound
+		return model.Account{}, model.ErrNotFound
 	}
 	return f.acct, nil
 }
 
 func TestCacheAvoidsArgonAndNeverOutlivesAPasswordChange(t *testing.T) {
 	h, _ := HashPassword("old-pass", rand.Reader)
-	f := &fakeAccounts{acct: store.Account{ID: 1, Login: "alice", PasswordHash: h}}
+	f := &fakeAccounts{acct: model.Account{ID: 1, Login: "alice", PasswordHash: h}}
 	fake := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	a := NewAuthenticator(f, WithClock(fake))
 	ctx := context.Background()
@@ -122,7 +122,7 @@ func TestCacheAvoidsArgonAndNeverOutlivesAPasswordChange(t *testing.T) {
 
 func TestWithoutCacheKeepsNothing(t *testing.T) {
 	h, _ := HashPassword("pw", rand.Reader)
-	f := &fakeAccounts{acct: store.Account{ID: 1, Login: "alice", PasswordHash: h}}
+	f := &fakeAccounts{acct: model.Account{ID: 1, Login: "alice", PasswordHash: h}}
 	a := NewAuthenticator(f, WithoutCache())
 	for range 2 {
 		if _, err := a.Authenticate(context.Background(), "alice", "pw"); err != nil {
@@ -136,7 +136,7 @@ func TestWithoutCacheKeepsNothing(t *testing.T) {
 
 func BenchmarkAuthenticateCacheHit(b *testing.B) {
 	h, _ := HashPassword("pw", rand.Reader)
-	f := &fakeAccounts{acct: store.Account{ID: 1, Login: "alice", PasswordHash: h}}
+	f := &fakeAccounts{acct: model.Account{ID: 1, Login: "alice", PasswordHash: h}}
 	a := NewAuthenticator(f)
 	ctx := context.Background()
 	a.Authenticate(ctx, "alice", "pw")

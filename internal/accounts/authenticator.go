@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/dcvmail/dcvmail/internal/clock"
-	"github.com/dcvmail/dcvmail/internal/store"
+	"github.com/dcvmail/dcvmail/internal/model"
 )
 
 // ErrBadLogin is every authentication failure: unknown login, wrong
@@ -22,7 +22,7 @@ var ErrBadLogin = errors.New("accounts: bad login")
 
 // Lookup finds an account by login; store.Store satisfies it.
 type Lookup interface {
-	AccountByLogin(ctx context.Context, login string) (store.Account, error)
+	AccountByLogin(ctx context.Context, login string) (model.Account, error)
 }
 
 // CacheTTL is how long a successful verification is remembered. A password
@@ -113,7 +113,7 @@ func NewAuthenticator(accounts Lookup, opts ...Option) *Authenticator {
 
 // cacheKey is a keyed hash of the login, the password and the stored hash:
 // the password itself is never kept, and a changed hash never hits.
-func (a *Authenticator) cacheKey(acct store.Account, password string) [32]byte {
+func (a *Authenticator) cacheKey(acct model.Account, password string) [32]byte {
 	m := hmac.New(sha256.New, a.key)
 	for _, s := range []string{acct.Login, password, acct.PasswordHash} {
 		m.Write([]byte(s))
@@ -128,7 +128,7 @@ func (a *Authenticator) cacheKey(acct store.Account, password string) [32]byte {
 // ErrBadLogin. Other errors are internal failures (the database). It is
 // AuthenticateFrom without a source address: only the login name's
 // failures are counted.
-func (a *Authenticator) Authenticate(ctx context.Context, login, password string) (store.Account, error) {
+func (a *Authenticator) Authenticate(ctx context.Context, login, password string) (model.Account, error) {
 	return a.AuthenticateFrom(ctx, login, password, netip.Addr{})
 }
 
@@ -148,28 +148,28 @@ func (a *Authenticator) Authenticate(ctx context.Context, login, password string
 // run: an unknown login verifies a dummy hash, a disabled account its own,
 // so that the existence of a login does not show in the time of the
 // answer.
-func (a *Authenticator) AuthenticateFrom(ctx context.Context, login, password string, source netip.Addr) (store.Account, error) {
+func (a *Authenticator) AuthenticateFrom(ctx context.Context, login, password string, source netip.Addr) (model.Account, error) {
 	now := a.clock.Now()
 	src, _ := SourceOf(source)
 	if a.slots.full(src) {
-		return store.Account{}, a.refuseBusy(ctx) // before any database read
+		return model.Account{}, a.refuseBusy(ctx) // before any database read
 	}
 	var (
-		acct  store.Account
+		acct  model.Account
 		known bool
 		at    attempt
 	)
 	if a.lockout == nil {
 		var err error
 		acct, err = a.accounts.AccountByLogin(ctx, login)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return store.Account{}, err
+		if err != nil && !errors.Is(err, model.ErrNotFound) {
+			return model.Account{}, err
 		}
 		known = err == nil
 	} else {
 		var err error
 		if at, err = a.lockout.check(ctx, login, source, now); err != nil {
-			return store.Account{}, err
+			return model.Account{}, err
 		}
 		// A locked attempt is refused before any hashing, and not
 		// counted: the lock ends when it was set to, however many
@@ -177,7 +177,7 @@ func (a *Authenticator) AuthenticateFrom(ctx context.Context, login, password st
 		if at.locked {
 			a.lockout.observer.Refused()
 			a.refusals.wait(ctx, src)
-			return store.Account{}, ErrBadLogin
+			return model.Account{}, ErrBadLogin
 		}
 		acct, known = at.state.Account, at.state.Known
 	}
@@ -198,7 +198,7 @@ func (a *Authenticator) AuthenticateFrom(ctx context.Context, login, password st
 	}
 	ok, err := a.verify(ctx, src, hash, password)
 	if err != nil {
-		return store.Account{}, err
+		return model.Account{}, err
 	}
 	if usable && ok {
 		if a.useCache {
@@ -213,18 +213,18 @@ func (a *Authenticator) AuthenticateFrom(ctx context.Context, login, password st
 	}
 	if a.lockout != nil {
 		if err := a.lockout.fail(ctx, at.subjects, now); err != nil {
-			return store.Account{}, err
+			return model.Account{}, err
 		}
 	}
-	return store.Account{}, ErrBadLogin
+	return model.Account{}, ErrBadLogin
 }
 
 // succeeded returns acct after a successful login, with the lockout told
 // of its source.
-func (a *Authenticator) succeeded(ctx context.Context, acct store.Account, at attempt, now time.Time) (store.Account, error) {
+func (a *Authenticator) succeeded(ctx context.Context, acct model.Account, at attempt, now time.Time) (model.Account, error) {
 	if a.lockout != nil {
 		if err := a.lockout.succeeded(ctx, at, now); err != nil {
-			return store.Account{}, err
+			return model.Account{}, err
 		}
 	}
 	return acct, nil

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
 
@@ -116,13 +117,13 @@ func Create(ctx context.Context, st *store.Store, n NewAccount, now time.Time) e
 		return err
 	}
 	err = st.Tx(ctx, func(tx *store.Tx) error {
-		a, err := tx.CreateAccount(ctx, store.Account{Login: n.Login, PasswordHash: hash, ReadOnly: n.ReadOnly, Disabled: n.Disabled, Created: now})
+		a, err := tx.CreateAccount(ctx, model.Account{Login: n.Login, PasswordHash: hash, ReadOnly: n.ReadOnly, Disabled: n.Disabled, Created: now})
 		if err != nil {
 			return err
 		}
 		return tx.SetAccountTerms(ctx, a.ID, terms)
 	})
-	if errors.Is(err, store.ErrExists) {
+	if errors.Is(err, model.ErrExists) {
 		return ErrExists
 	}
 	return err
@@ -131,7 +132,7 @@ func Create(ctx context.Context, st *store.Store, n NewAccount, now time.Time) e
 // Exists tells whether an account has the login.
 func Exists(ctx context.Context, st *store.Store, login string) (bool, error) {
 	_, err := st.AccountByLogin(ctx, login)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		return false, nil
 	}
 	return err == nil, err
@@ -165,7 +166,7 @@ func Update(ctx context.Context, st *store.Store, login string, ch Change, now t
 		}
 	}
 	acct, err := st.AccountByLogin(ctx, login)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		return ErrNoAccount
 	} else if err != nil {
 		return err
@@ -241,7 +242,7 @@ func List(ctx context.Context, st *store.Store, now time.Time) ([]View, error) {
 // Show is one account's View; ErrNoAccount when there is none.
 func Show(ctx context.Context, st *store.Store, login string, now time.Time) (View, error) {
 	a, err := st.AccountByLogin(ctx, login)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		return View{}, ErrNoAccount
 	} else if err != nil {
 		return View{}, err
@@ -253,7 +254,7 @@ func Show(ctx context.Context, st *store.Store, login string, now time.Time) (Vi
 	return viewOf(ctx, st, a, until)
 }
 
-func viewOf(ctx context.Context, st *store.Store, a store.Account, until map[string]time.Time) (View, error) {
+func viewOf(ctx context.Context, st *store.Store, a model.Account, until map[string]time.Time) (View, error) {
 	terms, err := st.AccountTerms(ctx, a.ID)
 	if err != nil {
 		return View{}, err

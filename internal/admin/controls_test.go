@@ -14,6 +14,7 @@ import (
 
 	"github.com/dcvmail/dcvmail/internal/dcv"
 	"github.com/dcvmail/dcvmail/internal/dcvtest"
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/server"
 	"github.com/dcvmail/dcvmail/internal/store"
 	"github.com/dcvmail/dcvmail/internal/web"
@@ -223,7 +224,7 @@ func TestReset(t *testing.T) {
 	c.want(http.StatusCreated, "POST", "/admin/v1/faults", map[string]any{"endpoint": "GetMDCDomainDetails", "errorCode": -14}, nil)
 	c.want(http.StatusOK, "POST", "/admin/v1/clock", map[string]any{"advance": "48h"}, nil)
 	if err := c.Store.Tx(context.Background(), func(tx *store.Tx) error {
-		return tx.PutTemplate(context.Background(), store.Template{ID: 7, Subject: "s {{.OrderNumber}}", Text: "t {{.Code}}", Created: c.Clock.Now()}, nil)
+		return tx.PutTemplate(context.Background(), model.Template{ID: 7, Subject: "s {{.OrderNumber}}", Text: "t {{.Code}}", Created: c.Clock.Now()}, nil)
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -293,10 +294,10 @@ func TestValidate(t *testing.T) {
 	c := start(t, dcvtest.Options{TestControls: true})
 	c.AddAccount("alice", "pw", false)
 	order := c.AddOrder("alice", []string{"example.com", "www.example.com", "example.org"}, 0, "")
-	if err := c.Store.SetDomainMethod(context.Background(), order, 1, store.MethodHTTPCSRHash); err != nil {
+	if err := c.Store.SetDomainMethod(context.Background(), order, 1, model.MethodHTTPCSRHash); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Store.SetDomainMethod(context.Background(), order, 2, store.MethodCNAMECSRHash); err != nil {
+	if err := c.Store.SetDomainMethod(context.Background(), order, 2, model.MethodCNAMECSRHash); err != nil {
 		t.Fatal(err)
 	}
 	path := "/admin/v1/orders/" + strconv.FormatInt(order, 10)
@@ -314,7 +315,7 @@ func TestValidate(t *testing.T) {
 
 	c.want(http.StatusNoContent, "POST", path+"/validate", map[string]any{"domain": "example.com"}, nil)
 	c.want(http.StatusOK, "GET", path, nil, &v)
-	if d := v.Domains[0]; d.Status != "Validated" || d.ValidatedBy != "test-control" || d.Method != store.MethodHTTPCSRHash || d.Validated == nil || !d.Validated.Equal(dcvtest.Epoch) {
+	if d := v.Domains[0]; d.Status != "Validated" || d.ValidatedBy != "test-control" || d.Method != string(model.MethodHTTPCSRHash) || d.Validated == nil || !d.Validated.Equal(dcvtest.Epoch) {
 		t.Fatalf("example.com: %+v", d)
 	}
 	if v.Domains[1].Validated != nil || v.OrganizationValidatedAt != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dcvmail/dcvmail/internal/dcvtest"
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
 
@@ -64,7 +65,7 @@ func (f *fixture) offer(name string) string {
 	return f.Post(addressesPath, form("loginName", alice, "loginPassword", alicePass, "domainName", name))
 }
 
-func (f *fixture) domains(order int64) []store.Domain {
+func (f *fixture) domains(order int64) []model.Domain {
 	f.T.Helper()
 	ds, err := f.Store.Domains(context.Background(), order)
 	if err != nil {
@@ -371,11 +372,11 @@ func TestRule2NothingAwaitsValidation(t *testing.T) {
 	wantBody(t, f.resend("orderNumber", n(f.order)), cannotResendPrefix+"&errorDetail=no+domain+of+the+order+awaits+email+validation")
 
 	cancelled := f.AddOrder(alice, []string{"example.org"}, 0, "admin@example.org")
-	f.Store.SetOrderStatus(ctx, cancelled, store.OrderCancelled)
+	f.Store.SetOrderStatus(ctx, cancelled, model.OrderCancelled)
 	wantBody(t, f.resend("orderNumber", n(cancelled)), cannotResendPrefix+"&errorDetail=the+order+is+cancelled")
 
 	http := f.AddOrder(alice, []string{"example.net"}, 0, "")
-	f.Store.SetDomainMethod(ctx, http, 1, store.MethodHTTPCSRHash)
+	f.Store.SetDomainMethod(ctx, http, 1, model.MethodHTTPCSRHash)
 	wantBody(t, f.resend("orderNumber", n(http)), cannotResendPrefix+"&errorDetail=no+domain+of+the+order+awaits+email+validation")
 }
 
@@ -525,7 +526,7 @@ func TestRule5Template(t *testing.T) {
 	bobAcct, _ := f.Store.AccountByLogin(ctx, bob)
 	put := func(id int64, grants ...int64) {
 		err := f.Store.Tx(ctx, func(tx *store.Tx) error {
-			return tx.PutTemplate(ctx, store.Template{ID: id, Subject: "Template {{.OrderNumber}}", Text: "Code {{.Code}} for {{join .Domains \", \"}}", Created: f.Clock.Now()}, grants)
+			return tx.PutTemplate(ctx, model.Template{ID: id, Subject: "Template {{.OrderNumber}}", Text: "Code {{.Code}} for {{join .Domains \", \"}}", Created: f.Clock.Now()}, grants)
 		})
 		if err != nil {
 			t.Fatal(err)

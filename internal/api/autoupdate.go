@@ -6,7 +6,7 @@ import (
 
 	"github.com/dcvmail/dcvmail/internal/contacts"
 	"github.com/dcvmail/dcvmail/internal/dcv"
-	"github.com/dcvmail/dcvmail/internal/store"
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/wire"
 )
 
@@ -30,15 +30,15 @@ func (h *Handler) autoUpdate(w http.ResponseWriter, r *http.Request, c *call) {
 		methods := strings.Split(a.str("newMethods"), ",")
 		addresses := strings.Fields(a.str("newDCVEmailAddresses"))
 		for i, name := range names {
-			ch := dcv.MethodChange{Domain: name, Method: methods[i]}
-			if ch.Method == store.MethodEmail {
+			ch := dcv.MethodChange{Domain: name, Method: model.Method(methods[i])}
+			if ch.Method == model.MethodEmail {
 				ch.Mailbox = addresses[i]
 			}
 			req.Changes = append(req.Changes, ch)
 		}
 	} else {
-		ch := dcv.MethodChange{Domain: a.str("domainName"), Method: a.str("newMethod")}
-		if ch.Method == store.MethodEmail {
+		ch := dcv.MethodChange{Domain: a.str("domainName"), Method: model.Method(a.str("newMethod"))}
+		if ch.Method == model.MethodEmail {
 			ch.Mailbox = a.str("newDCVEmailAddress")
 		}
 		req.Changes = []dcv.MethodChange{ch}
@@ -78,12 +78,14 @@ func domainKey(v string) (string, bool) {
 
 // method accepts a DCV method in any case.
 func method(v string) (string, bool) {
-	m := strings.ToUpper(strings.TrimSpace(v))
-	return m, dcv.IsMethod(m)
+	m := model.Method(strings.ToUpper(strings.TrimSpace(v)))
+	return string(m), m.Known()
 }
 
 // isEmail tells whether a raw method value is EMAIL.
-func isEmail(v string) bool { return strings.EqualFold(strings.TrimSpace(v), store.MethodEmail) }
+func isEmail(v string) bool {
+	return strings.EqualFold(strings.TrimSpace(v), string(model.MethodEmail))
+}
 
 // singleEmail: newDCVEmailAddress is required when the one new method is
 // EMAIL.

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/dcvmail/dcvmail/internal/dcvtest"
-	"github.com/dcvmail/dcvmail/internal/store"
+	"github.com/dcvmail/dcvmail/internal/model"
 )
 
 const autoUpdatePath = "/products/!AutoUpdateDCV"
@@ -47,7 +47,7 @@ func TestAutoUpdateSingleDomainToHTTPAndBackToEmail(t *testing.T) {
 	first := f.Mailbox(f.order)
 	wantBody(t, f.autoUpdate("orderNumber", n(f.order), "newMethod", "HTTP_CSR_HASH"), "errorCode=0")
 	d := f.domains(f.order)[0]
-	if d.Method != store.MethodHTTPCSRHash || d.Recipient != "" || d.CurrentEmailID != 0 {
+	if d.Method != model.MethodHTTPCSRHash || d.Recipient != "" || d.CurrentEmailID != 0 {
 		t.Fatalf("after the switch to HTTP: %+v", d)
 	}
 	if f.liveEmail(f.order, 1) != 0 {
@@ -72,7 +72,7 @@ func TestAutoUpdateSingleDomainToHTTPAndBackToEmail(t *testing.T) {
 	f.offer("example.com")
 	wantBody(t, f.autoUpdate("orderNumber", n(f.order), "domainName", "EXAMPLE.com", "newMethod", "email", "newDCVEmailAddress", "webmaster@example.com"), "errorCode=0")
 	d = f.domains(f.order)[0]
-	if d.Method != store.MethodEmail || d.Recipient != "webmaster@example.com" || d.Source != "constructed" || d.CurrentEmailID == 0 {
+	if d.Method != model.MethodEmail || d.Recipient != "webmaster@example.com" || d.Source != "constructed" || d.CurrentEmailID == 0 {
 		t.Fatalf("after the switch back: %+v", d)
 	}
 	msgs := f.Mailbox(f.order)
@@ -107,7 +107,7 @@ func TestAutoUpdateMultiDomain(t *testing.T) {
 	// One domain by domainName; a wildcard is named with its "*.".
 	wantBody(t, f.autoUpdate("orderNumber", n(order), "domainName", "*.shop.example.org", "newMethod", "HTTPS_CSR_HASH"), "errorCode=0")
 	ds := f.domains(order)
-	if ds[0].Method != store.MethodEmail || ds[1].Method != store.MethodEmail || ds[2].Method != store.MethodHTTPSCSRHash {
+	if ds[0].Method != model.MethodEmail || ds[1].Method != model.MethodEmail || ds[2].Method != model.MethodHTTPSCSRHash {
 		t.Fatalf("only the wildcard may change: %+v", ds)
 	}
 
@@ -119,13 +119,13 @@ func TestAutoUpdateMultiDomain(t *testing.T) {
 		"newMethods", "CNAME_CSR_HASH, EMAIL",
 		"newDCVEmailAddresses", "- hostmaster@www.example.org"), "errorCode=0")
 	ds = f.domains(order)
-	if ds[0].Method != store.MethodEmail || ds[0].Recipient != "admin@example.org" {
+	if ds[0].Method != model.MethodEmail || ds[0].Recipient != "admin@example.org" {
 		t.Fatalf("example.org must be left alone: %+v", ds[0])
 	}
-	if ds[1].Method != store.MethodEmail || ds[1].Recipient != "hostmaster@www.example.org" || ds[1].CurrentEmailID == ds[0].CurrentEmailID {
+	if ds[1].Method != model.MethodEmail || ds[1].Recipient != "hostmaster@www.example.org" || ds[1].CurrentEmailID == ds[0].CurrentEmailID {
 		t.Fatalf("www.example.org: %+v", ds[1])
 	}
-	if ds[2].Method != store.MethodCNAMECSRHash || ds[2].CurrentEmailID != 0 {
+	if ds[2].Method != model.MethodCNAMECSRHash || ds[2].CurrentEmailID != 0 {
 		t.Fatalf("*.shop.example.org: %+v", ds[2])
 	}
 	msgs := f.Mailbox(order)
@@ -149,7 +149,7 @@ func TestAutoUpdateWildcardAndBaseNameStayApart(t *testing.T) {
 	order := f.AddOrder(alice, []string{"example.org", "*.example.org"}, 0, "admin@example.org")
 	wantBody(t, f.autoUpdate("orderNumber", n(order), "domainName", "*.example.org", "newMethod", "HTTP_CSR_HASH"), "errorCode=0")
 	ds := f.domains(order)
-	if ds[0].Method != store.MethodEmail || ds[1].Method != store.MethodHTTPCSRHash {
+	if ds[0].Method != model.MethodEmail || ds[1].Method != model.MethodHTTPCSRHash {
 		t.Fatalf("%+v", ds)
 	}
 }
@@ -254,7 +254,7 @@ func TestAutoUpdateListsParseLeniently(t *testing.T) {
 		"&domainNames=example.org+www.example.org&newMethods=http_csr_hash,HTTPS_CSR_HASH"
 	wantBody(t, f.PostRaw(autoUpdatePath, body), "errorCode=0")
 	ds := f.domains(order)
-	if ds[0].Method != store.MethodHTTPCSRHash || ds[1].Method != store.MethodHTTPSCSRHash {
+	if ds[0].Method != model.MethodHTTPCSRHash || ds[1].Method != model.MethodHTTPSCSRHash {
 		t.Fatalf("%+v", ds)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/dcvmail/dcvmail/internal/api"
 	"github.com/dcvmail/dcvmail/internal/contacts"
 	"github.com/dcvmail/dcvmail/internal/dcv"
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/pgtest"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
@@ -47,7 +48,7 @@ func benchHandlerOn(b *testing.B, dbURL string, orders int, opts ...accounts.Opt
 		b.Fatal(err)
 	}
 	hash, _ := accounts.HashPassword(alicePass, rand.Reader)
-	if _, err := st.CreateAccount(ctx, store.Account{Login: alice, PasswordHash: hash, Created: time.Now()}); err != nil {
+	if _, err := st.CreateAccount(ctx, model.Account{Login: alice, PasswordHash: hash, Created: time.Now()}); err != nil {
 		b.Fatal(err)
 	}
 	var bodies []string

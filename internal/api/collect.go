@@ -132,7 +132,7 @@ func collectInfo(got dcv.Collected, a args) []wire.Pair {
 			if !d.Validated.IsZero() {
 				status = statusValidated
 			}
-			parts = append(parts, d.Name+","+d.Method+","+status)
+			parts = append(parts, d.Name+","+string(d.Method)+","+status)
 		}
 		p = append(p, wire.Pair{Name: "mdcDomainDetails", Value: strings.Join(parts, ";")})
 	}

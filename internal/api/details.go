@@ -47,7 +47,7 @@ func domainFields(s dcv.DomainState, showDetails bool) []wire.Pair {
 	}
 	p := []wire.Pair{
 		{Name: "domainName", Value: s.Name},
-		{Name: "dcvMethod", Value: s.Method},
+		{Name: "dcvMethod", Value: string(s.Method)},
 		{Name: "dcvStatus", Value: status},
 	}
 	if showDetails {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dcvmail/dcvmail/internal/dcvtest"
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
 
@@ -37,7 +38,7 @@ func TestDetailsFormTranscript(t *testing.T) {
 	order := f.AddOrder(alice, []string{"example.org", "*.shop.example.org", "www.example.org"}, 0, "admin@example.org")
 	f.Drain()
 	ctx := context.Background()
-	if err := f.Store.SetDomainMethod(ctx, order, 3, store.MethodHTTPCSRHash); err != nil {
+	if err := f.Store.SetDomainMethod(ctx, order, 3, model.MethodHTTPCSRHash); err != nil {
 		t.Fatal(err)
 	}
 	wantBody(t, f.details("orderNumber", n(order)),
@@ -128,7 +129,7 @@ func TestDetailsPendingDelivery(t *testing.T) {
 		"errorCode=0&1_domainName=example.net&1_dcvMethod=EMAIL&1_dcvStatus=Awaiting+Validation"+
 			"&1_dcvEmailAddress=&1_lastSentAt=&1_validatedAt=&1_lastDeliveryStatus=&1_lastDeliveryReply=")
 	err := f.Store.Tx(ctx, func(tx *store.Tx) error {
-		id, err := tx.CreateEmail(ctx, store.Email{OrderNumber: order, Recipient: "admin@example.net", CodeHash: "not-a-real-hash",
+		id, err := tx.CreateEmail(ctx, model.Email{OrderNumber: order, Recipient: "admin@example.net", CodeHash: "not-a-real-hash",
 			Subject: "s", Text: "t", Created: f.Clock.Now(), Expires: later})
 		if err != nil {
 			return err

@@ -22,8 +22,8 @@ import (
 	"github.com/dcvmail/dcvmail/internal/accounts"
 	"github.com/dcvmail/dcvmail/internal/dcv"
 	"github.com/dcvmail/dcvmail/internal/faults"
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/origin"
-	"github.com/dcvmail/dcvmail/internal/store"
 	"github.com/dcvmail/dcvmail/internal/wire"
 )
 
@@ -186,7 +186,7 @@ func newRequestID() string {
 func (h *Handler) isHTTPS(r *http.Request) bool { return h.proxies.Of(r).HTTPS }
 
 // authenticate is check 6: the login and password.
-func (h *Handler) authenticate(r *http.Request, a args) (store.Account, error) {
+func (h *Handler) authenticate(r *http.Request, a args) (model.Account, error) {
 	acct, err := h.auth.AuthenticateFrom(r.Context(), a.str("loginName"), a.str("loginPassword"), h.sourceOf(r))
 	if errors.Is(err, accounts.ErrBadLogin) {
 		return acct, wire.Errorf(wire.BadLogin, "")
@@ -253,16 +253,16 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, c *call, err erro
 
 // begin runs checks 1 to 6, then the account's request limit, and returns
 // the arguments and the caller.
-func (h *Handler) begin(w http.ResponseWriter, r *http.Request, c *call, ep *endpoint) (args, store.Account, bool) {
+func (h *Handler) begin(w http.ResponseWriter, r *http.Request, c *call, ep *endpoint) (args, model.Account, bool) {
 	a, werr := h.parse(r, ep)
 	c.format = a.format
 	if werr != nil {
 		h.writeError(w, c, werr)
-		return a, store.Account{}, false
+		return a, model.Account{}, false
 	}
 	c.password = a.str("loginPassword")
 	if h.fault(w, r, c, a) {
-		return a, store.Account{}, false
+		return a, model.Account{}, false
 	}
 	acct, err := h.authenticate(r, a)
 	if errors.Is(err, accounts.ErrBusy) {

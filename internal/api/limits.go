@@ -11,7 +11,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/dcvmail/dcvmail/internal/clock"
-	"github.com/dcvmail/dcvmail/internal/store"
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/wire"
 )
 
@@ -68,7 +68,7 @@ func newAccountLimiter(l RequestLimit) *accountLimiter {
 // allow takes a token of acct's bucket. When there is none it returns when
 // the next one will be there, and whether this is the first refusal since
 // the account was last let through.
-func (l *accountLimiter) allow(acct store.Account) (ok bool, next time.Time, first bool) {
+func (l *accountLimiter) allow(acct model.Account) (ok bool, next time.Time, first bool) {
 	if l == nil {
 		return true, time.Time{}, false
 	}
@@ -107,7 +107,7 @@ func (l *accountLimiter) allow(acct store.Account) (ok bool, next time.Time, fir
 // the contract's code for "not now, try again" (docs/api.md has none for
 // throttling; docs/sectigo-divergences.md says why this one), with a
 // Retry-After header and an errorDetail that say when.
-func (h *Handler) limitRequest(w http.ResponseWriter, c *call, acct store.Account) bool {
+func (h *Handler) limitRequest(w http.ResponseWriter, c *call, acct model.Account) bool {
 	ok, next, first := h.limiter.allow(acct)
 	if ok {
 		return true

@@ -8,6 +8,7 @@ import (
 
 	"github.com/dcvmail/dcvmail/internal/csr"
 	"github.com/dcvmail/dcvmail/internal/dcv"
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/wire"
 )
 
@@ -69,7 +70,7 @@ func (h *Handler) apply(w http.ResponseWriter, r *http.Request, c *call) {
 		CSR:           a.str("csr"),
 		DomainNames:   strings.Fields(a.str("domainNames")),
 		PrimaryDomain: a.str("primaryDomainName"),
-		Method:        a.str("dcvMethod"),
+		Method:        model.Method(a.str("dcvMethod")),
 		Address:       a.str("dcvEmailAddress"),
 		UniqueValue:   a.str("uniqueValue"),
 		Test:          a.str("test") == "Y",

@@ -25,12 +25,13 @@ import (
 	"github.com/dcvmail/dcvmail/internal/catalog"
 	"github.com/dcvmail/dcvmail/internal/contacts"
 	"github.com/dcvmail/dcvmail/internal/dcv"
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
 
 // ordersBench is the API handler with the order life on, over a fresh
 // SQLite file with one account.
-func ordersBench(b *testing.B) (http.Handler, *dcv.Service, *store.Store, store.Account) {
+func ordersBench(b *testing.B) (http.Handler, *dcv.Service, *store.Store, model.Account) {
 	b.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, store.SQLiteURL(filepath.Join(b.TempDir(), "bench.db")))
@@ -51,7 +52,7 @@ func ordersBench(b *testing.B) (http.Handler, *dcv.Service, *store.Store, store.
 	}
 	svc.EnableOrders(dcv.OrdersConfig{Catalog: catalog.Builtin(), CA: authority, Log: slog.New(slog.DiscardHandler)})
 	hash, _ := accounts.HashPassword(alicePass, rand.Reader)
-	acct, err := st.CreateAccount(ctx, store.Account{Login: alice, PasswordHash: hash, Created: time.Now()})
+	acct, err := st.CreateAccount(ctx, model.Account{Login: alice, PasswordHash: hash, Created: time.Now()})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/dcvmail/dcvmail/internal/contacts/dnstest"
 	"github.com/dcvmail/dcvmail/internal/dcvtest"
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/pgtest"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
@@ -131,7 +132,7 @@ func TestApplyCreditAndCustomerPays(t *testing.T) {
 	f := newFixture(t, dcvtest.Options{HTTPListen: true})
 	ctx := context.Background()
 	acct, _ := f.Store.AccountByLogin(ctx, alice)
-	if err := f.Store.SetBilling(ctx, acct.ID, store.Billing{Limited: true, CreditCents: 1500}); err != nil {
+	if err := f.Store.SetBilling(ctx, acct.ID, model.Billing{Limited: true, CreditCents: 1500}); err != nil {
 		t.Fatal(err)
 	}
 	csrPEM, _ := newCSR(t, "shop.example.com")
@@ -156,7 +157,7 @@ func TestApplyCreditAndCustomerPays(t *testing.T) {
 	if b.CreditCents != 500 {
 		t.Fatalf("credit after one 10.00 order: %d cents", b.CreditCents)
 	}
-	f.Store.SetBilling(ctx, acct.ID, store.Billing{CustomerPays: true})
+	f.Store.SetBilling(ctx, acct.ID, model.Billing{CustomerPays: true})
 	got = apply("showCertificateID", "Y")
 	if got.Get("errorCode") != "1" || got.Get("certificateID") == "" {
 		t.Fatalf("customer pays: %v", got)
@@ -257,7 +258,7 @@ func TestIssuedOnceAcrossNodes(t *testing.T) {
 		}
 		wg.Wait()
 		certs, _ := a.Store.CertificatesOfOrder(ctx, number)
-		if issued.Load() != 1 || len(certs) != 1 || certs[0].State != store.CertIssued {
+		if issued.Load() != 1 || len(certs) != 1 || certs[0].State != model.CertIssued {
 			t.Fatalf("order %d: issued %d times, certificates %+v", number, issued.Load(), certs)
 		}
 	}

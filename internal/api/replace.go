@@ -7,6 +7,7 @@ import (
 
 	"github.com/dcvmail/dcvmail/internal/csr"
 	"github.com/dcvmail/dcvmail/internal/dcv"
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/wire"
 )
 
@@ -43,7 +44,7 @@ func (h *Handler) replace(w http.ResponseWriter, r *http.Request, c *call) {
 		CSR:           a.str("csr"),
 		DomainNames:   strings.Fields(a.str("domainNames")),
 		PrimaryDomain: a.str("primaryDomainName"),
-		Method:        a.str("dcvMethod"),
+		Method:        model.Method(a.str("dcvMethod")),
 		Address:       a.str("dcvEmailAddress"),
 		UniqueValue:   a.str("uniqueValue"),
 	}}

@@ -26,6 +26,7 @@ import (
 	"github.com/dcvmail/dcvmail/internal/contacts"
 	"github.com/dcvmail/dcvmail/internal/dcv"
 	"github.com/dcvmail/dcvmail/internal/dcvtest"
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
 
@@ -138,7 +139,7 @@ func newHandlerFixture(t *testing.T, limit api.RequestLimit, logOut io.Writer) *
 	}
 	for login, pw := range map[string]string{alice: alicePass, bob: bobPass} {
 		hash, _ := accounts.HashPassword(pw, rand.Reader)
-		if _, err := st.CreateAccount(ctx, store.Account{Login: login, PasswordHash: hash, Created: fake.Now()}); err != nil {
+		if _, err := st.CreateAccount(ctx, model.Account{Login: login, PasswordHash: hash, Created: fake.Now()}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -354,13 +355,13 @@ func TestThousandParallelWrongPasswordsStayWithinMemory(t *testing.T) {
 }
 
 // memoryAccounts serves accounts from a map.
-type memoryAccounts map[string]store.Account
+type memoryAccounts map[string]model.Account
 
-func (m memoryAccounts) AccountByLogin(_ context.Context, login string) (store.Account, error) {
+func (m memoryAccounts) AccountByLogin(_ context.Context, login string) (model.Account, error) {
 	if a, ok := m[login]; ok {
 		return a, nil
 	}
-	return store.Account{}, store.ErrNotFound
+	return model.Account{}, model.ErrNotFound
 }
 
 // issue 7: nothing secret reaches the log. A whole run through the real
@@ -472,7 +473,7 @@ func TestPanicLogHoldsNoPassword(t *testing.T) {
 		t.Fatal(err)
 	}
 	hash, _ := accounts.HashPassword(alicePass, rand.Reader)
-	if _, err := st.CreateAccount(ctx, store.Account{Login: alice, PasswordHash: hash, Created: time.Now()}); err != nil {
+	if _, err := st.CreateAccount(ctx, model.Account{Login: alice, PasswordHash: hash, Created: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	log := &logBuffer{}

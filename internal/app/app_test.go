@@ -13,6 +13,7 @@ import (
 	"github.com/dcvmail/dcvmail/internal/accounts"
 	"github.com/dcvmail/dcvmail/internal/dcv"
 	"github.com/dcvmail/dcvmail/internal/mail"
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/pgtest"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
@@ -129,7 +130,7 @@ func TestPutTemplateRules(t *testing.T) {
 			t.Errorf("PutTemplate(%d, %+v, %v): %v", tt.id, tt.t, tt.logins, err)
 		}
 	}
-	if _, err := a.Store.UsableTemplate(ctx, 7, ann.ID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := a.Store.UsableTemplate(ctx, 7, ann.ID); !errors.Is(err, model.ErrNotFound) {
 		t.Fatalf("a refused template was stored: %v", err)
 	}
 	if err := a.DCV.PutTemplate(ctx, 7, good, []string{"ann"}); err != nil {

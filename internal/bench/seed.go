@@ -12,6 +12,7 @@ import (
 	"github.com/dcvmail/dcvmail/internal/accounts"
 	"github.com/dcvmail/dcvmail/internal/contacts"
 	"github.com/dcvmail/dcvmail/internal/mail"
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/server"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
@@ -103,10 +104,10 @@ func seed(ctx context.Context, app *server.App, f *fixture, accountsN, orders in
 				recipient := "admin@" + fqdn
 				r := proto.render(number, fqdn, code)
 				chunk[j] = store.SeedOrder{
-					Order: store.Order{Number: number, AccountID: ids[(done+j)%len(ids)], BaseNumber: number, Status: store.OrderActive, Created: now},
-					Domains: []store.Domain{{Position: 1, Name: fqdn, FQDN: fqdn, Method: store.MethodEmail,
+					Order: model.Order{Number: number, AccountID: ids[(done+j)%len(ids)], BaseNumber: number, Status: model.OrderActive, Created: now},
+					Domains: []model.Domain{{Position: 1, Name: fqdn, FQDN: fqdn, Method: model.MethodEmail,
 						Recipient: recipient, Source: string(contacts.Constructed)}},
-					Email: store.Email{OrderNumber: number, Recipient: recipient, CodeHash: hash,
+					Email: model.Email{OrderNumber: number, Recipient: recipient, CodeHash: hash,
 						Subject: r.Subject, Text: r.Text, HTML: r.HTML, Created: now, Expires: expires},
 					MessageID: randomHex(16) + "@bench.dcvmail.invalid",
 				}
@@ -170,10 +171,10 @@ func (p prototype) render(number int64, fqdn, code string) mail.Rendered {
 // seedBacklog queues n deliveries of the fixture's emails (cycling through
 // them) in one transaction: the outbox worker's work for the delivery step.
 func seedBacklog(ctx context.Context, st *store.Store, f *fixture, n int, now time.Time) error {
-	ds := make([]store.Delivery, n)
+	ds := make([]model.Delivery, n)
 	for i := range ds {
 		k := i % len(f.emailIDs)
-		ds[i] = store.Delivery{EmailID: f.emailIDs[k], Recipient: f.recipient(k), MessageID: randomHex(16) + "@bench.dcvmail.invalid", Created: now}
+		ds[i] = model.Delivery{EmailID: f.emailIDs[k], Recipient: f.recipient(k), MessageID: randomHex(16) + "@bench.dcvmail.invalid", Created: now}
 	}
 	return st.SeedDeliveries(ctx, ds)
 }

@@ -19,7 +19,7 @@ import (
 	"github.com/dcvmail/dcvmail/internal/config"
 	"github.com/dcvmail/dcvmail/internal/dcv"
 	"github.com/dcvmail/dcvmail/internal/mail"
-	"github.com/dcvmail/dcvmail/internal/store"
+	"github.com/dcvmail/dcvmail/internal/model"
 )
 
 // app is the opened domain (internal/app, the one assembly).
@@ -93,13 +93,11 @@ func databaseThere(c config.Common, file string, src config.Sources) error {
 
 // schemaThere refuses a PostgreSQL database in which dcvmail never ran.
 func schemaThere(ctx context.Context, url string, src config.Sources) error {
-	st, err := store.Open(ctx, url)
+	ok, err := appkg.HoldsData(ctx, url)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	var n int
-	if err := st.QueryRow(ctx, `SELECT COUNT(*) FROM settings`, &n); err != nil {
+	if !ok {
 		return fmt.Errorf("%s: the database holds no dcvmail data (dcvmail migrate or dcvmail serve creates it)", src.Name("db"))
 	}
 	return nil
@@ -161,10 +159,10 @@ func addTemplate(ctx context.Context, a *app, id int64, t mail.Template, logins 
 }
 
 // mailFilter selects messages of the built-in mailbox.
-type mailFilter = store.MailFilter
+type mailFilter = model.MailFilter
 
 // capturedMail is one message of the built-in mailbox.
-type capturedMail = store.CapturedMail
+type capturedMail = model.CapturedMail
 
 // listMail lists the built-in mailbox's messages, oldest first.
 func listMail(ctx context.Context, a *app, f mailFilter) ([]capturedMail, error) {

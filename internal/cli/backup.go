@@ -11,8 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	appkg "github.com/dcvmail/dcvmail/internal/app"
 	"github.com/dcvmail/dcvmail/internal/config"
-	"github.com/dcvmail/dcvmail/internal/store"
 )
 
 var backupCmd = &command{
@@ -39,7 +39,7 @@ back it up apart; a restore needs it to send the messages waiting then.`,
 	},
 }
 
-// runBackup copies the database of c to the file to (store.Backup). It
+// runBackup copies the database of c to the file to (appkg.Backup). It
 // neither migrates nor writes the database it copies.
 func runBackup(ctx context.Context, c config.Common, to string, env Env) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
@@ -53,14 +53,9 @@ func runBackup(ctx context.Context, c config.Common, to string, env Env) error {
 			return fmt.Errorf("backup: no database at %s: %w", path, err)
 		}
 	}
-	st, err := store.Open(ctx, url)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
 	start := time.Now()
-	if err := st.Backup(ctx, to); err != nil {
-		if errors.Is(err, store.ErrBackupPostgres) {
+	if err := appkg.Backup(ctx, url, to); err != nil {
+		if errors.Is(err, appkg.ErrBackupPostgres) {
 			return errors.New("backup: --db is PostgreSQL; back it up with pg_dump or pg_basebackup (docs/operations.md), and keep a copy of the message key file (--message-key-file) apart from it")
 		}
 		return err

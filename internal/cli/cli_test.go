@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/dcvmail/dcvmail/internal/accounts"
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
 
@@ -472,7 +473,7 @@ func TestMailList(t *testing.T) {
 	}
 	// ...captured as the built-in mailbox captures them, at known times.
 	base := time.Date(2026, 3, 15, 10, 0, 0, 0, time.UTC)
-	msgs := []store.CapturedMail{
+	msgs := []model.CapturedMail{
 		{DeliveryID: delivery(0), OrderNumber: orders[0], From: "dcvmail@localhost", To: "admin@example.com", Subject: "DCV for example.com", Text: "code AAA\n", DCVCode: "AAA", Raw: "raw1", Captured: base},
 		{DeliveryID: delivery(1), OrderNumber: orders[0], From: "dcvmail@localhost", To: "Hostmaster@Example.com", Subject: "DCV for example.com", Text: "code BBB\n", DCVCode: "BBB", Raw: "raw2", Captured: base.Add(time.Hour)},
 		{DeliveryID: delivery(2), OrderNumber: orders[1], From: "dcvmail@localhost", To: "admin@example.org", Subject: "DCV for example.org", Text: "code CCC\n", DCVCode: "CCC", Raw: "raw3", Captured: base.Add(2 * time.Hour)},

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/dcvmail/dcvmail/internal/contacts"
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
 
@@ -12,16 +13,16 @@ import (
 // finds every permitted recipient and records each, with its source, as
 // offered to the account now, which is what the 24-hour rule of
 // ResendDCVEmail checks.
-func (s *Service) AddressList(ctx context.Context, account store.Account, fqdn string, product int64) (contacts.List, error) {
+func (s *Service) AddressList(ctx context.Context, account model.Account, fqdn string, product int64) (contacts.List, error) {
 	list, err := s.finder.Find(ctx, fqdn)
 	if err != nil {
 		return contacts.List{}, invalid(ItemDomainName, "not a name that can be validated")
 	}
 	now := s.clock.Now()
 	all := list.All()
-	offers := make([]store.Offer, len(all))
+	offers := make([]model.Offer, len(all))
 	for i, a := range all {
-		offers[i] = store.Offer{
+		offers[i] = model.Offer{
 			AccountID: account.ID,
 			FQDN:      fqdn,
 			Mailbox:   a.Mailbox,

@@ -12,6 +12,7 @@ import (
 	"github.com/dcvmail/dcvmail/internal/catalog"
 	"github.com/dcvmail/dcvmail/internal/contacts"
 	"github.com/dcvmail/dcvmail/internal/csr"
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
 
@@ -60,16 +61,16 @@ const (
 
 // ApplyRequest is a parsed !AutoApplySSL or !AutoApplyOrder call.
 type ApplyRequest struct {
-	Account       store.Account
+	Account       model.Account
 	Product       int64
 	Days          int    // validity asked for; 0 the most
 	CSR           string // as sent
 	DomainNames   []string
 	PrimaryDomain string
-	Method        string   // dcvMethod; "" is EMAIL
-	Address       string   // dcvEmailAddress, normalized
-	Addresses     []string // dcvEmailAddresses: a mailbox or a method per domainNames entry
-	UniqueValue   string   // "" makes one
+	Method        model.Method // dcvMethod; "" is EMAIL
+	Address       string       // dcvEmailAddress, normalized
+	Addresses     []string     // dcvEmailAddresses: a mailbox or a method per domainNames entry
+	UniqueValue   string       // "" makes one
 	Test          bool
 	ForeignNumber string
 	// noReuse: DCV again for every name (a replacement with a new key or
@@ -144,15 +145,15 @@ func (s *Service) Apply(ctx context.Context, r ApplyRequest) (ApplyResult, error
 		if res.CertificateID, err = tx.NextCertificateID(ctx); err != nil {
 			return err
 		}
-		order := store.Order{Number: res.OrderNumber, AccountID: r.Account.ID, BaseNumber: res.OrderNumber, Status: store.OrderActive, Created: now}
+		order := model.Order{Number: res.OrderNumber, AccountID: r.Account.ID, BaseNumber: res.OrderNumber, Status: model.OrderActive, Created: now}
 		if err := tx.CreateOrder(ctx, order, domains); err != nil {
 			return err
 		}
-		if err := tx.SetTerms(ctx, order.Number, store.Terms{Product: r.Product, Days: days, CostCents: int64(res.Cost),
+		if err := tx.SetTerms(ctx, order.Number, model.Terms{Product: r.Product, Days: days, CostCents: int64(res.Cost),
 			UniqueValue: res.UniqueValue, PaymentPending: billing.CustomerPays, Test: r.Test, ForeignOrderNumber: r.ForeignNumber}); err != nil {
 			return err
 		}
-		if err := tx.CreateCertificate(ctx, store.Certificate{ID: res.CertificateID, OrderNumber: order.Number, CSR: req.DER, Names: names, Created: now}); err != nil {
+		if err := tx.CreateCertificate(ctx, model.Certificate{ID: res.CertificateID, OrderNumber: order.Number, CSR: req.DER, Names: names, Created: now}); err != nil {
 			return err
 		}
 		return s.startDCV(ctx, tx, order, domains, r)
@@ -205,19 +206,19 @@ func nameErr(err error) error {
 
 // planDomains makes the order's domains and their DCV methods: dcvMethod
 // for all, or per name from dcvEmailAddresses (an address means EMAIL).
-func planDomains(names []string, r ApplyRequest) ([]store.Domain, error) {
+func planDomains(names []string, r ApplyRequest) ([]model.Domain, error) {
 	if len(r.Addresses) > 0 && len(r.Addresses) != len(names) {
 		return nil, invalid(ItemDCVEmailAddresses, "one entry per name of the order is needed")
 	}
 	method := r.Method
 	if method == "" {
-		method = store.MethodEmail
+		method = model.MethodEmail
 	}
-	out := make([]store.Domain, len(names))
+	out := make([]model.Domain, len(names))
 	for i, n := range names {
-		d := store.Domain{Position: i + 1, Name: n, FQDN: strings.TrimPrefix(n, "*."), Method: method}
+		d := model.Domain{Position: i + 1, Name: n, FQDN: strings.TrimPrefix(n, "*."), Method: method}
 		if len(r.Addresses) > 0 {
-			d.Method = store.MethodEmail
+			d.Method = model.MethodEmail
 			if m, ok := keywordMethod(r.Addresses[i]); ok {
 				d.Method = m
 			}
@@ -229,14 +230,14 @@ func planDomains(names []string, r ApplyRequest) ([]store.Domain, error) {
 
 // keywordMethod maps the method keywords of dcvEmailAddresses (written
 // without underscores) to methods.
-func keywordMethod(v string) (string, bool) {
+func keywordMethod(v string) (model.Method, bool) {
 	switch strings.ToUpper(strings.ReplaceAll(v, "_", "")) {
 	case "HTTPCSRHASH":
-		return store.MethodHTTPCSRHash, true
+		return model.MethodHTTPCSRHash, true
 	case "HTTPSCSRHASH":
-		return store.MethodHTTPSCSRHash, true
+		return model.MethodHTTPSCSRHash, true
 	case "CNAMECSRHASH":
-		return store.MethodCNAMECSRHash, true
+		return model.MethodCNAMECSRHash, true
 	}
 	return "", false
 }
@@ -245,10 +246,10 @@ func keywordMethod(v string) (string, bool) {
 // reuse period, and sends the first DCV email to each address chosen, under
 // the 24-hour rule; the other methods wait for the operator or the test
 // control.
-func (s *Service) startDCV(ctx context.Context, tx *store.Tx, order store.Order, domains []store.Domain, r ApplyRequest) error {
+func (s *Service) startDCV(ctx context.Context, tx *store.Tx, order model.Order, domains []model.Domain, r ApplyRequest) error {
 	now := s.clock.Now()
 	since := now.AddDate(0, 0, -ca.ReusePeriod.At(now))
-	var awaiting []store.Domain
+	var awaiting []model.Domain
 	for _, d := range domains {
 		var at time.Time
 		if !r.noReuse {
@@ -263,12 +264,12 @@ func (s *Service) startDCV(ctx context.Context, tx *store.Tx, order store.Order,
 			}
 			continue
 		}
-		if d.Method != store.MethodEmail {
+		if d.Method != model.MethodEmail {
 			continue
 		}
 		awaiting = append(awaiting, d)
 	}
-	groups := map[string][]store.Domain{}
+	groups := map[string][]model.Domain{}
 	var addrOrder []string
 	for _, d := range awaiting {
 		addr := r.Address

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
 
@@ -21,14 +22,14 @@ type MethodChange struct {
 	// (lowercase, A-labels) with a leading "*." kept; "" stands for the
 	// only domain of a single-domain order.
 	Domain string
-	Method string // store.MethodEmail, store.MethodHTTPCSRHash, ...
-	// Mailbox is the normalized recipient, with store.MethodEmail only.
+	Method model.Method
+	// Mailbox is the normalized recipient, with model.MethodEmail only.
 	Mailbox string
 }
 
 // AutoUpdateRequest is a parsed !AutoUpdateDCV call.
 type AutoUpdateRequest struct {
-	Account         store.Account
+	Account         model.Account
 	OrderNumber     int64 // 0 when not given
 	BaseOrderNumber int64 // 0 when not given
 	Changes         []MethodChange
@@ -36,15 +37,6 @@ type AutoUpdateRequest struct {
 	// newMethods and newDCVEmailAddresses (refusals name those).
 	Plural     bool
 	TemplateID int64 // 0 when not given
-}
-
-// IsMethod reports whether m is a DCV method that AutoUpdateDCV accepts.
-func IsMethod(m string) bool {
-	switch m {
-	case store.MethodEmail, store.MethodHTTPCSRHash, store.MethodHTTPSCSRHash, store.MethodCNAMECSRHash:
-		return true
-	}
-	return false
 }
 
 // AutoUpdate carries out docs/api.md §5: it switches domains of an order
@@ -69,12 +61,12 @@ func (s *Service) AutoUpdate(ctx context.Context, r AutoUpdateRequest) error {
 			return err
 		}
 		order, domains := state.Order, state.Domains
-		if order.Status != store.OrderActive {
+		if order.Status != model.OrderActive {
 			item := ItemOrderNumber
 			if r.OrderNumber == 0 {
 				item = ItemBaseOrderNumber
 			}
-			return invalid(item, "the order is "+order.Status+"; its DCV cannot change")
+			return invalid(item, "the order is "+string(order.Status)+"; its DCV cannot change")
 		}
 		targets, err := matchDomains(domains, r.Changes, domainItem)
 		if err != nil {
@@ -82,7 +74,7 @@ func (s *Service) AutoUpdate(ctx context.Context, r AutoUpdateRequest) error {
 		}
 		// The domains that await validation once the call is done: the
 		// 24-hour rule looks for an offer for one of them.
-		var unvalidated []store.Domain
+		var unvalidated []model.Domain
 		for _, d := range domains {
 			if d.Validated.IsZero() {
 				unvalidated = append(unvalidated, d)
@@ -93,7 +85,7 @@ func (s *Service) AutoUpdate(ctx context.Context, r AutoUpdateRequest) error {
 		var mailboxes []string
 		to := map[string][]recipient{}
 		for i, c := range r.Changes {
-			if c.Method != store.MethodEmail {
+			if c.Method != model.MethodEmail {
 				continue
 			}
 			permitted, err := s.permittedDomains(ctx, tx, r.Account.ID, c.Mailbox, unvalidated, mailboxItem)
@@ -151,8 +143,8 @@ func (s *Service) AutoUpdate(ctx context.Context, r AutoUpdateRequest) error {
 // matchDomains finds the domain of the order that each change names, in
 // the changes' order. Names compare after normalization, a leading "*."
 // included, so that example.com and *.example.com stay apart.
-func matchDomains(domains []store.Domain, changes []MethodChange, item string) ([]store.Domain, error) {
-	out := make([]store.Domain, len(changes))
+func matchDomains(domains []model.Domain, changes []MethodChange, item string) ([]model.Domain, error) {
+	out := make([]model.Domain, len(changes))
 	for i, c := range changes {
 		j := 0
 		if c.Domain == "" {
@@ -160,11 +152,11 @@ func matchDomains(domains []store.Domain, changes []MethodChange, item string) (
 				return nil, &Error{Kind: Missing, Item: ItemDomainName,
 					Detail: "the order has several domains; name one with domainName, or several with domainNames"}
 			}
-		} else if j = slices.IndexFunc(domains, func(d store.Domain) bool { return domainKey(d) == c.Domain }); j < 0 {
+		} else if j = slices.IndexFunc(domains, func(d model.Domain) bool { return domainKey(d) == c.Domain }); j < 0 {
 			return nil, invalid(item, c.Domain+" is not a domain of this order")
 		}
 		d := domains[j]
-		if slices.ContainsFunc(out[:i], func(o store.Domain) bool { return o.Position == d.Position }) {
+		if slices.ContainsFunc(out[:i], func(o model.Domain) bool { return o.Position == d.Position }) {
 			return nil, invalid(item, d.Name+" is named twice")
 		}
 		if !d.Validated.IsZero() {
@@ -177,7 +169,7 @@ func matchDomains(domains []store.Domain, changes []MethodChange, item string) (
 
 // domainKey is how AutoUpdateDCV names a domain of an order: its normalized
 // FQDN with the leading "*." of a wildcard kept.
-func domainKey(d store.Domain) string {
+func domainKey(d model.Domain) string {
 	if strings.HasPrefix(d.Name, "*.") {
 		return "*." + d.FQDN
 	}

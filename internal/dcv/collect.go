@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/dcvmail/dcvmail/internal/catalog"
-	"github.com/dcvmail/dcvmail/internal/store"
+	"github.com/dcvmail/dcvmail/internal/model"
 )
 
 // The statuses of CollectSSL (docs/api.md, CollectSSL).
@@ -22,15 +22,15 @@ const (
 
 // Collected is an order as CollectSSL reports it.
 type Collected struct {
-	Order   store.Order
-	Terms   store.Terms
+	Order   model.Order
+	Terms   model.Terms
 	Product catalog.Product
-	Domains []store.Domain
+	Domains []model.Domain
 	Status  int
 	// Cert is the certificate answered (the one asked for by
 	// certificateID, or the order's newest issued one); Leaf is it parsed
 	// when issued.
-	Cert  store.Certificate
+	Cert  model.Certificate
 	Leaf  *x509.Certificate
 	Chain []*x509.Certificate // root first
 }
@@ -39,7 +39,7 @@ type Collected struct {
 // base order number) or one certificate (by certificateID). An order whose
 // issuance waits only for a retry (a CAA record that forbade it, or a
 // failed lookup) is tried again first.
-func (s *Service) Collect(ctx context.Context, account store.Account, number, base, certificateID int64) (Collected, error) {
+func (s *Service) Collect(ctx context.Context, account model.Account, number, base, certificateID int64) (Collected, error) {
 	if s.orders == nil {
 		return Collected{}, errNoOrders
 	}
@@ -52,7 +52,7 @@ func (s *Service) Collect(ctx context.Context, account store.Account, number, ba
 		c.Order, err = s.accountOrder(ctx, account.ID, number, ItemOrderNumber)
 	default:
 		number, err = s.store.NewestInChain(ctx, account.ID, base)
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, model.ErrNotFound) {
 			return c, invalid(ItemBaseOrderNumber, "no such order for this account")
 		} else if err == nil {
 			c.Order, err = s.accountOrder(ctx, account.ID, number, ItemBaseOrderNumber)
@@ -83,7 +83,7 @@ func (s *Service) Collect(ctx context.Context, account store.Account, number, ba
 		c.Cert = newestIssued(certs)
 	}
 	c.Status = collectStatus(c)
-	if c.Cert.State == store.CertIssued {
+	if c.Cert.State == model.CertIssued {
 		if c.Leaf, err = x509.ParseCertificate(c.Cert.DER); err != nil {
 			return c, err
 		}
@@ -93,27 +93,27 @@ func (s *Service) Collect(ctx context.Context, account store.Account, number, ba
 }
 
 // newestIssued is the newest issued certificate, else the newest request.
-func newestIssued(certs []store.Certificate) store.Certificate {
+func newestIssued(certs []model.Certificate) model.Certificate {
 	for i := len(certs) - 1; i >= 0; i-- {
-		if certs[i].State == store.CertIssued {
+		if certs[i].State == model.CertIssued {
 			return certs[i]
 		}
 	}
 	if len(certs) == 0 {
-		return store.Certificate{}
+		return model.Certificate{}
 	}
 	return certs[len(certs)-1]
 }
 
 func collectStatus(c Collected) int {
 	switch {
-	case c.Order.Status != store.OrderActive || !c.Terms.Refunded.IsZero() || c.Cert.State == store.CertRejected:
+	case c.Order.Status != model.OrderActive || !c.Terms.Refunded.IsZero() || c.Cert.State == model.CertRejected:
 		return CollectRejected
 	case c.Terms.PaymentPending:
 		return CollectPayment
-	case c.Cert.State == store.CertIssued && !c.Cert.Revoked.IsZero():
+	case c.Cert.State == model.CertIssued && !c.Cert.Revoked.IsZero():
 		return CollectRevoked
-	case c.Cert.State == store.CertIssued:
+	case c.Cert.State == model.CertIssued:
 		return CollectIssued
 	}
 	return CollectProcessing
@@ -121,9 +121,9 @@ func collectStatus(c Collected) int {
 
 // accountOrder reads an order of the account; a missing one and another
 // account's are refused alike, on item.
-func (s *Service) accountOrder(ctx context.Context, accountID, number int64, item string) (store.Order, error) {
+func (s *Service) accountOrder(ctx context.Context, accountID, number int64, item string) (model.Order, error) {
 	o, err := s.store.Order(ctx, accountID, number)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		return o, invalid(item, "no such order for this account")
 	}
 	return o, err
@@ -131,15 +131,15 @@ func (s *Service) accountOrder(ctx context.Context, accountID, number int64, ite
 
 // certificateOf reads a certificate by certificateID and its order, which
 // must be the account's.
-func (s *Service) certificateOf(ctx context.Context, accountID, id int64) (store.Certificate, store.Order, error) {
+func (s *Service) certificateOf(ctx context.Context, accountID, id int64) (model.Certificate, model.Order, error) {
 	c, err := s.store.CertificateByID(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return c, store.Order{}, invalid(ItemCertificateID, "no such certificate for this account")
+	if errors.Is(err, model.ErrNotFound) {
+		return c, model.Order{}, invalid(ItemCertificateID, "no such certificate for this account")
 	} else if err != nil {
-		return c, store.Order{}, err
+		return c, model.Order{}, err
 	}
 	o, err := s.store.Order(ctx, accountID, c.OrderNumber)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		return c, o, invalid(ItemCertificateID, "no such certificate for this account")
 	}
 	return c, o, err

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
 
@@ -190,7 +191,7 @@ func (s *Service) Confirm(ctx context.Context, r ConfirmRequest) (Confirmation, 
 func (s *Service) judge(ctx context.Context, tx *store.Tx, r ConfirmRequest, code, hash string, now time.Time) (Confirmation, error) {
 	rejected := Confirmation{Outcome: Rejected}
 	e, err := tx.EmailByCode(ctx, r.OrderNumber, hash)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		return rejected, nil
 	} else if err != nil {
 		return Confirmation{}, err
@@ -203,7 +204,7 @@ func (s *Service) judge(ctx context.Context, tx *store.Tx, r ConfirmRequest, cod
 	if err != nil {
 		return Confirmation{}, err
 	}
-	if order.Status != store.OrderActive {
+	if order.Status != model.OrderActive {
 		return Confirmation{Outcome: OrderClosed}, nil
 	}
 	domains, err := tx.Domains(ctx, r.OrderNumber)
@@ -237,7 +238,7 @@ func (s *Service) judge(ctx context.Context, tx *store.Tx, r ConfirmRequest, cod
 		if n != int64(len(live)) {
 			return Confirmation{}, errors.New("dcv: confirm: the domains changed under the transaction")
 		}
-		if _, err := tx.RecordConfirmation(ctx, store.Confirmation{
+		if _, err := tx.RecordConfirmation(ctx, model.Confirmation{
 			OrderNumber: r.OrderNumber,
 			EmailID:     e.ID,
 			Domains:     live,
@@ -261,7 +262,7 @@ func (s *Service) judge(ctx context.Context, tx *store.Tx, r ConfirmRequest, cod
 
 // Confirmations lists the evidence of an order's confirmations, oldest
 // first (for `dcvmail order show`).
-func (s *Service) Confirmations(ctx context.Context, orderNumber int64) ([]store.Confirmation, error) {
+func (s *Service) Confirmations(ctx context.Context, orderNumber int64) ([]model.Confirmation, error) {
 	return s.store.ConfirmationsOfOrder(ctx, orderNumber)
 }
 

@@ -4,14 +4,14 @@ import (
 	"context"
 	"time"
 
-	"github.com/dcvmail/dcvmail/internal/store"
+	"github.com/dcvmail/dcvmail/internal/model"
 )
 
 // DomainState is the DCV state of one domain of an order, for
 // GetMDCDomainDetails (docs/api.md §4).
 type DomainState struct {
 	Name      string // as ordered, e.g. *.example.com
-	Method    string // EMAIL, HTTP_CSR_HASH, ...
+	Method    model.Method
 	Validated time.Time
 	// Recipient is the address of the domain's live DCV email ("" when
 	// none).
@@ -30,7 +30,7 @@ type DomainState struct {
 // DomainStates reads the DCV state of every domain of an order of the
 // account, as ordered. A missing order and another account's are refused
 // alike (Invalid on orderNumber).
-func (s *Service) DomainStates(ctx context.Context, account store.Account, number int64) ([]DomainState, error) {
+func (s *Service) DomainStates(ctx context.Context, account model.Account, number int64) ([]DomainState, error) {
 	d, err := s.Details(ctx, account.ID, number)
 	if err != nil {
 		return nil, err
@@ -46,7 +46,7 @@ func (s *Service) DomainStates(ctx context.Context, account store.Account, numbe
 			lastSent[dl.EmailID] = dl.Sent
 		}
 	}
-	lastAttempt := map[int64]store.Attempt{} // email id -> newest attempt
+	lastAttempt := map[int64]model.Attempt{} // email id -> newest attempt
 	for _, a := range d.Attempts {
 		lastAttempt[emailOf[a.DeliveryID]] = a
 	}
@@ -56,9 +56,9 @@ func (s *Service) DomainStates(ctx context.Context, account store.Account, numbe
 		if id := dom.CurrentEmailID; id != 0 {
 			st.LastSentAt = lastSent[id]
 			if a, tried := lastAttempt[id]; tried {
-				st.LastDelivery, st.LastReply = a.Outcome, ResellerReply(a.Outcome, a.Reply)
+				st.LastDelivery, st.LastReply = string(a.Outcome), ResellerReply(a.Outcome, a.Reply)
 			} else if queued[id] {
-				st.LastDelivery = store.OutboxPending
+				st.LastDelivery = string(model.DeliveryPending)
 			}
 		}
 		out[i] = st

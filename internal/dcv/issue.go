@@ -10,6 +10,7 @@ import (
 	"github.com/dcvmail/dcvmail/internal/ca"
 	"github.com/dcvmail/dcvmail/internal/catalog"
 	"github.com/dcvmail/dcvmail/internal/contacts"
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
 
@@ -45,7 +46,7 @@ func (s *Service) TryIssue(ctx context.Context, number int64) (bool, error) {
 		return false, err
 	}
 	product, ok := o.Catalog.Lookup(int(terms.Product))
-	if !ok || order.Status != store.OrderActive || terms.PaymentPending || !terms.Refunded.IsZero() {
+	if !ok || order.Status != model.OrderActive || terms.PaymentPending || !terms.Refunded.IsZero() {
 		return false, nil
 	}
 	if product.OrganizationValidated() && terms.OrgValidated.IsZero() {
@@ -94,13 +95,13 @@ func (s *Service) TryIssue(ctx context.Context, number int64) (bool, error) {
 
 // pendingCertificate is the order's newest certificate request if it is
 // pending.
-func (s *Service) pendingCertificate(ctx context.Context, number int64) (store.Certificate, bool, error) {
+func (s *Service) pendingCertificate(ctx context.Context, number int64) (model.Certificate, bool, error) {
 	certs, err := s.store.CertificatesOfOrder(ctx, number)
 	if err != nil || len(certs) == 0 {
-		return store.Certificate{}, false, err
+		return model.Certificate{}, false, err
 	}
 	last := certs[len(certs)-1]
-	return last, last.State == store.CertPending, nil
+	return last, last.State == model.CertPending, nil
 }
 
 // checkCAA checks every name; the first that does not permit decides.

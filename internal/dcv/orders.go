@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/dcvmail/dcvmail/internal/contacts"
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
 
@@ -30,13 +31,13 @@ func (s *Service) CreateOrder(ctx context.Context, n NewOrder) (int64, error) {
 	if len(n.Domains) == 0 {
 		return 0, badOrder("an order needs at least one domain")
 	}
-	domains := make([]store.Domain, len(n.Domains))
+	domains := make([]model.Domain, len(n.Domains))
 	for i, name := range n.Domains {
 		fqdn, err := contacts.Normalize(name)
 		if err != nil {
 			return 0, badOrder("domain %q: not a name that can be validated", name)
 		}
-		domains[i] = store.Domain{Position: i + 1, Name: name, FQDN: fqdn, Method: store.MethodEmail}
+		domains[i] = model.Domain{Position: i + 1, Name: name, FQDN: fqdn, Method: model.MethodEmail}
 	}
 	var mailbox string
 	var to []recipient
@@ -50,7 +51,7 @@ func (s *Service) CreateOrder(ctx context.Context, n NewOrder) (int64, error) {
 		}
 	}
 	account, err := s.store.AccountByLogin(ctx, n.Login)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		return 0, badOrder("no account %q", n.Login)
 	} else if err != nil {
 		return 0, err
@@ -65,17 +66,17 @@ func (s *Service) CreateOrder(ctx context.Context, n NewOrder) (int64, error) {
 		base := number
 		if n.BaseOrder != 0 {
 			first, err := tx.Order(ctx, account.ID, n.BaseOrder)
-			if errors.Is(err, store.ErrNotFound) {
+			if errors.Is(err, model.ErrNotFound) {
 				return badOrder("no order %d in account %q", n.BaseOrder, n.Login)
 			} else if err != nil {
 				return err
 			}
 			base = first.BaseNumber
 		}
-		order := store.Order{Number: number, AccountID: account.ID, BaseNumber: base, Status: store.OrderActive, Created: s.clock.Now()}
+		order := model.Order{Number: number, AccountID: account.ID, BaseNumber: base, Status: model.OrderActive, Created: s.clock.Now()}
 		if err := tx.CreateOrder(ctx, order, domains); err != nil {
-			if errors.Is(err, store.ErrExists) {
-				return fmt.Errorf("order %d: %w", number, store.ErrExists)
+			if errors.Is(err, model.ErrExists) {
+				return fmt.Errorf("order %d: %w", number, model.ErrExists)
 			}
 			return err
 		}
@@ -95,7 +96,7 @@ func (s *Service) CreateOrder(ctx context.Context, n NewOrder) (int64, error) {
 
 // recipientsFor is the operator's check of a first recipient: the domains
 // for which mailbox is a constructed address or a DNS contact found now.
-func (s *Service) recipientsFor(ctx context.Context, mailbox string, domains []store.Domain) ([]recipient, error) {
+func (s *Service) recipientsFor(ctx context.Context, mailbox string, domains []model.Domain) ([]recipient, error) {
 	var to []recipient
 	for _, d := range domains {
 		if contacts.IsConstructedFor(mailbox, d.FQDN) {
@@ -120,17 +121,17 @@ func (s *Service) recipientsFor(ctx context.Context, mailbox string, domains []s
 // OrderDetails is everything known of an order, for `dcvmail order show`,
 // GetMDCDomainDetails and the evidence trail.
 type OrderDetails struct {
-	Order         store.Order
-	Account       store.Account
-	Domains       []store.Domain
-	Emails        []store.Email
-	Deliveries    []store.Delivery
-	Attempts      []store.Attempt
-	Confirmations []store.Confirmation
+	Order         model.Order
+	Account       model.Account
+	Domains       []model.Domain
+	Emails        []model.Email
+	Deliveries    []model.Delivery
+	Attempts      []model.Attempt
+	Confirmations []model.Confirmation
 	// Terms and Certificates: what an API order bought and its
 	// certificates (none for the operator's orders).
-	Terms        store.Terms
-	Certificates []store.Certificate
+	Terms        model.Terms
+	Certificates []model.Certificate
 }
 
 // Details reads an order with its domains, emails and deliveries. With
@@ -143,7 +144,7 @@ func (s *Service) Details(ctx context.Context, accountID, number int64) (OrderDe
 	} else {
 		d.Order, err = s.store.Order(ctx, accountID, number)
 	}
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		return d, invalid(ItemOrderNumber, "no such order for this account")
 	} else if err != nil {
 		return d, err

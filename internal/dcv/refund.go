@@ -7,6 +7,7 @@ import (
 
 	"github.com/dcvmail/dcvmail/internal/ca"
 	"github.com/dcvmail/dcvmail/internal/catalog"
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
 
@@ -17,7 +18,7 @@ const RefundWindow = 30 * 24 * time.Hour
 // order, for single-domain and wildcard products, the order is cancelled,
 // an issued certificate revoked (cessationOfOperation), a pending request
 // rejected and the price given back to the account's credit, together.
-func (s *Service) Refund(ctx context.Context, account store.Account, number int64) error {
+func (s *Service) Refund(ctx context.Context, account model.Account, number int64) error {
 	if s.orders == nil {
 		return errNoOrders
 	}
@@ -26,7 +27,7 @@ func (s *Service) Refund(ctx context.Context, account store.Account, number int6
 	}
 	return s.store.Tx(ctx, func(tx *store.Tx) error {
 		order, err := tx.Order(ctx, account.ID, number)
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, model.ErrNotFound) {
 			return invalid(ItemOrderNumber, "no such order for this account")
 		} else if err != nil {
 			return err
@@ -38,7 +39,7 @@ func (s *Service) Refund(ctx context.Context, account store.Account, number int6
 		switch {
 		case !terms.Refunded.IsZero():
 			return errRefunded
-		case order.Status != store.OrderActive:
+		case order.Status != model.OrderActive:
 			return errRejected
 		}
 		product, ok := s.orders.Catalog.Lookup(int(terms.Product))
@@ -51,7 +52,7 @@ func (s *Service) Refund(ctx context.Context, account store.Account, number int6
 		}
 		// First, and conditional: of two refunds at once, one marks the
 		// order and the other finds it marked (the credit goes back once).
-		if err := tx.MarkRefunded(ctx, number, now); errors.Is(err, store.ErrNotFound) {
+		if err := tx.MarkRefunded(ctx, number, now); errors.Is(err, model.ErrNotFound) {
 			return errRefunded
 		} else if err != nil {
 			return err
@@ -68,7 +69,7 @@ func (s *Service) Refund(ctx context.Context, account store.Account, number int6
 				return err
 			}
 		}
-		if err := tx.SetOrderStatus(ctx, number, store.OrderCancelled); err != nil {
+		if err := tx.SetOrderStatus(ctx, number, model.OrderCancelled); err != nil {
 			return err
 		}
 		if terms.PaymentPending {

@@ -11,6 +11,7 @@ import (
 	"github.com/dcvmail/dcvmail/internal/ca"
 	"github.com/dcvmail/dcvmail/internal/catalog"
 	"github.com/dcvmail/dcvmail/internal/csr"
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
 
@@ -55,7 +56,7 @@ func (s *Service) Replace(ctx context.Context, r ReplaceRequest) (ReplaceResult,
 		if !ok {
 			return invalid(ItemOrderNumber, "the order was not placed through the API")
 		}
-		if state.Status != store.OrderActive || !terms.Refunded.IsZero() {
+		if state.Status != model.OrderActive || !terms.Refunded.IsZero() {
 			return errRejected
 		}
 		certs, err := tx.CertificatesOfOrder(ctx, state.Number)
@@ -65,9 +66,9 @@ func (s *Service) Replace(ctx context.Context, r ReplaceRequest) (ReplaceResult,
 		last := certs[len(certs)-1]
 		now := s.clock.Now()
 		switch {
-		case last.State == store.CertPending:
+		case last.State == model.CertPending:
 			return errBeingIssued
-		case last.State == store.CertIssued && now.After(last.NotAfter):
+		case last.State == model.CertIssued && now.After(last.NotAfter):
 			return errExpired
 		}
 		text := r.CSR
@@ -92,7 +93,7 @@ func (s *Service) Replace(ctx context.Context, r ReplaceRequest) (ReplaceResult,
 		if res.UniqueValue == "" {
 			res.UniqueValue = terms.UniqueValue
 		}
-		if err := tx.CreateCertificate(ctx, store.Certificate{ID: res.CertificateID, OrderNumber: state.Number, CSR: req.DER, Names: names, Created: now}); err != nil {
+		if err := tx.CreateCertificate(ctx, model.Certificate{ID: res.CertificateID, OrderNumber: state.Number, CSR: req.DER, Names: names, Created: now}); err != nil {
 			return err
 		}
 		if reusable(last, req, names, state.Domains, now) {
@@ -118,8 +119,8 @@ func (s *Service) Replace(ctx context.Context, r ReplaceRequest) (ReplaceResult,
 
 // reusable: the same key and the same names as an issued certificate, and
 // every domain's validation still within the reuse period.
-func reusable(last store.Certificate, req *csr.Request, names []string, domains []store.Domain, now time.Time) bool {
-	if last.State != store.CertIssued || !slices.Equal(last.Names, names) {
+func reusable(last model.Certificate, req *csr.Request, names []string, domains []model.Domain, now time.Time) bool {
+	if last.State != model.CertIssued || !slices.Equal(last.Names, names) {
 		return false
 	}
 	old, err := x509.ParseCertificateRequest(last.CSR)

@@ -3,7 +3,7 @@ package dcv
 import (
 	"regexp"
 
-	"github.com/dcvmail/dcvmail/internal/store"
+	"github.com/dcvmail/dcvmail/internal/model"
 )
 
 // RelayUnreachable is what a reseller is shown of a delivery attempt that
@@ -19,8 +19,8 @@ var remoteReply = regexp.MustCompile(`^(?:[a-z ]{1,20}: )?[2-5][0-9][0-9][ -]`)
 // ResellerReply is the part of a recorded delivery reply that a reseller
 // may see: a sent message's reply, or a remote mail server's reply as it
 // was given; any other failure becomes RelayUnreachable.
-func ResellerReply(outcome, reply string) string {
-	if reply == "" || outcome == store.OutboxSent || remoteReply.MatchString(reply) {
+func ResellerReply(outcome model.Outcome, reply string) string {
+	if reply == "" || outcome == model.OutcomeSent || remoteReply.MatchString(reply) {
 		return reply
 	}
 	return RelayUnreachable

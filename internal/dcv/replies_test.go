@@ -1,11 +1,18 @@
 package dcv
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/dcvmail/dcvmail/internal/model"
+)
 
 // Issue 16, item 8: resellers see a remote server's reply, never a local
 // failure's detail.
 func TestResellerReply(t *testing.T) {
-	for _, tc := range []struct{ outcome, reply, want string }{
+	for _, tc := range []struct {
+		outcome     model.Outcome
+		reply, want string
+	}{
 		{"retry", "smtp: connect: dial tcp 127.0.0.1:19026: connect: connection refused", RelayUnreachable},
 		{"failed", "tls: failed to verify certificate: x509: certificate signed by unknown authority", RelayUnreachable},
 		{"retry", "rcpt: 451 4.7.1 greylisted, try again", "rcpt: 451 4.7.1 greylisted, try again"},

@@ -7,12 +7,13 @@ import (
 	"slices"
 
 	"github.com/dcvmail/dcvmail/internal/contacts"
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
 
 // ResendRequest is a parsed !ResendDCVEmail call.
 type ResendRequest struct {
-	Account         store.Account
+	Account         model.Account
 	OrderNumber     int64  // 0 when not given
 	BaseOrderNumber int64  // 0 when not given
 	Recipient       string // normalized mailbox; "" when not given
@@ -53,7 +54,7 @@ func (s *Service) Resend(ctx context.Context, r ResendRequest) error {
 			tmplID = r.TemplateID
 		}
 		// Rule 4: without an address, resend what was last sent.
-		var live []store.Email
+		var live []model.Email
 		if r.Recipient == "" {
 			if live, err = liveEmails(state, awaiting); err != nil {
 				return err
@@ -101,39 +102,39 @@ func (s *Service) Resend(ctx context.Context, r ResendRequest) error {
 // resolveOrder finds the order a call names (rule 1), with its domains and
 // live emails, locking its row. A missing order and another account's are
 // refused alike.
-func (s *Service) resolveOrder(ctx context.Context, tx *store.Tx, accountID, number, base int64) (store.OrderState, error) {
+func (s *Service) resolveOrder(ctx context.Context, tx *store.Tx, accountID, number, base int64) (model.OrderState, error) {
 	item := ItemOrderNumber
 	if number == 0 {
 		item = ItemBaseOrderNumber
 		n, err := tx.NewestInChain(ctx, accountID, base)
-		if errors.Is(err, store.ErrNotFound) {
-			return store.OrderState{}, invalid(item, "no such order for this account")
+		if errors.Is(err, model.ErrNotFound) {
+			return model.OrderState{}, invalid(item, "no such order for this account")
 		}
 		if err != nil {
-			return store.OrderState{}, err
+			return model.OrderState{}, err
 		}
 		number = n
 	}
 	state, err := tx.LockOrderState(ctx, accountID, number)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.OrderState{}, invalid(item, "no such order for this account")
+	if errors.Is(err, model.ErrNotFound) {
+		return model.OrderState{}, invalid(item, "no such order for this account")
 	}
 	if err != nil {
-		return store.OrderState{}, err
+		return model.OrderState{}, err
 	}
 	if base != 0 && state.BaseNumber != base {
-		return store.OrderState{}, invalid(ItemBaseOrderNumber, "the order is not in this chain")
+		return model.OrderState{}, invalid(ItemBaseOrderNumber, "the order is not in this chain")
 	}
 	return state, nil
 }
 
 // awaiting lists the domains of an order that await email validation, or
 // refuses with CannotResend when there are none (rule 2).
-func awaiting(state store.OrderState) ([]store.Domain, error) {
-	if state.Status != store.OrderActive {
-		return nil, cannotResend("the order is " + state.Status)
+func awaiting(state model.OrderState) ([]model.Domain, error) {
+	if state.Status != model.OrderActive {
+		return nil, cannotResend("the order is " + string(state.Status))
 	}
-	var out []store.Domain
+	var out []model.Domain
 	for _, d := range state.Domains {
 		if d.Awaiting() {
 			out = append(out, d)
@@ -151,15 +152,15 @@ func awaiting(state store.OrderState) ([]store.Domain, error) {
 // every awaiting domain for which mailbox is a permitted recipient, with the
 // BR method that permits it. AutoUpdateDCV passes the domains that are to
 // await email validation after the call.
-func (s *Service) permittedDomains(ctx context.Context, tx *store.Tx, accountID int64, mailbox string, awaiting []store.Domain, item string) ([]recipient, error) {
+func (s *Service) permittedDomains(ctx context.Context, tx *store.Tx, accountID int64, mailbox string, awaiting []model.Domain, item string) ([]recipient, error) {
 	offers, err := tx.OffersOf(ctx, accountID, mailbox, s.clock.Now().Add(-s.policy.OfferWindow))
 	if err != nil {
 		return nil, err
 	}
 	offeredFor := func(fqdn string) bool {
-		return slices.ContainsFunc(offers, func(o store.Offer) bool { return o.FQDN == fqdn })
+		return slices.ContainsFunc(offers, func(o model.Offer) bool { return o.FQDN == fqdn })
 	}
-	if !slices.ContainsFunc(awaiting, func(d store.Domain) bool { return offeredFor(d.FQDN) }) {
+	if !slices.ContainsFunc(awaiting, func(d model.Domain) bool { return offeredFor(d.FQDN) }) {
 		return nil, invalid(item, "the address was not offered to this account for a domain of this order in the last 24 hours")
 	}
 	var out []recipient
@@ -181,7 +182,7 @@ func (s *Service) permittedDomains(ctx context.Context, tx *store.Tx, accountID 
 
 // liveEmails lists the emails currently live for the awaiting domains (what
 // was last sent for each), or refuses when none was ever sent (rule 4).
-func liveEmails(state store.OrderState, awaiting []store.Domain) ([]store.Email, error) {
+func liveEmails(state model.OrderState, awaiting []model.Domain) ([]model.Email, error) {
 	var ids []int64
 	for _, d := range awaiting {
 		if d.CurrentEmailID != 0 && !slices.Contains(ids, d.CurrentEmailID) {
@@ -191,7 +192,7 @@ func liveEmails(state store.OrderState, awaiting []store.Domain) ([]store.Email,
 	if len(ids) == 0 {
 		return nil, cannotResend("no DCV email was ever sent for this order")
 	}
-	out := make([]store.Email, 0, len(ids))
+	out := make([]model.Email, 0, len(ids))
 	for _, id := range ids {
 		e, ok := state.Live[id]
 		if !ok {

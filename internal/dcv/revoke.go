@@ -6,13 +6,14 @@ import (
 	"math/big"
 
 	"github.com/dcvmail/dcvmail/internal/ca"
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
 
 // RevokeRequest is a parsed !AutoRevokeSSL call: one of OrderNumber,
 // CertificateID and Serial (normalized hex).
 type RevokeRequest struct {
-	Account       store.Account
+	Account       model.Account
 	OrderNumber   int64
 	CertificateID int64
 	Serial        string
@@ -38,19 +39,19 @@ func (s *Service) Revoke(ctx context.Context, r RevokeRequest) error {
 		if err != nil {
 			return err
 		}
-		if order.Status != store.OrderActive {
+		if order.Status != model.OrderActive {
 			return errRejected
 		}
 		now := s.clock.Now()
-		var issued, pending []store.Certificate
+		var issued, pending []model.Certificate
 		revoked := false
 		for _, c := range targets {
 			switch {
-			case c.State == store.CertIssued && c.Revoked.IsZero():
+			case c.State == model.CertIssued && c.Revoked.IsZero():
 				issued = append(issued, c)
-			case c.State == store.CertIssued:
+			case c.State == model.CertIssued:
 				revoked = true
-			case c.State == store.CertPending:
+			case c.State == model.CertPending:
 				pending = append(pending, c)
 			}
 		}
@@ -82,16 +83,16 @@ func (s *Service) Revoke(ctx context.Context, r RevokeRequest) error {
 			}
 		}
 		if len(issued) == 0 {
-			return tx.SetOrderStatus(ctx, order.Number, store.OrderRejected)
+			return tx.SetOrderStatus(ctx, order.Number, model.OrderRejected)
 		}
 		return nil
 	})
 }
 
-func (s *Service) revokeTargets(ctx context.Context, tx *store.Tx, r RevokeRequest) ([]store.Certificate, store.Order, error) {
+func (s *Service) revokeTargets(ctx context.Context, tx *store.Tx, r RevokeRequest) ([]model.Certificate, model.Order, error) {
 	if r.OrderNumber != 0 {
 		o, err := tx.Order(ctx, r.Account.ID, r.OrderNumber)
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, model.ErrNotFound) {
 			return nil, o, invalid(ItemOrderNumber, "no such order for this account")
 		} else if err != nil {
 			return nil, o, err
@@ -99,7 +100,7 @@ func (s *Service) revokeTargets(ctx context.Context, tx *store.Tx, r RevokeReque
 		certs, err := tx.CertificatesOfOrder(ctx, o.Number)
 		return certs, o, err
 	}
-	var c store.Certificate
+	var c model.Certificate
 	var err error
 	item := ItemCertificateID
 	if r.CertificateID != 0 {
@@ -108,23 +109,23 @@ func (s *Service) revokeTargets(ctx context.Context, tx *store.Tx, r RevokeReque
 		item = ItemSerialNumber
 		c, err = tx.CertificateBySerial(ctx, r.Serial)
 	}
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, store.Order{}, invalid(item, "no such certificate for this account")
+	if errors.Is(err, model.ErrNotFound) {
+		return nil, model.Order{}, invalid(item, "no such certificate for this account")
 	} else if err != nil {
-		return nil, store.Order{}, err
+		return nil, model.Order{}, err
 	}
 	o, err := tx.Order(ctx, r.Account.ID, c.OrderNumber)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		return nil, o, invalid(item, "no such certificate for this account")
 	}
-	return []store.Certificate{c}, o, err
+	return []model.Certificate{c}, o, err
 }
 
 // CertStatus implements ca.StatusLookup from the store: OCSP's answer for
 // a serial.
 func (s *Service) CertStatus(ctx context.Context, serial *big.Int) (ca.Status, error) {
 	c, err := s.store.CertificateBySerial(ctx, serial.Text(16))
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		return ca.Status{}, nil
 	} else if err != nil {
 		return ca.Status{}, err

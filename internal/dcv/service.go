@@ -17,6 +17,7 @@ import (
 	"github.com/dcvmail/dcvmail/internal/clock"
 	"github.com/dcvmail/dcvmail/internal/contacts"
 	"github.com/dcvmail/dcvmail/internal/mail"
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
 
@@ -159,7 +160,7 @@ func (s *Service) template(ctx context.Context, tx *store.Tx, id, accountID int6
 		return mail.Default, nil
 	}
 	t, err := tx.UsableTemplate(ctx, id, accountID)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		return mail.Template{}, invalid(ItemDCVTemplateID, "no such template for this account")
 	}
 	if err != nil {
@@ -171,14 +172,14 @@ func (s *Service) template(ctx context.Context, tx *store.Tx, id, accountID int6
 // recipient is a domain of an order and the BR method by which a recipient
 // qualifies for it.
 type recipient struct {
-	domain store.Domain
+	domain model.Domain
 	source contacts.Source
 }
 
 // sendNew creates a new DCV email with a new random value to mailbox for the
 // given domains, makes it their live email (so earlier values stop covering
 // them), and puts it in the outbox. It runs inside the caller's transaction.
-func (s *Service) sendNew(ctx context.Context, tx *store.Tx, order store.Order, mailbox string, to []recipient, tmplID int64) error {
+func (s *Service) sendNew(ctx context.Context, tx *store.Tx, order model.Order, mailbox string, to []recipient, tmplID int64) error {
 	tmpl, err := s.template(ctx, tx, tmplID, order.AccountID)
 	if err != nil {
 		return err
@@ -205,7 +206,7 @@ func (s *Service) sendNew(ctx context.Context, tx *store.Tx, order store.Order, 
 	if err != nil {
 		return fmt.Errorf("dcv: template %d: %w", tmplID, err)
 	}
-	id, err := tx.CreateEmail(ctx, store.Email{
+	id, err := tx.CreateEmail(ctx, model.Email{
 		OrderNumber: order.Number,
 		Recipient:   mailbox,
 		TemplateID:  tmplID,

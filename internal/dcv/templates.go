@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/dcvmail/dcvmail/internal/mail"
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
 
@@ -29,13 +30,13 @@ func (s *Service) PutTemplate(ctx context.Context, id int64, t mail.Template, lo
 		var ids []int64
 		for _, login := range logins {
 			acct, err := tx.AccountByLogin(ctx, login)
-			if errors.Is(err, store.ErrNotFound) {
+			if errors.Is(err, model.ErrNotFound) {
 				return &UnknownLoginError{Login: login}
 			} else if err != nil {
 				return err
 			}
 			ids = append(ids, acct.ID)
 		}
-		return tx.PutTemplate(ctx, store.Template{ID: id, Subject: t.Subject, Text: t.Text, HTML: t.HTML, Created: s.clock.Now()}, ids)
+		return tx.PutTemplate(ctx, model.Template{ID: id, Subject: t.Subject, Text: t.Text, HTML: t.HTML, Created: s.clock.Now()}, ids)
 	})
 }

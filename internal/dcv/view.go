@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
 
@@ -11,16 +12,16 @@ import (
 // GET /admin/v1/orders/{n} answers (docs/control.md): the evidence of each
 // domain's validation, without the stored hashes or message bodies.
 type OrderView struct {
-	OrderNumber int64          `json:"orderNumber"`
-	BaseOrder   int64          `json:"baseOrderNumber"`
-	Account     string         `json:"account"`
-	Status      string         `json:"status"`
-	Created     time.Time      `json:"createdAt"`
-	Domains     []DomainView   `json:"domains"`
-	Emails      []EmailView    `json:"emails"`
-	Deliveries  []DeliveryView `json:"deliveries"`
-	Attempts    []AttemptView  `json:"attempts"`
-	Confirmed   []ConfirmView  `json:"confirmations"`
+	OrderNumber int64             `json:"orderNumber"`
+	BaseOrder   int64             `json:"baseOrderNumber"`
+	Account     string            `json:"account"`
+	Status      model.OrderStatus `json:"status"`
+	Created     time.Time         `json:"createdAt"`
+	Domains     []DomainView      `json:"domains"`
+	Emails      []EmailView       `json:"emails"`
+	Deliveries  []DeliveryView    `json:"deliveries"`
+	Attempts    []AttemptView     `json:"attempts"`
+	Confirmed   []ConfirmView     `json:"confirmations"`
 	// OrgValidated is when the organization validation (OV/EV) was
 	// recorded, and OrgValidatedBy by what ("test-control").
 	OrgValidated   *time.Time `json:"organizationValidatedAt,omitempty"`
@@ -41,14 +42,14 @@ type Purchase struct {
 // CertificateView is one certificate request of an order and, once
 // issued, its certificate.
 type CertificateView struct {
-	ID        int64      `json:"certificateId"`
-	State     string     `json:"state"`
-	Names     []string   `json:"names"`
-	Serial    string     `json:"serial,omitempty"`
-	NotBefore *time.Time `json:"notBefore,omitempty"`
-	NotAfter  *time.Time `json:"notAfter,omitempty"`
-	Revoked   *time.Time `json:"revokedAt,omitempty"`
-	Reason    int        `json:"revocationReason,omitempty"`
+	ID        int64           `json:"certificateId"`
+	State     model.CertState `json:"state"`
+	Names     []string        `json:"names"`
+	Serial    string          `json:"serial,omitempty"`
+	NotBefore *time.Time      `json:"notBefore,omitempty"`
+	NotAfter  *time.Time      `json:"notAfter,omitempty"`
+	Revoked   *time.Time      `json:"revokedAt,omitempty"`
+	Reason    int             `json:"revocationReason,omitempty"`
 }
 
 func timePtr(t time.Time) *time.Time {
@@ -60,11 +61,11 @@ func timePtr(t time.Time) *time.Time {
 
 // AttemptView is one delivery attempt.
 type AttemptView struct {
-	DeliveryID int64     `json:"deliveryId"`
-	At         time.Time `json:"at"`
-	Outcome    string    `json:"outcome"`
-	Reply      string    `json:"reply"`
-	Worker     string    `json:"worker"`
+	DeliveryID int64         `json:"deliveryId"`
+	At         time.Time     `json:"at"`
+	Outcome    model.Outcome `json:"outcome"`
+	Reply      string        `json:"reply"`
+	Worker     string        `json:"worker"`
 }
 
 // ConfirmView is one confirmation on the page.
@@ -79,13 +80,13 @@ type ConfirmView struct {
 
 // DomainView is one domain and its DCV state.
 type DomainView struct {
-	Name      string     `json:"domainName"`
-	Method    string     `json:"dcvMethod"`
-	Status    string     `json:"dcvStatus"`
-	Recipient string     `json:"dcvEmailAddress"`
-	BRSection string     `json:"brSection,omitempty"`
-	EmailID   int64      `json:"liveEmailId,omitempty"`
-	Validated *time.Time `json:"validatedAt,omitempty"`
+	Name      string       `json:"domainName"`
+	Method    model.Method `json:"dcvMethod"`
+	Status    string       `json:"dcvStatus"`
+	Recipient string       `json:"dcvEmailAddress"`
+	BRSection string       `json:"brSection,omitempty"`
+	EmailID   int64        `json:"liveEmailId,omitempty"`
+	Validated *time.Time   `json:"validatedAt,omitempty"`
 	// ValidatedBy is "test-control" for a validation a test control made
 	// ("" for an email confirmation, whose evidence is its confirmation).
 	ValidatedBy string `json:"validatedBy,omitempty"`
@@ -103,14 +104,14 @@ type EmailView struct {
 
 // DeliveryView is one sending of a DCV email.
 type DeliveryView struct {
-	ID        int64      `json:"id"`
-	EmailID   int64      `json:"emailId"`
-	Recipient string     `json:"recipient"`
-	State     string     `json:"state"`
-	Attempts  int        `json:"attempts"`
-	LastReply string     `json:"lastReply"`
-	Queued    time.Time  `json:"queuedAt"`
-	Sent      *time.Time `json:"sentAt,omitempty"`
+	ID        int64               `json:"id"`
+	EmailID   int64               `json:"emailId"`
+	Recipient string              `json:"recipient"`
+	State     model.DeliveryState `json:"state"`
+	Attempts  int                 `json:"attempts"`
+	LastReply string              `json:"lastReply"`
+	Queued    time.Time           `json:"queuedAt"`
+	Sent      *time.Time          `json:"sentAt,omitempty"`
 }
 
 // Show reads an order of any account as OrderView; found is false when

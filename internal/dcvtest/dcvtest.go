@@ -22,6 +22,7 @@ import (
 	"github.com/dcvmail/dcvmail/internal/clock"
 	"github.com/dcvmail/dcvmail/internal/config"
 	"github.com/dcvmail/dcvmail/internal/dcv"
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/pgtest"
 	"github.com/dcvmail/dcvmail/internal/server"
 	"github.com/dcvmail/dcvmail/internal/store"
@@ -185,7 +186,7 @@ func (e *Env) PostRaw(path, body string) string {
 }
 
 // AddAccount creates an account.
-func (e *Env) AddAccount(login, password string, readOnly bool) store.Account {
+func (e *Env) AddAccount(login, password string, readOnly bool) model.Account {
 	e.T.Helper()
 	ctx := context.Background()
 	if err := accounts.Create(ctx, e.Store, accounts.NewAccount{Login: login, Password: password, ReadOnly: readOnly}, e.Clock.Now()); err != nil {
@@ -211,7 +212,7 @@ func (e *Env) AddOrder(login string, domains []string, baseOrder int64, dcvEmail
 
 // Mailbox waits until the outbox has nothing due and returns the captured
 // messages (of one order, or all with 0), oldest first.
-func (e *Env) Mailbox(order int64) []store.CapturedMail {
+func (e *Env) Mailbox(order int64) []model.CapturedMail {
 	e.T.Helper()
 	e.Drain()
 	m, err := e.Store.Mailbox(context.Background(), order)

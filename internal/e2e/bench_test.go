@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/dcvmail/dcvmail/internal/mail"
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/server"
 	"github.com/dcvmail/dcvmail/internal/store"
 	"github.com/dcvmail/dcvmail/sps"
@@ -32,7 +33,7 @@ func fillOutbox(t testing.TB, data string, orders []int64, n int) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	var emails []store.Delivery
+	var emails []model.Delivery
 	for _, o := range orders {
 		ds, err := st.DeliveriesOfOrder(ctx, o)
 		if err != nil {
@@ -191,7 +192,7 @@ func benchLatency(t testing.TB) {
 // does, and sends it nowhere.
 type composeOnly struct{}
 
-func (composeOnly) Send(_ context.Context, _ store.Delivery, m mail.Message) (string, error) {
+func (composeOnly) Send(_ context.Context, _ model.Delivery, m mail.Message) (string, error) {
 	if _, err := m.Bytes(); err != nil {
 		return "", err
 	}
@@ -251,7 +252,7 @@ func benchMailpitIntake(t testing.TB) {
 		wg.Go(func() {
 			for i := range jobs {
 				m := mail.Message{From: "dcv@dcvmail.test", To: "admin@example.com", MessageID: fmt.Sprintf("in%d@dcvmail.test", i), Date: time.Now(), Rendered: r}
-				if _, err := s.Send(context.Background(), store.Delivery{}, m); err != nil {
+				if _, err := s.Send(context.Background(), model.Delivery{}, m); err != nil {
 					t.Error(err)
 				}
 			}

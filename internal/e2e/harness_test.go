@@ -27,6 +27,7 @@ import (
 
 	"github.com/dcvmail/dcvmail/internal/accounts"
 	"github.com/dcvmail/dcvmail/internal/dcv"
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/server"
 	"github.com/dcvmail/dcvmail/internal/store"
 	"github.com/dcvmail/dcvmail/sps"
@@ -227,12 +228,12 @@ func seed(t testing.TB, data, login, password string, n int) []int64 {
 		t.Fatal(err)
 	}
 	defer app.Close()
-	if _, err := app.Store.AccountByLogin(ctx, login); errors.Is(err, store.ErrNotFound) {
+	if _, err := app.Store.AccountByLogin(ctx, login); errors.Is(err, model.ErrNotFound) {
 		hash, err := accounts.HashPassword(password, rand.Reader)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := app.Store.CreateAccount(ctx, store.Account{Login: login, PasswordHash: hash, Created: app.DCV.Now()}); err != nil {
+		if _, err := app.Store.CreateAccount(ctx, model.Account{Login: login, PasswordHash: hash, Created: app.DCV.Now()}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -274,7 +275,7 @@ func readOutbox(t testing.TB, data string) []outboxRow {
 			t.Fatal(err)
 		}
 		for _, d := range ds {
-			rows = append(rows, outboxRow{d.ID, d.MessageID, d.State, d.Attempts, d.LastReply})
+			rows = append(rows, outboxRow{d.ID, d.MessageID, string(d.State), d.Attempts, d.LastReply})
 		}
 	}
 	return rows

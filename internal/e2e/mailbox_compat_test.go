@@ -18,11 +18,13 @@ import (
 	"time"
 
 	"crypto/rand"
+
 	"github.com/dcvmail/dcvmail/internal/accounts"
 	"github.com/dcvmail/dcvmail/internal/clock"
 	"github.com/dcvmail/dcvmail/internal/dcv"
 	"github.com/dcvmail/dcvmail/internal/mail"
 	"github.com/dcvmail/dcvmail/internal/mailbox"
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/server"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
@@ -33,7 +35,7 @@ var boundaryRE = regexp.MustCompile(`boundary=([0-9a-zA-Z]+)`)
 // built-in mailbox: the same bytes reach both.
 type tee struct{ smtp, mailbox mail.Sender }
 
-func (s tee) Send(ctx context.Context, d store.Delivery, m mail.Message) (string, error) {
+func (s tee) Send(ctx context.Context, d model.Delivery, m mail.Message) (string, error) {
 	reply, err := s.smtp.Send(ctx, d, m)
 	if err != nil {
 		return reply, err
@@ -72,7 +74,7 @@ func TestMailboxMatchesMailpit(t *testing.T) {
 	}
 	defer app.Close()
 	hash, _ := accounts.HashPassword("pw", rand.Reader)
-	if _, err := app.Store.CreateAccount(ctx, store.Account{Login: "alice", PasswordHash: hash, Created: app.DCV.Now()}); err != nil {
+	if _, err := app.Store.CreateAccount(ctx, model.Account{Login: "alice", PasswordHash: hash, Created: app.DCV.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	smtp, err := mail.NewSMTP(mail.SMTPConfig{URL: "smtp://" + mp.SMTPAddr + "?tls=none", Log: log})

@@ -26,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dcvmail/dcvmail/internal/clock"
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
 
@@ -99,10 +100,10 @@ func (r *Readiness) Add(name string, fn func(context.Context) Check) {
 // Observe records the outcome of one delivery attempt of this node's
 // outbox worker: "sent", or anything else for a failure (a retry or a
 // given-up delivery).
-func (r *Readiness) Observe(outcome string) {
+func (r *Readiness) Observe(outcome model.Outcome) {
 	now := r.cfg.Clock.Now()
 	r.mu.Lock()
-	if outcome == store.OutboxSent {
+	if outcome == model.OutcomeSent {
 		r.lastSent = now
 	} else {
 		r.lastFailed = now

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/dcvmail/dcvmail/internal/clock"
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
 
@@ -23,7 +24,7 @@ type Mailbox struct {
 }
 
 // Send captures the message.
-func (m *Mailbox) Send(ctx context.Context, d store.Delivery, msg Message) (string, error) {
+func (m *Mailbox) Send(ctx context.Context, d model.Delivery, msg Message) (string, error) {
 	raw, err := msg.Bytes()
 	if err != nil {
 		return "", &PermanentError{Err: err}
@@ -33,7 +34,7 @@ func (m *Mailbox) Send(ctx context.Context, d store.Delivery, msg Message) (stri
 			return "", err
 		}
 	}
-	c := store.CapturedMail{
+	c := model.CapturedMail{
 		DeliveryID:  d.ID,
 		OrderNumber: d.OrderNumber,
 		From:        msg.From,

@@ -17,9 +17,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/wneessen/go-mail/smtp"
-
-	"github.com/dcvmail/dcvmail/internal/store"
 )
 
 // SMTP defaults.
@@ -220,7 +219,7 @@ func isLoopback(host string) bool {
 func (s *SMTP) String() string { return s.redacted + " (TLS " + s.mode + ")" }
 
 // Send delivers one message; see the SMTP type for what it returns.
-func (s *SMTP) Send(ctx context.Context, d store.Delivery, m Message) (string, error) {
+func (s *SMTP) Send(ctx context.Context, d model.Delivery, m Message) (string, error) {
 	raw, err := m.Bytes()
 	if err != nil {
 		return "", &PermanentError{Err: err}

@@ -19,7 +19,7 @@ import (
 	gosmtp "github.com/emersion/go-smtp"
 
 	"github.com/dcvmail/dcvmail/internal/mail"
-	"github.com/dcvmail/dcvmail/internal/store"
+	"github.com/dcvmail/dcvmail/internal/model"
 )
 
 func testMessage(i int) mail.Message {
@@ -51,7 +51,7 @@ func newSMTP(t testing.TB, url string, mod func(*mail.SMTPConfig)) *mail.SMTP {
 }
 
 func send(s *mail.SMTP, i int) (string, error) {
-	return s.Send(context.Background(), store.Delivery{ID: int64(i)}, testMessage(i))
+	return s.Send(context.Background(), model.Delivery{ID: int64(i)}, testMessage(i))
 }
 
 func isPermanent(err error) bool {
@@ -315,7 +315,7 @@ func TestSMTPNetworkFailuresAreTemporary(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 		defer cancel()
 		start := time.Now()
-		_, err = s.Send(ctx, store.Delivery{}, testMessage(1))
+		_, err = s.Send(ctx, model.Delivery{}, testMessage(1))
 		if err == nil || isPermanent(err) || time.Since(start) > 3*time.Second {
 			t.Fatalf("error %v after %v, want a temporary failure at the context's end", err, time.Since(start))
 		}

@@ -10,13 +10,14 @@ import (
 	"time"
 
 	"github.com/dcvmail/dcvmail/internal/clock"
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
 
 // Sender hands one message to whatever delivers it. It returns the server's
 // reply (or a description of what happened) for the evidence trail.
 type Sender interface {
-	Send(ctx context.Context, d store.Delivery, m Message) (reply string, err error)
+	Send(ctx context.Context, d model.Delivery, m Message) (reply string, err error)
 }
 
 // PermanentError is a failure that retrying cannot mend (an SMTP 5xx
@@ -74,7 +75,7 @@ type Worker struct {
 	Log         *slog.Logger
 	// Observe, when set, hears of every recorded attempt's outcome: sent,
 	// retry or failed (the metrics and the readiness check).
-	Observe func(outcome string)
+	Observe func(outcome model.Outcome)
 
 	wakeOnce sync.Once
 	wake     chan struct{}
@@ -218,14 +219,14 @@ func (w *Worker) DeliverDue(ctx context.Context) (int, error) {
 
 // outcome is one finished attempt, to be recorded.
 type outcome struct {
-	d         store.Delivery
-	a         store.Attempt
+	d         model.Delivery
+	a         model.Attempt
 	next      time.Time
 	permanent bool
 }
 
 // deliver makes one attempt and says what to record.
-func (w *Worker) deliver(ctx context.Context, d store.Delivery) outcome {
+func (w *Worker) deliver(ctx context.Context, d model.Delivery) outcome {
 	msg := Message{
 		From:      w.From,
 		To:        d.Recipient,
@@ -244,15 +245,15 @@ func (w *Worker) deliver(ctx context.Context, d store.Delivery) outcome {
 		err = &PermanentError{Err: err}
 	}
 	now := w.Clock.Now()
-	o := outcome{d: d, a: store.Attempt{DeliveryID: d.ID, At: now, Outcome: store.OutboxSent, Reply: reply}, next: now}
+	o := outcome{d: d, a: model.Attempt{DeliveryID: d.ID, At: now, Outcome: model.OutcomeSent, Reply: reply}, next: now}
 	var perm *PermanentError
 	deadline := d.Created.Add(w.MaxAge)
 	switch {
 	case err == nil:
 	case errors.As(err, &perm) || !now.Before(deadline):
-		o.a.Outcome, o.a.Reply, o.permanent = store.OutboxFailed, replyOf(reply, err), perm != nil
+		o.a.Outcome, o.a.Reply, o.permanent = model.OutcomeFailed, replyOf(reply, err), perm != nil
 	default:
-		o.a.Outcome, o.a.Reply = "retry", replyOf(reply, err)
+		o.a.Outcome, o.a.Reply = model.OutcomeRetry, replyOf(reply, err)
 		// The last retry happens at the deadline, not after it.
 		o.next = now.Add(w.backoff(d.Attempts))
 		if o.next.After(deadline) {
@@ -321,13 +322,13 @@ func (w *Worker) record(ctx context.Context, group []outcome) {
 			w.Log.Error("outbox: recording an attempt failed", "delivery", d.ID, "outcome", a.Outcome, "reply", a.Reply, "err", err)
 		case !held[j]:
 			w.Log.Warn("outbox: lease lost before the attempt was recorded", "delivery", d.ID, "outcome", a.Outcome, "reply", a.Reply)
-		case a.Outcome == store.OutboxFailed && o.permanent:
+		case a.Outcome == model.OutcomeFailed && o.permanent:
 			w.Log.Warn("outbox: delivery refused for good", "delivery", d.ID, "order", d.OrderNumber, "reply", a.Reply, "attempt", d.Attempts)
-		case a.Outcome == store.OutboxFailed:
+		case a.Outcome == model.OutcomeFailed:
 			// ERROR: a DCV email that will never arrive, most often because
 			// the relay has been failing for --mail-max-age.
 			w.Log.Error("outbox: delivery given up: too old to retry", "delivery", d.ID, "order", d.OrderNumber, "reply", a.Reply, "attempt", d.Attempts, "queued", d.Created)
-		case a.Outcome != store.OutboxSent:
+		case a.Outcome != model.OutcomeSent:
 			w.Log.Warn("outbox: delivery not done, will retry", "delivery", d.ID, "order", d.OrderNumber, "reply", a.Reply, "attempt", d.Attempts, "next", o.next)
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/dcvmail/dcvmail/internal/clock"
 	"github.com/dcvmail/dcvmail/internal/dcv"
 	"github.com/dcvmail/dcvmail/internal/mail"
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/pgtest"
 	"github.com/dcvmail/dcvmail/internal/server"
 	"github.com/dcvmail/dcvmail/internal/store"
@@ -56,7 +57,7 @@ func newOutboxEnvOn(t *testing.T, dbURL string, orders int, mod func(*mail.Worke
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { app.Close() })
-	if _, err := app.Store.CreateAccount(ctx, store.Account{Login: "alice", PasswordHash: "x", Created: fake.Now()}); err != nil {
+	if _, err := app.Store.CreateAccount(ctx, model.Account{Login: "alice", PasswordHash: "x", Created: fake.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	var numbers []int64
@@ -95,10 +96,10 @@ func (e *outboxEnv) deliverDue() int {
 }
 
 // deliveries are every delivery with its attempts, oldest first.
-func (e *outboxEnv) deliveries() ([]store.Delivery, []store.Attempt) {
+func (e *outboxEnv) deliveries() ([]model.Delivery, []model.Attempt) {
 	e.t.Helper()
-	var ds []store.Delivery
-	var as []store.Attempt
+	var ds []model.Delivery
+	var as []model.Attempt
 	for _, n := range e.orders {
 		d, err := e.app.Store.DeliveriesOfOrder(context.Background(), n)
 		if err != nil {
@@ -113,7 +114,7 @@ func (e *outboxEnv) deliveries() ([]store.Delivery, []store.Attempt) {
 	return ds, as
 }
 
-func attemptLog(as []store.Attempt) string {
+func attemptLog(as []model.Attempt) string {
 	var b strings.Builder
 	for _, a := range as {
 		fmt.Fprintf(&b, "%s %s\n", a.Outcome, a.Reply)
@@ -161,7 +162,7 @@ func TestWorkerRetriesTemporaryFailures(t *testing.T) {
 		t.Fatalf("third attempt: claimed %d", n)
 	}
 	ds, as := e.deliveries()
-	if len(ds) != 1 || ds[0].State != store.OutboxSent || ds[0].Attempts != 3 || !strings.HasPrefix(ds[0].LastReply, "250 2.0.0 OK: queued") {
+	if len(ds) != 1 || ds[0].State != model.DeliverySent || ds[0].Attempts != 3 || !strings.HasPrefix(ds[0].LastReply, "250 2.0.0 OK: queued") {
 		t.Fatalf("delivery %+v", ds)
 	}
 	log := attemptLog(as)
@@ -194,7 +195,7 @@ func TestWorkerGivesUpOnPermanentFailure(t *testing.T) {
 		t.Fatalf("a refused delivery was tried again (%d)", n)
 	}
 	ds, as := e.deliveries()
-	if len(ds) != 1 || ds[0].State != store.OutboxFailed || ds[0].LastReply != "RCPT TO: 550 5.1.1 No such user here" {
+	if len(ds) != 1 || ds[0].State != model.DeliveryFailed || ds[0].LastReply != "RCPT TO: 550 5.1.1 No such user here" {
 		t.Fatalf("delivery %+v", ds)
 	}
 	if attemptLog(as) != "failed RCPT TO: 550 5.1.1 No such user here\n" {
@@ -218,11 +219,11 @@ func TestWorkerGivesUpAtMaxAge(t *testing.T) {
 		e.clock.Advance(time.Second)
 	}
 	ds, as := e.deliveries()
-	if len(ds) != 1 || ds[0].State != store.OutboxFailed {
+	if len(ds) != 1 || ds[0].State != model.DeliveryFailed {
 		t.Fatalf("delivery %+v\n%s", ds, attemptLog(as))
 	}
 	last := as[len(as)-1]
-	if last.Outcome != store.OutboxFailed || !last.At.Equal(created.Add(time.Minute)) || !strings.Contains(last.Reply, "421 4.3.2") {
+	if last.Outcome != model.OutcomeFailed || !last.At.Equal(created.Add(time.Minute)) || !strings.Contains(last.Reply, "421 4.3.2") {
 		t.Fatalf("last attempt %+v, want a failure at the max age", last)
 	}
 	// 5, 10, 20 s backoffs (±20 %), then the deadline: 4 or 5 attempts.
@@ -230,7 +231,7 @@ func TestWorkerGivesUpAtMaxAge(t *testing.T) {
 		t.Fatalf("%d attempts:\n%s", len(as), attemptLog(as))
 	}
 	for _, a := range as[:len(as)-1] {
-		if a.Outcome != "retry" {
+		if a.Outcome != model.OutcomeRetry {
 			t.Fatalf("attempts:\n%s", attemptLog(as))
 		}
 	}
@@ -261,9 +262,9 @@ func TestWorkerSurvivesStallingServer(t *testing.T) {
 	var sent, retry int
 	for _, d := range ds {
 		switch d.State {
-		case store.OutboxSent:
+		case model.DeliverySent:
 			sent++
-		case store.OutboxPending:
+		case model.DeliveryPending:
 			retry++
 			if !strings.Contains(d.LastReply, "timeout") {
 				t.Errorf("stalled delivery's reply %q", d.LastReply)
@@ -346,7 +347,7 @@ func TestWorkersShareOneOutbox(t *testing.T) {
 				t.Fatalf("%d deliveries, %d attempts", len(ds), len(as))
 			}
 			for _, d := range ds {
-				if d.State != store.OutboxSent || d.Attempts != 1 {
+				if d.State != model.DeliverySent || d.Attempts != 1 {
 					t.Fatalf("delivery %d: %s after %d attempts", d.ID, d.State, d.Attempts)
 				}
 			}
@@ -396,7 +397,7 @@ func TestWorkerNeverSendsAMessageItCannotOpen(t *testing.T) {
 		t.Fatalf("claimed %d", got)
 	}
 	ds, as := e.deliveries()
-	if len(ds) != 1 || ds[0].State != store.OutboxFailed || len(as) != 1 || !strings.Contains(as[0].Reply, "sealed") {
+	if len(ds) != 1 || ds[0].State != model.DeliveryFailed || len(as) != 1 || !strings.Contains(as[0].Reply, "sealed") {
 		t.Fatalf("deliveries %+v, attempts:\n%s", ds, attemptLog(as))
 	}
 	if m := e.sink.messages(); len(m) != 0 {

@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
 
@@ -242,7 +243,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.As(err, &bad):
 		writeError(w, http.StatusBadRequest, bad.Error())
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, model.ErrNotFound):
 		writeError(w, http.StatusNotFound, "message not found")
 	case r.Context().Err() != nil:
 	default:
@@ -351,7 +352,7 @@ func (h *Handler) lookup(r *http.Request) (store.StoredMail, error) {
 		return store.StoredMail{}, err
 	}
 	if len(msgs) == 0 {
-		return store.StoredMail{}, store.ErrNotFound
+		return store.StoredMail{}, model.ErrNotFound
 	}
 	return msgs[0], nil
 }

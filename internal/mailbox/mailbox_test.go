@@ -13,8 +13,8 @@ import (
 
 	"github.com/dcvmail/dcvmail/internal/dcvtest"
 	"github.com/dcvmail/dcvmail/internal/mailbox"
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/pgtest"
-	"github.com/dcvmail/dcvmail/internal/store"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -297,7 +297,7 @@ func hostile(t *testing.T, e env) string {
 		"Message-ID: <x1@example.com>\r\nDate: Thu, 26 Nov 2026 12:00:00 +0000\r\nMIME-Version: 1.0\r\n" +
 		"Content-Type: multipart/alternative; boundary=B\r\n\r\n--B\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + text +
 		"\r\n--B\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" + html + "\r\n--B--\r\n"
-	if err := e.Store.Capture(context.Background(), store.CapturedMail{DeliveryID: ds[0].ID, OrderNumber: o, From: "eve@example.com",
+	if err := e.Store.Capture(context.Background(), model.CapturedMail{DeliveryID: ds[0].ID, OrderNumber: o, From: "eve@example.com",
 		To: "admin@example.com", Subject: subject, Text: text, HTML: html, MessageID: "x1@example.com", DCVCode: "<i>X1</i>",
 		Raw: raw, Captured: e.Clock.Now()}); err != nil {
 		t.Fatal(err)

@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dcvmail/dcvmail/internal/store"
+	"github.com/dcvmail/dcvmail/internal/model"
 )
 
 //go:embed page.html style.css
@@ -143,7 +143,7 @@ func (h *Handler) pageMessage(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case errors.As(err, &bad):
 			status, msg = http.StatusBadRequest, bad.Error()
-		case errors.Is(err, store.ErrNotFound):
+		case errors.Is(err, model.ErrNotFound):
 			status, msg = http.StatusNotFound, "No such message: it may have been deleted."
 		default:
 			h.log.Error("mailbox page", "err", err)

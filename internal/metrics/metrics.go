@@ -20,11 +20,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/dcvmail/dcvmail/internal/clock"
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
 
 // Delivery outcomes, as the outbox records them.
-var deliveryOutcomes = []string{store.OutboxSent, "retry", store.OutboxFailed}
+var deliveryOutcomes = []model.Outcome{model.OutcomeSent, model.OutcomeRetry, model.OutcomeFailed}
 
 // Page states of the confirmation page (internal/web's view.State).
 var pageStates = []string{"form", "confirmed", "already", "invalid", "locked", "missing", "failed"}
@@ -95,7 +96,7 @@ func New(cfg Config) *Metrics {
 		Help: "Codes entered on the confirmation page that were not judged because the order's attempts were used up.",
 	})
 	for _, o := range deliveryOutcomes {
-		m.deliveries.WithLabelValues(o)
+		m.deliveries.WithLabelValues(string(o))
 	}
 	for _, s := range pageStates {
 		if s != "invalid" {
@@ -150,7 +151,9 @@ func (m *Metrics) Page(state, reason string) {
 }
 
 // Delivery counts one recorded delivery attempt by its outcome.
-func (m *Metrics) Delivery(outcome string) { m.deliveries.WithLabelValues(outcome).Inc() }
+func (m *Metrics) Delivery(outcome model.Outcome) {
+	m.deliveries.WithLabelValues(string(outcome)).Inc()
+}
 
 // Locked counts a lock set on a login name ("login") or a source ("source").
 func (m *Metrics) Locked(kind string) { m.lockouts.WithLabelValues(kind).Inc() }

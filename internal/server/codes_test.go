@@ -21,9 +21,9 @@ import (
 	"github.com/dcvmail/dcvmail/internal/config"
 	"github.com/dcvmail/dcvmail/internal/dcv"
 	"github.com/dcvmail/dcvmail/internal/dcvtest"
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/pgtest"
 	"github.com/dcvmail/dcvmail/internal/server"
-	"github.com/dcvmail/dcvmail/internal/store"
 )
 
 // issue 16 item 5: a server that delivers over SMTP keeps no usable code in
@@ -211,7 +211,7 @@ func TestUpgradeSealsClearMessages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := old.Store.CreateAccount(t.Context(), store.Account{Login: "reseller", PasswordHash: "x", Created: dcvtest.Epoch}); err != nil {
+	if _, err := old.Store.CreateAccount(t.Context(), model.Account{Login: "reseller", PasswordHash: "x", Created: dcvtest.Epoch}); err != nil {
 		t.Fatal(err)
 	}
 	order, err := old.DCV.CreateOrder(t.Context(), dcv.NewOrder{Login: "reseller", Domains: []string{"example.com"}, DCVEmail: "admin@example.com"})

@@ -6,7 +6,7 @@ import (
 
 	"github.com/dcvmail/dcvmail/internal/accounts"
 	"github.com/dcvmail/dcvmail/internal/dcv"
-	"github.com/dcvmail/dcvmail/internal/store"
+	"github.com/dcvmail/dcvmail/internal/model"
 )
 
 // The demo data of docs/cli.md, which makes the vendor's own sample request
@@ -36,11 +36,11 @@ func SeedDemo(ctx context.Context, app *App) error {
 	}
 	if _, err := app.Store.OrderByNumber(ctx, DemoOrder); err == nil {
 		return nil
-	} else if !errors.Is(err, store.ErrNotFound) {
+	} else if !errors.Is(err, model.ErrNotFound) {
 		return err
 	}
 	_, err := app.DCV.CreateOrder(ctx, dcv.NewOrder{Login: DemoLogin, Domains: []string{DemoDomain}, Number: DemoOrder, DCVEmail: DemoEmail})
-	if errors.Is(err, store.ErrExists) {
+	if errors.Is(err, model.ErrExists) {
 		return nil // another node seeded it first
 	}
 	if err != nil {

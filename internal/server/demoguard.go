@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dcvmail/dcvmail/internal/config"
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
 
@@ -34,7 +35,7 @@ func checkDemo(cfg config.Serve, listen netip.AddrPort, log *slog.Logger) error 
 // password is public, so it must not outlive the demo.
 func setDemoEnabled(ctx context.Context, st *store.Store, enabled bool, now time.Time) error {
 	a, err := st.AccountByLogin(ctx, DemoLogin)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		return nil
 	} else if err != nil {
 		return err

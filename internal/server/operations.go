@@ -11,6 +11,7 @@ import (
 	"github.com/dcvmail/dcvmail/internal/config"
 	"github.com/dcvmail/dcvmail/internal/health"
 	"github.com/dcvmail/dcvmail/internal/metrics"
+	"github.com/dcvmail/dcvmail/internal/model"
 )
 
 // operations is what operators watch: the metrics and the readiness
@@ -45,7 +46,7 @@ func newOperations(cfg config.Serve, app *App, certs *certHolder, clk clock.Cloc
 }
 
 // delivered hears of each recorded delivery attempt (mail.Worker.Observe).
-func (o *operations) delivered(outcome string) {
+func (o *operations) delivered(outcome model.Outcome) {
 	o.metrics.Delivery(outcome)
 	o.ready.Observe(outcome)
 }

@@ -27,9 +27,9 @@ import (
 	"github.com/dcvmail/dcvmail/internal/dcv"
 	"github.com/dcvmail/dcvmail/internal/dcvtest"
 	"github.com/dcvmail/dcvmail/internal/health"
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/pgtest"
 	"github.com/dcvmail/dcvmail/internal/server"
-	"github.com/dcvmail/dcvmail/internal/store"
 )
 
 // relay is a real SMTP server on loopback that accepts every message; it
@@ -185,7 +185,7 @@ func (s *opsServer) addAccount(t *testing.T, login, password string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.App.Store.CreateAccount(context.Background(), store.Account{Login: login, PasswordHash: hash, Created: s.clock.Now()}); err != nil {
+	if _, err := s.App.Store.CreateAccount(context.Background(), model.Account{Login: login, PasswordHash: hash, Created: s.clock.Now()}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -24,7 +24,7 @@ import (
 	"github.com/dcvmail/dcvmail/internal/config"
 	"github.com/dcvmail/dcvmail/internal/dcv"
 	"github.com/dcvmail/dcvmail/internal/mail"
-	"github.com/dcvmail/dcvmail/internal/store"
+	"github.com/dcvmail/dcvmail/internal/model"
 )
 
 // The tests of SECURITY.md's defences that need the server itself: TLS,
@@ -123,7 +123,7 @@ func (ts *testServer) addAccount(t *testing.T, login, password, domain string) i
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if _, err := ts.App.Store.CreateAccount(ctx, store.Account{Login: login, PasswordHash: hash, Created: ts.clock.Now()}); err != nil {
+	if _, err := ts.App.Store.CreateAccount(ctx, model.Account{Login: login, PasswordHash: hash, Created: ts.clock.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	if domain == "" {

@@ -4,24 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"time"
-)
 
-// Account is an API account.
-type Account struct {
-	ID           int64
-	Login        string
-	PasswordHash string // argon2id, PHC string format
-	ReadOnly     bool
-	Disabled     bool
-	Created      time.Time
-	Updated      time.Time
-}
+	"github.com/dcvmail/dcvmail/internal/model"
+)
 
 const accountColumns = `id, login, password_hash, read_only, disabled, created_ms, updated_ms`
 
-func scanAccount(row interface{ Scan(...any) error }) (Account, error) {
-	var a Account
+func scanAccount(row interface{ Scan(...any) error }) (model.Account, error) {
+	var a model.Account
 	var ro, dis int
 	var c, u int64
 	err := row.Scan(&a.ID, &a.Login, &a.PasswordHash, &ro, &dis, &c, &u)
@@ -30,23 +20,23 @@ func scanAccount(row interface{ Scan(...any) error }) (Account, error) {
 }
 
 // AccountByLogin finds an account by its exact (case-sensitive) login.
-func (q Queries) AccountByLogin(ctx context.Context, login string) (Account, error) {
+func (q Queries) AccountByLogin(ctx context.Context, login string) (model.Account, error) {
 	return scanAccount(q.ex.QueryRowContext(ctx,
 		`SELECT `+accountColumns+` FROM accounts WHERE login = $1`, login))
 }
 
 // AccountByID finds an account by its id.
-func (q Queries) AccountByID(ctx context.Context, id int64) (Account, error) {
+func (q Queries) AccountByID(ctx context.Context, id int64) (model.Account, error) {
 	return scanAccount(q.ex.QueryRowContext(ctx,
 		`SELECT `+accountColumns+` FROM accounts WHERE id = $1`, id))
 }
 
 // CreateAccount adds an account; ErrExists when the login is taken.
-func (q Queries) CreateAccount(ctx context.Context, a Account) (Account, error) {
+func (q Queries) CreateAccount(ctx context.Context, a model.Account) (model.Account, error) {
 	if _, err := q.AccountByLogin(ctx, a.Login); err == nil {
-		return Account{}, ErrExists
-	} else if !errors.Is(err, ErrNotFound) {
-		return Account{}, err
+		return model.Account{}, model.ErrExists
+	} else if !errors.Is(err, model.ErrNotFound) {
+		return model.Account{}, err
 	}
 	err := q.ex.QueryRowContext(ctx,
 		`INSERT INTO accounts (login, password_hash, read_only, disabled, created_ms, updated_ms)
@@ -58,7 +48,7 @@ func (q Queries) CreateAccount(ctx context.Context, a Account) (Account, error) 
 
 // UpdateAccount changes an account's password hash and flags. A changed
 // hash is what invalidates cached verifications on every node.
-func (q Queries) UpdateAccount(ctx context.Context, a Account) error {
+func (q Queries) UpdateAccount(ctx context.Context, a model.Account) error {
 	res, err := q.ex.ExecContext(ctx,
 		`UPDATE accounts SET password_hash = $2, read_only = $3, disabled = $4, updated_ms = $5 WHERE id = $1`,
 		a.ID, a.PasswordHash, boolInt(a.ReadOnly), boolInt(a.Disabled), ms(a.Updated))
@@ -81,7 +71,7 @@ func affectedOne(res sql.Result, err error) error {
 		return err
 	}
 	if n == 0 {
-		return ErrNotFound
+		return model.ErrNotFound
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
 
@@ -26,7 +27,7 @@ func TestBackupWhileWriting(t *testing.T) {
 	// Some bulk, so that the copy takes a while.
 	if err := s.Tx(ctx, func(tx *store.Tx) error {
 		for i := range 3000 {
-			if _, err := tx.CreateAccount(ctx, store.Account{Login: fmt.Sprintf("bulk-%d", i), PasswordHash: "h", Created: t0}); err != nil {
+			if _, err := tx.CreateAccount(ctx, model.Account{Login: fmt.Sprintf("bulk-%d", i), PasswordHash: "h", Created: t0}); err != nil {
 				return err
 			}
 		}
@@ -51,7 +52,7 @@ func TestBackupWhileWriting(t *testing.T) {
 				}
 				err := s.Tx(ctx, func(tx *store.Tx) error {
 					n := next.Add(1)
-					if _, err := tx.CreateAccount(ctx, store.Account{Login: fmt.Sprintf("w-%d", n), PasswordHash: "h", Created: t0}); err != nil {
+					if _, err := tx.CreateAccount(ctx, model.Account{Login: fmt.Sprintf("w-%d", n), PasswordHash: "h", Created: t0}); err != nil {
 						return err
 					}
 					// The counter is the number of w- accounts: each

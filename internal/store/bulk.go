@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/dcvmail/dcvmail/internal/model"
 )
 
 // Bulk loading for benchmarks and load tests (`dcvmail bench`): a million
@@ -15,12 +17,12 @@ import (
 // SeedOrder is one order as SeedOrders stores it: created, and its first
 // DCV email already sent once.
 type SeedOrder struct {
-	Order Order
+	Order model.Order
 	// Domains of the order; each awaits validation by email and points at
 	// Email (their Recipient and Source are stored as given).
-	Domains []Domain
+	Domains []model.Domain
 	// Email is the order's first DCV email, rendered; its ID is assigned.
-	Email Email
+	Email model.Email
 	// MessageID is the Message-ID of the delivery that sent Email.
 	MessageID string
 }
@@ -133,7 +135,7 @@ func (s *Store) SeedOrders(ctx context.Context, orders []SeedOrder) ([]int64, er
 			ins = tx.multiInsert()
 			for i, o := range chunk {
 				at := ms(o.Email.Created)
-				ins.row(ids[start+i], o.Email.Recipient, o.MessageID, OutboxSent, 1, at, "250 seeded", at, at)
+				ins.row(ids[start+i], o.Email.Recipient, o.MessageID, model.DeliverySent, 1, at, "250 seeded", at, at)
 			}
 			if err := ins.exec(ctx, tx, `INSERT INTO outbox (email_id, recipient, message_id, state, attempts, next_attempt_ms, last_reply, created_ms, sent_ms) VALUES `); err != nil {
 				return fmt.Errorf("store: seed deliveries: %w", err)
@@ -152,13 +154,13 @@ func (s *Store) SeedOrders(ctx context.Context, orders []SeedOrder) ([]int64, er
 // SeedDeliveries queues deliveries (EmailID, Recipient, MessageID and
 // Created are used), due at once, in one transaction: a backlog for the
 // outbox worker to drain.
-func (s *Store) SeedDeliveries(ctx context.Context, ds []Delivery) error {
+func (s *Store) SeedDeliveries(ctx context.Context, ds []model.Delivery) error {
 	return s.Tx(ctx, func(tx *Tx) error {
 		for start := 0; start < len(ds); start += seedRows {
 			ins := tx.multiInsert()
 			for _, d := range ds[start:min(start+seedRows, len(ds))] {
 				at := ms(d.Created)
-				ins.row(d.EmailID, d.Recipient, d.MessageID, OutboxPending, at, at)
+				ins.row(d.EmailID, d.Recipient, d.MessageID, model.DeliveryPending, at, at)
 			}
 			if err := ins.exec(ctx, tx, `INSERT INTO outbox (email_id, recipient, message_id, state, next_attempt_ms, created_ms) VALUES `); err != nil {
 				return fmt.Errorf("store: seed outbox: %w", err)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
 
@@ -38,7 +39,7 @@ func BenchmarkSeedOrders(b *testing.B) {
 
 // benchStore is a migrated SQLite database with one account, for the
 // store's benchmarks.
-func benchStore(b *testing.B) (*store.Store, store.Account) {
+func benchStore(b *testing.B) (*store.Store, model.Account) {
 	b.Helper()
 	ctx := context.Background()
 	s, err := store.Open(ctx, store.SQLiteURL(filepath.Join(b.TempDir(), "bench.db")))
@@ -49,7 +50,7 @@ func benchStore(b *testing.B) (*store.Store, store.Account) {
 	if err := s.Migrate(ctx); err != nil {
 		b.Fatal(err)
 	}
-	acct, err := s.CreateAccount(ctx, store.Account{Login: "bench", PasswordHash: "h", Created: t0})
+	acct, err := s.CreateAccount(ctx, model.Account{Login: "bench", PasswordHash: "h", Created: t0})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -58,12 +59,12 @@ func benchStore(b *testing.B) (*store.Store, store.Account) {
 
 // benchOrder is order number n of acct with one domain and its first DCV
 // email, delivered, as `dcvmail bench` seeds them.
-func benchOrder(acct store.Account, n int64, text, html string) store.SeedOrder {
+func benchOrder(acct model.Account, n int64, text, html string) store.SeedOrder {
 	fqdn := fmt.Sprintf("o%d.example.com", n)
 	return store.SeedOrder{
-		Order:   store.Order{Number: n, AccountID: acct.ID, BaseNumber: n, Status: store.OrderActive, Created: t0},
-		Domains: []store.Domain{{Position: 1, Name: fqdn, FQDN: fqdn, Method: store.MethodEmail, Recipient: "admin@" + fqdn, Source: "constructed"}},
-		Email: store.Email{Recipient: "admin@" + fqdn, CodeHash: fmt.Sprintf("%064d", n), Subject: "Domain Control Validation for " + fqdn,
+		Order:   model.Order{Number: n, AccountID: acct.ID, BaseNumber: n, Status: model.OrderActive, Created: t0},
+		Domains: []model.Domain{{Position: 1, Name: fqdn, FQDN: fqdn, Method: model.MethodEmail, Recipient: "admin@" + fqdn, Source: "constructed"}},
+		Email: model.Email{Recipient: "admin@" + fqdn, CodeHash: fmt.Sprintf("%064d", n), Subject: "Domain Control Validation for " + fqdn,
 			Text: text, HTML: html, Created: t0, Expires: t0.Add(time.Hour)},
 		MessageID: fmt.Sprintf("%d@bench", n),
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
 
@@ -22,12 +23,12 @@ func TestSeedOrdersMatchesOneAtATime(t *testing.T) {
 		for i := range seeds {
 			number := int64(20_000_000 + i)
 			seeds[i] = store.SeedOrder{
-				Order: store.Order{Number: number, AccountID: acct.ID, BaseNumber: number, Status: store.OrderActive, Created: t0},
-				Domains: []store.Domain{
-					{Position: 1, Name: "example.com", FQDN: "example.com", Method: store.MethodEmail, Recipient: "admin@example.com", Source: "constructed"},
-					{Position: 2, Name: "www.example.com", FQDN: "www.example.com", Method: store.MethodEmail, Recipient: "admin@example.com", Source: "constructed"},
+				Order: model.Order{Number: number, AccountID: acct.ID, BaseNumber: number, Status: model.OrderActive, Created: t0},
+				Domains: []model.Domain{
+					{Position: 1, Name: "example.com", FQDN: "example.com", Method: model.MethodEmail, Recipient: "admin@example.com", Source: "constructed"},
+					{Position: 2, Name: "www.example.com", FQDN: "www.example.com", Method: model.MethodEmail, Recipient: "admin@example.com", Source: "constructed"},
 				},
-				Email: store.Email{Recipient: "admin@example.com", CodeHash: fmt.Sprintf("seed-%d", i),
+				Email: model.Email{Recipient: "admin@example.com", CodeHash: fmt.Sprintf("seed-%d", i),
 					Subject: "s", Text: "t", HTML: "h", Created: t0, Expires: t0.Add(time.Hour)},
 				MessageID: fmt.Sprintf("%d@test", i),
 			}
@@ -52,7 +53,7 @@ func TestSeedOrdersMatchesOneAtATime(t *testing.T) {
 				t.Errorf("email %d: %+v, %v", ids[i], e, err)
 			}
 			dels, err := s.DeliveriesOfOrder(ctx, number)
-			if err != nil || len(dels) != 1 || dels[0].State != store.OutboxSent {
+			if err != nil || len(dels) != 1 || dels[0].State != model.DeliverySent {
 				t.Errorf("order %d deliveries: %+v, %v", number, dels, err)
 			}
 		}
@@ -62,9 +63,9 @@ func TestSeedOrdersMatchesOneAtATime(t *testing.T) {
 		}
 
 		// A backlog for the worker: pending, due at once, claimable.
-		var backlog []store.Delivery
+		var backlog []model.Delivery
 		for i := range 700 {
-			backlog = append(backlog, store.Delivery{EmailID: ids[i], Recipient: "admin@example.com", MessageID: fmt.Sprintf("b%d@test", i), Created: t0})
+			backlog = append(backlog, model.Delivery{EmailID: ids[i], Recipient: "admin@example.com", MessageID: fmt.Sprintf("b%d@test", i), Created: t0})
 		}
 		if err := s.SeedDeliveries(ctx, backlog); err != nil {
 			t.Fatal(err)

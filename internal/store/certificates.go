@@ -7,37 +7,14 @@ import (
 	"errors"
 	"strings"
 	"time"
-)
 
-// Certificate states.
-const (
-	CertPending  = "pending"  // awaiting DCV, organization validation or CAA
-	CertIssued   = "issued"   // signed; Serial and DER are set
-	CertRejected = "rejected" // will never be issued
+	"github.com/dcvmail/dcvmail/internal/model"
 )
-
-// Certificate is one certificate request of an order and, once issued, the
-// certificate (migration 00011).
-type Certificate struct {
-	ID          int64
-	OrderNumber int64
-	State       string
-	CSR         []byte   // DER
-	Names       []string // primary first
-	Serial      string   // lowercase hex, "" until issued
-	DER         []byte
-	NotBefore   time.Time
-	NotAfter    time.Time
-	Issued      time.Time
-	Revoked     time.Time // zero: not revoked
-	Reason      int       // RFC 5280 reason code of the revocation
-	Created     time.Time
-}
 
 const certColumns = `certificate_id, order_number, state, csr, names, serial, der, not_before_ms, not_after_ms, issued_ms, revoked_ms, revocation_reason, created_ms`
 
-func scanCertificate(row interface{ Scan(...any) error }) (Certificate, error) {
-	var c Certificate
+func scanCertificate(row interface{ Scan(...any) error }) (model.Certificate, error) {
+	var c model.Certificate
 	var csr, names string
 	var serial, der sql.NullString
 	var nb, na, issued, revoked, reason sql.NullInt64
@@ -66,22 +43,22 @@ func (q Queries) NextCertificateID(ctx context.Context) (int64, error) {
 }
 
 // CreateCertificate stores a new certificate request (State pending).
-func (q Queries) CreateCertificate(ctx context.Context, c Certificate) error {
+func (q Queries) CreateCertificate(ctx context.Context, c model.Certificate) error {
 	_, err := q.ex.ExecContext(ctx,
 		`INSERT INTO certificates (certificate_id, order_number, state, csr, names, created_ms) VALUES ($1, $2, $3, $4, $5, $6)`,
-		c.ID, c.OrderNumber, CertPending, base64.StdEncoding.EncodeToString(c.CSR), strings.Join(c.Names, " "), ms(c.Created))
+		c.ID, c.OrderNumber, model.CertPending, base64.StdEncoding.EncodeToString(c.CSR), strings.Join(c.Names, " "), ms(c.Created))
 	return err
 }
 
 // CertificatesOfOrder lists an order's certificates, oldest first.
-func (q Queries) CertificatesOfOrder(ctx context.Context, number int64) ([]Certificate, error) {
+func (q Queries) CertificatesOfOrder(ctx context.Context, number int64) ([]model.Certificate, error) {
 	rows, err := q.ex.QueryContext(ctx,
 		`SELECT `+certColumns+` FROM certificates WHERE order_number = $1 ORDER BY certificate_id`, number)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []Certificate
+	var out []model.Certificate
 	for rows.Next() {
 		c, err := scanCertificate(rows)
 		if err != nil {
@@ -93,13 +70,13 @@ func (q Queries) CertificatesOfOrder(ctx context.Context, number int64) ([]Certi
 }
 
 // CertificateByID reads a certificate by its certificateID.
-func (q Queries) CertificateByID(ctx context.Context, id int64) (Certificate, error) {
+func (q Queries) CertificateByID(ctx context.Context, id int64) (model.Certificate, error) {
 	return scanCertificate(q.ex.QueryRowContext(ctx, `SELECT `+certColumns+` FROM certificates WHERE certificate_id = $1`, id))
 }
 
 // CertificateBySerial reads an issued certificate by its serial (lowercase
 // hex without leading zeros, as big.Int.Text(16) writes it).
-func (q Queries) CertificateBySerial(ctx context.Context, serial string) (Certificate, error) {
+func (q Queries) CertificateBySerial(ctx context.Context, serial string) (model.Certificate, error) {
 	return scanCertificate(q.ex.QueryRowContext(ctx, `SELECT `+certColumns+` FROM certificates WHERE serial = $1`, serial))
 }
 
@@ -109,11 +86,11 @@ func (q Queries) CertificateBySerial(ctx context.Context, serial string) (Certif
 // at once, the second's UPDATE waits for the first's commit (PostgreSQL's
 // row lock, SQLite's one writer) and then matches no row, so it rolls back
 // and its certificate is never published.
-func (q Queries) ClaimCertificate(ctx context.Context, c Certificate) (bool, error) {
+func (q Queries) ClaimCertificate(ctx context.Context, c model.Certificate) (bool, error) {
 	res, err := q.ex.ExecContext(ctx,
 		`UPDATE certificates SET state = $2, serial = $3, der = $4, not_before_ms = $5, not_after_ms = $6, issued_ms = $7
 		 WHERE certificate_id = $1 AND state = $8`,
-		c.ID, CertIssued, c.Serial, base64.StdEncoding.EncodeToString(c.DER), ms(c.NotBefore), ms(c.NotAfter), ms(c.Issued), CertPending)
+		c.ID, model.CertIssued, c.Serial, base64.StdEncoding.EncodeToString(c.DER), ms(c.NotBefore), ms(c.NotAfter), ms(c.Issued), model.CertPending)
 	if err != nil {
 		return false, err
 	}
@@ -125,7 +102,7 @@ func (q Queries) ClaimCertificate(ctx context.Context, c Certificate) (bool, err
 // not pending.
 func (q Queries) RejectCertificate(ctx context.Context, id int64) (bool, error) {
 	res, err := q.ex.ExecContext(ctx,
-		`UPDATE certificates SET state = $2 WHERE certificate_id = $1 AND state = $3`, id, CertRejected, CertPending)
+		`UPDATE certificates SET state = $2 WHERE certificate_id = $1 AND state = $3`, id, model.CertRejected, model.CertPending)
 	if err != nil {
 		return false, err
 	}
@@ -138,7 +115,7 @@ func (q Queries) RejectCertificate(ctx context.Context, id int64) (bool, error) 
 func (q Queries) RevokeCertificate(ctx context.Context, id int64, at time.Time, reason int) (bool, error) {
 	res, err := q.ex.ExecContext(ctx,
 		`UPDATE certificates SET revoked_ms = $2, revocation_reason = $3
-		 WHERE certificate_id = $1 AND state = $4 AND revoked_ms IS NULL`, id, ms(at), reason, CertIssued)
+		 WHERE certificate_id = $1 AND state = $4 AND revoked_ms IS NULL`, id, ms(at), reason, model.CertIssued)
 	if err != nil {
 		return false, err
 	}

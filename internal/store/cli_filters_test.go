@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
 
@@ -24,20 +25,20 @@ func TestMailboxFiltered(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := s.Capture(ctx, store.CapturedMail{DeliveryID: id, OrderNumber: m.number, To: m.to, Subject: "s", DCVCode: string(rune('A' + i)), Captured: t0.Add(time.Duration(i) * time.Hour)}); err != nil {
+			if err := s.Capture(ctx, model.CapturedMail{DeliveryID: id, OrderNumber: m.number, To: m.to, Subject: "s", DCVCode: string(rune('A' + i)), Captured: t0.Add(time.Duration(i) * time.Hour)}); err != nil {
 				t.Fatal(err)
 			}
 		}
 		for _, tt := range []struct {
-			f    store.MailFilter
+			f    model.MailFilter
 			want string
 		}{
-			{store.MailFilter{}, "ABC"},
-			{store.MailFilter{OrderNumber: 1}, "AB"},
-			{store.MailFilter{To: "hostmaster@example.com"}, "B"},
-			{store.MailFilter{To: "ADMIN@EXAMPLE.COM", OrderNumber: 2}, "C"},
-			{store.MailFilter{Since: t0.Add(time.Hour)}, "BC"},
-			{store.MailFilter{Since: t0.Add(time.Hour), OrderNumber: 1, To: "admin@example.com"}, ""},
+			{model.MailFilter{}, "ABC"},
+			{model.MailFilter{OrderNumber: 1}, "AB"},
+			{model.MailFilter{To: "hostmaster@example.com"}, "B"},
+			{model.MailFilter{To: "ADMIN@EXAMPLE.COM", OrderNumber: 2}, "C"},
+			{model.MailFilter{Since: t0.Add(time.Hour)}, "BC"},
+			{model.MailFilter{Since: t0.Add(time.Hour), OrderNumber: 1, To: "admin@example.com"}, ""},
 		} {
 			got, err := s.MailboxFiltered(ctx, tt.f)
 			if err != nil || got == nil {

@@ -6,23 +6,12 @@ import (
 	"errors"
 	"strings"
 	"time"
+
+	"github.com/dcvmail/dcvmail/internal/model"
 )
 
-// Confirmation is the evidence of one code that validated domains on the
-// confirmation page.
-type Confirmation struct {
-	ID          int64
-	OrderNumber int64
-	EmailID     int64
-	Domains     []string // validated by this confirmation, as ordered
-	ClientIP    string   // the approver's address, as far as trusted proxies tell
-	PeerAddr    string   // the TCP peer: a proxy, or the approver
-	UserAgent   string
-	At          time.Time
-}
-
 // RecordConfirmation stores the evidence of a confirmation.
-func (q Queries) RecordConfirmation(ctx context.Context, c Confirmation) (int64, error) {
+func (q Queries) RecordConfirmation(ctx context.Context, c model.Confirmation) (int64, error) {
 	var id int64
 	err := q.ex.QueryRowContext(ctx,
 		`INSERT INTO confirmations (order_number, email_id, domains, client_ip, peer_addr, user_agent, confirmed_ms)
@@ -32,7 +21,7 @@ func (q Queries) RecordConfirmation(ctx context.Context, c Confirmation) (int64,
 }
 
 // ConfirmationsOfOrder lists an order's confirmations, oldest first.
-func (q Queries) ConfirmationsOfOrder(ctx context.Context, orderNumber int64) ([]Confirmation, error) {
+func (q Queries) ConfirmationsOfOrder(ctx context.Context, orderNumber int64) ([]model.Confirmation, error) {
 	rows, err := q.ex.QueryContext(ctx,
 		`SELECT id, order_number, email_id, domains, client_ip, peer_addr, user_agent, confirmed_ms
 		 FROM confirmations WHERE order_number = $1 ORDER BY id`, orderNumber)
@@ -40,9 +29,9 @@ func (q Queries) ConfirmationsOfOrder(ctx context.Context, orderNumber int64) ([
 		return nil, err
 	}
 	defer rows.Close()
-	var out []Confirmation
+	var out []model.Confirmation
 	for rows.Next() {
-		var c Confirmation
+		var c model.Confirmation
 		var domains string
 		var at int64
 		if err := rows.Scan(&c.ID, &c.OrderNumber, &c.EmailID, &domains, &c.ClientIP, &c.PeerAddr, &c.UserAgent, &at); err != nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
 
@@ -107,7 +108,7 @@ func TestConfirmationsEvidence(t *testing.T) {
 		ctx := context.Background()
 		acct := account(t, s, "alice")
 		email := order(t, s, acct, 100, 100)
-		c := store.Confirmation{OrderNumber: 100, EmailID: email, Domains: []string{"example.com", "*.example.com"},
+		c := model.Confirmation{OrderNumber: 100, EmailID: email, Domains: []string{"example.com", "*.example.com"},
 			ClientIP: "2001:db8::1", PeerAddr: "[::1]:4444", UserAgent: "Mozilla/5.0 (X11) Ünïcode", At: t0}
 		id, err := s.RecordConfirmation(ctx, c)
 		if err != nil {

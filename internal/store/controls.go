@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"strconv"
 	"time"
+
+	"github.com/dcvmail/dcvmail/internal/model"
 )
 
 // This file keeps what the control API (docs/control.md) adds: accounts'
@@ -42,13 +44,13 @@ func (q Queries) SetAccountTerms(ctx context.Context, accountID int64, t Account
 }
 
 // Accounts lists every account by login.
-func (q Queries) Accounts(ctx context.Context) ([]Account, error) {
+func (q Queries) Accounts(ctx context.Context) ([]model.Account, error) {
 	rows, err := q.ex.QueryContext(ctx, `SELECT `+accountColumns+` FROM accounts ORDER BY login`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []Account
+	var out []model.Account
 	for rows.Next() {
 		a, err := scanAccount(rows)
 		if err != nil {

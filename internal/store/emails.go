@@ -3,29 +3,9 @@ package store
 import (
 	"context"
 	"database/sql"
-	"time"
-)
 
-// Email is one DCV email: a recipient, a random value (kept only as a keyed
-// hash) and the rendered message, which is kept so that a resend within the
-// value's validity is the identical message. The message (Subject, Text,
-// HTML) lives in a table of its own, dcv_email_bodies: most reads need only
-// the rest (see migration 00004). With a message key the message is stored
-// sealed (sealing.go): read back through a store with the key it is as
-// rendered; without the key Subject is the subject to show and Text and
-// HTML are empty.
-type Email struct {
-	ID          int64
-	OrderNumber int64
-	Recipient   string
-	TemplateID  int64 // 0 is the built-in template
-	CodeHash    string
-	Subject     string
-	Text        string
-	HTML        string
-	Created     time.Time
-	Expires     time.Time
-}
+	"github.com/dcvmail/dcvmail/internal/model"
+)
 
 // emailColumns are read from dcv_emails e joined with dcv_email_bodies b.
 const (
@@ -33,8 +13,8 @@ const (
 	emailFrom    = `dcv_emails e JOIN dcv_email_bodies b ON b.email_id = e.id`
 )
 
-func (q Queries) scanEmail(row interface{ Scan(...any) error }) (Email, error) {
-	var e Email
+func (q Queries) scanEmail(row interface{ Scan(...any) error }) (model.Email, error) {
+	var e model.Email
 	var tmpl sql.NullInt64
 	var c, x, sealed int64
 	err := row.Scan(&e.ID, &e.OrderNumber, &e.Recipient, &tmpl, &e.CodeHash, &e.Subject, &e.Text, &e.HTML, &sealed, &c, &x)
@@ -47,7 +27,7 @@ func (q Queries) scanEmail(row interface{ Scan(...any) error }) (Email, error) {
 
 // CreateEmail stores a new DCV email and its message, and returns its id.
 // Run it in a Tx: the two rows go in together.
-func (q Queries) CreateEmail(ctx context.Context, e Email) (int64, error) {
+func (q Queries) CreateEmail(ctx context.Context, e model.Email) (int64, error) {
 	id, err := q.insertID(ctx,
 		`INSERT INTO dcv_emails (order_number, recipient, template_id, code_hash, created_ms, expires_ms)
 		 VALUES ($1, $2, $3, $4, $5, $6)`,
@@ -72,26 +52,26 @@ func (q Queries) CreateEmail(ctx context.Context, e Email) (int64, error) {
 }
 
 // Email reads one DCV email.
-func (q Queries) Email(ctx context.Context, id int64) (Email, error) {
+func (q Queries) Email(ctx context.Context, id int64) (model.Email, error) {
 	return q.scanEmail(q.ex.QueryRowContext(ctx, `SELECT `+emailColumns+` FROM `+emailFrom+` WHERE e.id = $1`, id))
 }
 
 // EmailByCode finds the email of an order whose random value has the given
 // keyed hash.
-func (q Queries) EmailByCode(ctx context.Context, orderNumber int64, codeHash string) (Email, error) {
+func (q Queries) EmailByCode(ctx context.Context, orderNumber int64, codeHash string) (model.Email, error) {
 	return q.scanEmail(q.ex.QueryRowContext(ctx,
 		`SELECT `+emailColumns+` FROM `+emailFrom+` WHERE e.code_hash = $1 AND e.order_number = $2`, codeHash, orderNumber))
 }
 
 // EmailsOfOrder lists an order's DCV emails, oldest first.
-func (q Queries) EmailsOfOrder(ctx context.Context, orderNumber int64) ([]Email, error) {
+func (q Queries) EmailsOfOrder(ctx context.Context, orderNumber int64) ([]model.Email, error) {
 	rows, err := q.ex.QueryContext(ctx,
 		`SELECT `+emailColumns+` FROM `+emailFrom+` WHERE e.order_number = $1 ORDER BY e.id`, orderNumber)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []Email
+	var out []model.Email
 	for rows.Next() {
 		e, err := q.scanEmail(rows)
 		if err != nil {

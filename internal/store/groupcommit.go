@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/dcvmail/dcvmail/internal/model"
 )
 
 // Group commit on SQLite.
@@ -205,8 +207,8 @@ func (d detached) QueryRowContext(ctx context.Context, query string, args ...any
 // Claim on the Store runs in a transaction of its own, so that on SQLite
 // the worker's claim queues and commits with the other writers (an UPDATE
 // ... RETURNING is a Query, which cachedDB does not queue).
-func (s *Store) Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, n int) ([]Delivery, error) {
-	var out []Delivery
+func (s *Store) Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, n int) ([]model.Delivery, error) {
+	var out []model.Delivery
 	err := s.Tx(ctx, func(tx *Tx) error {
 		var err error
 		out, err = tx.Claim(ctx, owner, now, lease, n)

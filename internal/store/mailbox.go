@@ -2,30 +2,14 @@ package store
 
 import (
 	"context"
-	"time"
-)
 
-// CapturedMail is a message the built-in mailbox received instead of a mail
-// server.
-type CapturedMail struct {
-	ID          int64     `json:"id"`
-	DeliveryID  int64     `json:"deliveryId"`
-	OrderNumber int64     `json:"orderNumber"`
-	From        string    `json:"from"`
-	To          string    `json:"to"`
-	Subject     string    `json:"subject"`
-	Text        string    `json:"text"`
-	HTML        string    `json:"html"`
-	MessageID   string    `json:"messageId"`
-	DCVCode     string    `json:"dcvCode"`
-	Raw         string    `json:"raw"`
-	Captured    time.Time `json:"capturedAt"`
-}
+	"github.com/dcvmail/dcvmail/internal/model"
+)
 
 // Capture stores a delivered message in the mailbox. Capturing the same
 // delivery again (a retry after a crash) changes nothing. It is not meant
 // for a Tx: it wakes waiters at once, as if it had committed.
-func (q Queries) Capture(ctx context.Context, m CapturedMail) error {
+func (q Queries) Capture(ctx context.Context, m model.CapturedMail) error {
 	_, err := q.ex.ExecContext(ctx,
 		`INSERT INTO mailbox (outbox_id, order_number, mail_from, recipient, subject, text_body, html_body, message_id, dcv_code, raw, captured_ms)
 		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (outbox_id) DO NOTHING`,
@@ -37,6 +21,6 @@ func (q Queries) Capture(ctx context.Context, m CapturedMail) error {
 }
 
 // Mailbox lists captured messages, oldest first; orderNumber 0 means all.
-func (q Queries) Mailbox(ctx context.Context, orderNumber int64) ([]CapturedMail, error) {
-	return q.MailboxFiltered(ctx, MailFilter{OrderNumber: orderNumber})
+func (q Queries) Mailbox(ctx context.Context, orderNumber int64) ([]model.CapturedMail, error) {
+	return q.MailboxFiltered(ctx, model.MailFilter{OrderNumber: orderNumber})
 }

@@ -3,19 +3,13 @@ package store
 import (
 	"context"
 	"strings"
-	"time"
-)
 
-// MailFilter selects captured messages; zero fields select everything.
-type MailFilter struct {
-	OrderNumber int64
-	To          string    // the recipient's address, compared without regard to case
-	Since       time.Time // captured at or after
-}
+	"github.com/dcvmail/dcvmail/internal/model"
+)
 
 // MailboxFiltered lists the captured messages the filter selects, oldest
 // first.
-func (q Queries) MailboxFiltered(ctx context.Context, f MailFilter) ([]CapturedMail, error) {
+func (q Queries) MailboxFiltered(ctx context.Context, f model.MailFilter) ([]model.CapturedMail, error) {
 	var since int64
 	if !f.Since.IsZero() {
 		since = ms(f.Since)
@@ -29,9 +23,9 @@ func (q Queries) MailboxFiltered(ctx context.Context, f MailFilter) ([]CapturedM
 		return nil, err
 	}
 	defer rows.Close()
-	out := []CapturedMail{}
+	out := []model.CapturedMail{}
 	for rows.Next() {
-		var m CapturedMail
+		var m model.CapturedMail
 		var at int64
 		if err := rows.Scan(&m.ID, &m.DeliveryID, &m.OrderNumber, &m.From, &m.To, &m.Subject, &m.Text, &m.HTML, &m.MessageID, &m.DCVCode, &m.Raw, &at); err != nil {
 			return nil, err

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/dcvmail/dcvmail/internal/model"
 )
 
 // This file is the store's side of the mailbox API and page (package
@@ -15,7 +17,7 @@ import (
 // StoredMail is a captured message with what the mailbox keeps about it
 // beside the message itself.
 type StoredMail struct {
-	CapturedMail
+	model.CapturedMail
 	Read bool
 }
 

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
 
@@ -17,7 +18,7 @@ func TestMailboxQueries(t *testing.T) {
 			n := int64(i + 1)
 			email := order(t, s, alice, n, n)
 			id, _ := s.Enqueue(ctx, email, to, "m@test", t0)
-			if err := s.Capture(ctx, store.CapturedMail{DeliveryID: id, OrderNumber: n, From: "dcv@x", To: to,
+			if err := s.Capture(ctx, model.CapturedMail{DeliveryID: id, OrderNumber: n, From: "dcv@x", To: to,
 				Subject: "Validation for order", Text: "code ZZ" + to, Raw: "raw", Captured: t0.Add(time.Duration(i) * time.Second)}); err != nil {
 				t.Fatal(err)
 			}
@@ -73,7 +74,7 @@ func TestMailboxQueries(t *testing.T) {
 		if m, err := s.MailboxMessage(ctx, all[0].ID); err != nil || !m.Read || m.To != "admin@example.com" {
 			t.Fatalf("%+v %v", m, err)
 		}
-		if _, err := s.MailboxMessage(ctx, 99999); err != store.ErrNotFound {
+		if _, err := s.MailboxMessage(ctx, 99999); err != model.ErrNotFound {
 			t.Fatalf("unknown: %v", err)
 		}
 		if n, err := s.DeleteMail(ctx, []int64{all[0].ID, 99999}); n != 1 || err != nil {

@@ -6,12 +6,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
 
 // openAtVersion opens a store migrated up and back down to exactly
 // version v, with the account alice.
-func openAtVersion(t *testing.T, url string, v int64) (*store.Store, store.Account) {
+func openAtVersion(t *testing.T, url string, v int64) (*store.Store, model.Account) {
 	t.Helper()
 	s := open(t, url)
 	if err := s.MigrateTo(context.Background(), v); err != nil {
@@ -27,7 +28,7 @@ func TestMigrationMovesEmailBodies(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := context.Background()
 			s, a := openAtVersion(t, b.url(t), 3)
-			if err := s.CreateOrder(ctx, store.Order{Number: 7, AccountID: a.ID, BaseNumber: 7, Status: store.OrderActive, Created: t0}, nil); err != nil {
+			if err := s.CreateOrder(ctx, model.Order{Number: 7, AccountID: a.ID, BaseNumber: 7, Status: model.OrderActive, Created: t0}, nil); err != nil {
 				t.Fatal(err)
 			}
 			for _, e := range []struct{ hash, subject, text, html string }{
@@ -83,17 +84,17 @@ func TestMigrationRekeysOrders(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := context.Background()
 			s, a := openAtVersion(t, b.url(t), 4)
-			domains := []store.Domain{
-				{Position: 0, Name: "*.example.com", FQDN: "example.com", Method: store.MethodEmail},
-				{Position: 1, Name: "www.example.org", FQDN: "www.example.org", Method: store.MethodEmail},
+			domains := []model.Domain{
+				{Position: 0, Name: "*.example.com", FQDN: "example.com", Method: model.MethodEmail},
+				{Position: 1, Name: "www.example.org", FQDN: "www.example.org", Method: model.MethodEmail},
 			}
 			for _, n := range []int64{10000001, 10000002} {
-				o := store.Order{Number: n, AccountID: a.ID, BaseNumber: 10000001, Status: store.OrderActive, Created: t0}
+				o := model.Order{Number: n, AccountID: a.ID, BaseNumber: 10000001, Status: model.OrderActive, Created: t0}
 				if err := s.CreateOrder(ctx, o, domains); err != nil {
 					t.Fatal(err)
 				}
 			}
-			email, err := s.CreateEmail(ctx, store.Email{OrderNumber: 10000002, Recipient: "admin@example.com", CodeHash: "h1",
+			email, err := s.CreateEmail(ctx, model.Email{OrderNumber: 10000002, Recipient: "admin@example.com", CodeHash: "h1",
 				Subject: "s", Text: "t", Created: t0, Expires: t0.Add(time.Hour)})
 			if err != nil {
 				t.Fatal(err)
@@ -132,7 +133,7 @@ func TestMigrationRekeysOrders(t *testing.T) {
 				}
 				// The foreign keys still hold: a domain of an order that
 				// does not exist is refused.
-				bad := store.Domain{OrderNumber: 99999999, Position: 0, Name: "x.example", FQDN: "x.example", Method: store.MethodEmail}
+				bad := model.Domain{OrderNumber: 99999999, Position: 0, Name: "x.example", FQDN: "x.example", Method: model.MethodEmail}
 				if err := s.Exec(ctx, `INSERT INTO order_domains (order_number, position, domain_name, fqdn, dcv_method) VALUES ($1, $2, $3, $4, $5)`,
 					bad.OrderNumber, bad.Position, bad.Name, bad.FQDN, bad.Method); err == nil {
 					t.Fatalf("%s: a domain of a missing order was accepted", when)

@@ -5,18 +5,9 @@ import (
 	"fmt"
 	"strings"
 	"time"
-)
 
-// Offer records that an address was returned to an account for a name.
-type Offer struct {
-	AccountID int64
-	FQDN      string
-	Mailbox   string
-	Source    string
-	ADN       string
-	Product   int64 // 0 when not given
-	At        time.Time
-}
+	"github.com/dcvmail/dcvmail/internal/model"
+)
 
 // offersPerStatement bounds the rows of one upsert (7 parameters each;
 // SQLite allows 32,766 and PostgreSQL 65,535).
@@ -27,13 +18,13 @@ const offersPerStatement = 500
 // those of this offer. One statement per call (per 500 offers), so that a
 // call costs the same whatever was offered before; repeated addresses in
 // offers count once (the first).
-func (q Queries) RecordOffers(ctx context.Context, offers []Offer) error {
+func (q Queries) RecordOffers(ctx context.Context, offers []model.Offer) error {
 	type key struct {
 		account       int64
 		fqdn, mailbox string
 	}
 	seen := make(map[key]bool, len(offers))
-	unique := make([]Offer, 0, len(offers))
+	unique := make([]model.Offer, 0, len(offers))
 	for _, o := range offers {
 		k := key{o.AccountID, o.FQDN, o.Mailbox}
 		if !seen[k] {
@@ -80,7 +71,7 @@ func (q Queries) PruneOffers(ctx context.Context, expired time.Time) (int64, err
 
 // OffersOf lists the offers of mailbox to an account since a time: for which
 // names, and by which source, the address was returned.
-func (q Queries) OffersOf(ctx context.Context, accountID int64, mailbox string, since time.Time) ([]Offer, error) {
+func (q Queries) OffersOf(ctx context.Context, accountID int64, mailbox string, since time.Time) ([]model.Offer, error) {
 	rows, err := q.ex.QueryContext(ctx,
 		`SELECT DISTINCT fqdn, source, adn FROM address_offers
 		 WHERE account_id = $1 AND mailbox = $2 AND offered_ms >= $3`, accountID, mailbox, ms(since))
@@ -88,9 +79,9 @@ func (q Queries) OffersOf(ctx context.Context, accountID int64, mailbox string, 
 		return nil, err
 	}
 	defer rows.Close()
-	var out []Offer
+	var out []model.Offer
 	for rows.Next() {
-		o := Offer{AccountID: accountID, Mailbox: mailbox}
+		o := model.Offer{AccountID: accountID, Mailbox: mailbox}
 		if err := rows.Scan(&o.FQDN, &o.Source, &o.ADN); err != nil {
 			return nil, err
 		}

@@ -4,56 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"time"
+
+	"github.com/dcvmail/dcvmail/internal/model"
 )
-
-// Order statuses.
-const (
-	OrderActive    = "active"
-	OrderCancelled = "cancelled"
-	OrderRejected  = "rejected"
-)
-
-// DCV methods of a domain (AutoUpdateDCV's newMethod values).
-const (
-	MethodEmail        = "EMAIL"
-	MethodHTTPCSRHash  = "HTTP_CSR_HASH"
-	MethodHTTPSCSRHash = "HTTPS_CSR_HASH"
-	MethodCNAMECSRHash = "CNAME_CSR_HASH"
-)
-
-// Order is a certificate order of an account.
-type Order struct {
-	Number     int64
-	AccountID  int64
-	BaseNumber int64 // the first order of its chain of reissues and renewals
-	Status     string
-	TemplateID int64 // last used; 0 is the built-in template
-	// ResendTAT is the resend limiter's theoretical arrival time (GCRA).
-	ResendTAT time.Time
-	Created   time.Time
-}
-
-// Domain is one domain of an order and its DCV state.
-type Domain struct {
-	OrderNumber      int64
-	Position         int
-	Name             string // as ordered, e.g. *.example.com
-	FQDN             string // normalized
-	Method           string
-	Recipient        string // current DCV email address, "" when none
-	Source           string // BR method by which Recipient qualifies
-	CurrentEmailID   int64  // the email whose random value is live for it; 0 none
-	Validated        time.Time
-	ValidatedEmailID int64
-}
-
-// Awaiting reports whether the domain still awaits email validation.
-func (d Domain) Awaiting() bool { return d.Method == MethodEmail && d.Validated.IsZero() }
 
 const orderColumns = `order_number, account_id, base_order_number, status, template_id, resend_tat_ms, created_ms`
 
-func scanOrder(row interface{ Scan(...any) error }) (Order, error) {
-	var o Order
+func scanOrder(row interface{ Scan(...any) error }) (model.Order, error) {
+	var o model.Order
 	var tmpl sql.NullInt64
 	var tat, created int64
 	err := row.Scan(&o.Number, &o.AccountID, &o.BaseNumber, &o.Status, &tmpl, &tat, &created)
@@ -71,11 +29,11 @@ func (q Queries) NextOrderNumber(ctx context.Context) (int64, error) {
 
 // CreateOrder inserts an order and its domains; ErrExists when the number is
 // taken.
-func (q Queries) CreateOrder(ctx context.Context, o Order, domains []Domain) error {
+func (q Queries) CreateOrder(ctx context.Context, o model.Order, domains []model.Domain) error {
 	var one int
 	err := q.ex.QueryRowContext(ctx, `SELECT 1 FROM orders WHERE order_number = $1`, o.Number).Scan(&one)
 	if err == nil {
-		return ErrExists
+		return model.ErrExists
 	} else if err != sql.ErrNoRows {
 		return err
 	}
@@ -96,26 +54,16 @@ func (q Queries) CreateOrder(ctx context.Context, o Order, domains []Domain) err
 
 // Order reads an order of an account. ErrNotFound covers both a missing
 // order and another account's, so callers cannot tell them apart.
-func (q Queries) Order(ctx context.Context, accountID, number int64) (Order, error) {
+func (q Queries) Order(ctx context.Context, accountID, number int64) (model.Order, error) {
 	return scanOrder(q.ex.QueryRowContext(ctx,
 		`SELECT `+orderColumns+` FROM orders WHERE order_number = $1 AND account_id = $2`, number, accountID))
 }
 
 // OrderByNumber reads an order whatever its account (operator commands and
 // the confirmation page).
-func (q Queries) OrderByNumber(ctx context.Context, number int64) (Order, error) {
+func (q Queries) OrderByNumber(ctx context.Context, number int64) (model.Order, error) {
 	return scanOrder(q.ex.QueryRowContext(ctx,
 		`SELECT `+orderColumns+` FROM orders WHERE order_number = $1`, number))
-}
-
-// OrderState is an order with its domains and the emails live for them:
-// what ResendDCVEmail and AutoUpdateDCV decide on, read in one statement.
-type OrderState struct {
-	Order
-	Domains []Domain // in order of position
-	// Live holds, by id, the email each domain's CurrentEmailID names,
-	// without its message (Subject, Text and HTML are empty).
-	Live map[int64]Email
 }
 
 // LockOrderState reads an order of an account with its domains and their
@@ -126,13 +74,13 @@ type OrderState struct {
 // the other transaction left it but the joined rows (the domains) as they
 // were when the statement began. ErrNotFound covers a missing order and
 // another account's alike.
-func (q Queries) LockOrderState(ctx context.Context, accountID, number int64) (OrderState, error) {
+func (q Queries) LockOrderState(ctx context.Context, accountID, number int64) (model.OrderState, error) {
 	if q.d.forUpdate != "" {
 		var n int64
 		err := q.ex.QueryRowContext(ctx,
 			`SELECT order_number FROM orders WHERE order_number = $1 AND account_id = $2`+q.d.forUpdate, number, accountID).Scan(&n)
 		if err != nil {
-			return OrderState{}, notFound(err)
+			return model.OrderState{}, notFound(err)
 		}
 	}
 	rows, err := q.ex.QueryContext(ctx,
@@ -145,14 +93,14 @@ func (q Queries) LockOrderState(ctx context.Context, accountID, number int64) (O
 		 WHERE o.order_number = $1
 		 ORDER BY d.position`, number)
 	if err != nil {
-		return OrderState{}, err
+		return model.OrderState{}, err
 	}
 	defer rows.Close()
-	var st OrderState
+	var st model.OrderState
 	found := false
 	for rows.Next() {
 		var (
-			o                          Order
+			o                          model.Order
 			oTmpl                      sql.NullInt64
 			tat, created               int64
 			pos                        sql.NullInt64
@@ -164,7 +112,7 @@ func (q Queries) LockOrderState(ctx context.Context, accountID, number int64) (O
 		if err := rows.Scan(&o.Number, &o.AccountID, &o.BaseNumber, &o.Status, &oTmpl, &tat, &created,
 			&pos, &name, &fqdn, &method, &to, &by, &cur, &val, &valEmail,
 			&eTo, &eTmpl, &eHash, &eCreated, &eExpires); err != nil {
-			return OrderState{}, err
+			return model.OrderState{}, err
 		}
 		if !found {
 			o.TemplateID, o.ResendTAT, o.Created = oTmpl.Int64, fromMS(tat), fromMS(created)
@@ -173,29 +121,29 @@ func (q Queries) LockOrderState(ctx context.Context, accountID, number int64) (O
 		if !pos.Valid {
 			continue // an order without domains
 		}
-		st.Domains = append(st.Domains, Domain{
+		st.Domains = append(st.Domains, model.Domain{
 			OrderNumber: o.Number, Position: int(pos.Int64), Name: name.String, FQDN: fqdn.String,
-			Method: method.String, Recipient: to.String, Source: by.String,
+			Method: model.Method(method.String), Recipient: to.String, Source: by.String,
 			CurrentEmailID: cur.Int64, Validated: nullTime(val), ValidatedEmailID: valEmail.Int64,
 		})
 		if cur.Valid && eHash.Valid {
 			if st.Live == nil {
-				st.Live = map[int64]Email{}
+				st.Live = map[int64]model.Email{}
 			}
-			st.Live[cur.Int64] = Email{
+			st.Live[cur.Int64] = model.Email{
 				ID: cur.Int64, OrderNumber: o.Number, Recipient: eTo.String, TemplateID: eTmpl.Int64,
 				CodeHash: eHash.String, Created: fromMS(eCreated.Int64), Expires: fromMS(eExpires.Int64),
 			}
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return OrderState{}, err
+		return model.OrderState{}, err
 	}
 	// The account is compared here, not in the WHERE clause: with the
 	// term there, SQLite planned the join anew on every call (the plan
 	// depended on the bound account, a third of the statement's time).
 	if !found || st.AccountID != accountID {
-		return OrderState{}, ErrNotFound
+		return model.OrderState{}, model.ErrNotFound
 	}
 	return st, nil
 }
@@ -210,7 +158,7 @@ func (q Queries) NewestInChain(ctx context.Context, accountID, base int64) (int6
 		return 0, err
 	}
 	if !n.Valid {
-		return 0, ErrNotFound
+		return 0, model.ErrNotFound
 	}
 	return n.Int64, nil
 }
@@ -224,7 +172,7 @@ func (q Queries) SetOrderResend(ctx context.Context, number, templateID int64, t
 }
 
 // SetOrderStatus changes an order's status.
-func (q Queries) SetOrderStatus(ctx context.Context, number int64, status string) error {
+func (q Queries) SetOrderStatus(ctx context.Context, number int64, status model.OrderStatus) error {
 	res, err := q.ex.ExecContext(ctx, `UPDATE orders SET status = $2 WHERE order_number = $1`, number, status)
 	return affectedOne(res, err)
 }
@@ -232,16 +180,16 @@ func (q Queries) SetOrderStatus(ctx context.Context, number int64, status string
 const domainColumns = `order_number, position, domain_name, fqdn, dcv_method, dcv_email, dcv_source, current_email_id, validated_ms, validated_email_id`
 
 // Domains lists an order's domains in order.
-func (q Queries) Domains(ctx context.Context, number int64) ([]Domain, error) {
+func (q Queries) Domains(ctx context.Context, number int64) ([]model.Domain, error) {
 	rows, err := q.ex.QueryContext(ctx,
 		`SELECT `+domainColumns+` FROM order_domains WHERE order_number = $1 ORDER BY position`, number)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []Domain
+	var out []model.Domain
 	for rows.Next() {
-		var d Domain
+		var d model.Domain
 		var cur, val, valEmail sql.NullInt64
 		if err := rows.Scan(&d.OrderNumber, &d.Position, &d.Name, &d.FQDN, &d.Method, &d.Recipient, &d.Source, &cur, &val, &valEmail); err != nil {
 			return nil, err
@@ -264,7 +212,7 @@ func (q Queries) SetDomainRecipient(ctx context.Context, number int64, position 
 
 // SetDomainMethod changes a domain's DCV method; a non-email method clears
 // its recipient and live email.
-func (q Queries) SetDomainMethod(ctx context.Context, number int64, position int, method string) error {
+func (q Queries) SetDomainMethod(ctx context.Context, number int64, position int, method model.Method) error {
 	res, err := q.ex.ExecContext(ctx,
 		`UPDATE order_domains SET dcv_method = $3, dcv_email = '', dcv_source = '', current_email_id = NULL
 		 WHERE order_number = $1 AND position = $2`, number, position, method)

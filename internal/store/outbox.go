@@ -6,35 +6,9 @@ import (
 	"fmt"
 	"strings"
 	"time"
-)
 
-// Outbox states.
-const (
-	OutboxPending = "pending"
-	OutboxSent    = "sent"
-	OutboxFailed  = "failed"
+	"github.com/dcvmail/dcvmail/internal/model"
 )
-
-// Delivery is one message in the outbox: a sending of a DCV email to its
-// recipient. An identical resend is a new Delivery of the same email.
-type Delivery struct {
-	ID          int64
-	EmailID     int64
-	OrderNumber int64
-	Recipient   string
-	MessageID   string
-	State       string
-	Attempts    int
-	NextAttempt time.Time
-	LastReply   string
-	Created     time.Time
-	Sent        time.Time
-	// Content of the email, filled by Claim.
-	Subject, Text, HTML, CodeHash string
-	// Unreadable is set, by Claim, when the message is sealed and does
-	// not open under this store's key: it cannot be sent.
-	Unreadable error
-}
 
 // Enqueue adds a delivery of an email to the outbox, due at once.
 func (q Queries) Enqueue(ctx context.Context, emailID int64, recipient, messageID string, now time.Time) (int64, error) {
@@ -48,7 +22,7 @@ func (q Queries) Enqueue(ctx context.Context, emailID int64, recipient, messageI
 // worker sees them again only if owner has not finished them by then (it
 // crashed). On PostgreSQL, SKIP LOCKED lets several nodes claim at once
 // without waiting on or duplicating each other.
-func (q Queries) Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, n int) ([]Delivery, error) {
+func (q Queries) Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, n int) ([]model.Delivery, error) {
 	rows, err := q.ex.QueryContext(ctx,
 		`UPDATE outbox SET lease_owner = $1, next_attempt_ms = $2, attempts = attempts + 1
 		 WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_ms <= $3
@@ -79,7 +53,7 @@ func (q Queries) Claim(ctx context.Context, owner string, now time.Time, lease t
 // deliveries reads deliveries with their messages; must says that a sealed
 // message that cannot be opened is marked Unreadable (the worker must not
 // send an empty message), rather than read as its subject to show.
-func (q Queries) deliveries(ctx context.Context, must bool, where string, args ...any) ([]Delivery, error) {
+func (q Queries) deliveries(ctx context.Context, must bool, where string, args ...any) ([]model.Delivery, error) {
 	rows, err := q.ex.QueryContext(ctx,
 		`SELECT o.id, o.email_id, e.order_number, o.recipient, o.message_id, o.state, o.attempts, o.next_attempt_ms,
 		        o.last_reply, o.created_ms, o.sent_ms, b.subject, b.text_body, b.html_body, b.sealed, e.code_hash
@@ -88,9 +62,9 @@ func (q Queries) deliveries(ctx context.Context, must bool, where string, args .
 		return nil, err
 	}
 	defer rows.Close()
-	var out []Delivery
+	var out []model.Delivery
 	for rows.Next() {
-		var d Delivery
+		var d model.Delivery
 		var next, created int64
 		var sent sql.NullInt64
 		var sealed int64
@@ -106,7 +80,7 @@ func (q Queries) deliveries(ctx context.Context, must bool, where string, args .
 }
 
 // DeliveriesOfOrder lists every delivery of an order's emails, oldest first.
-func (q Queries) DeliveriesOfOrder(ctx context.Context, orderNumber int64) ([]Delivery, error) {
+func (q Queries) DeliveriesOfOrder(ctx context.Context, orderNumber int64) ([]model.Delivery, error) {
 	return q.deliveries(ctx, false, `e.order_number = $1`, orderNumber)
 }
 
@@ -117,26 +91,17 @@ func (q Queries) PendingDeliveries(ctx context.Context) (int, error) {
 	return n, err
 }
 
-// Attempt is the outcome of one try to deliver, kept as evidence.
-type Attempt struct {
-	DeliveryID int64
-	At         time.Time
-	Outcome    string // sent, retry or failed
-	Reply      string // the mail server's answer, or the error
-	Worker     string // the worker that tried (filled when read)
-}
-
 // FinishAttempt records an attempt and moves the delivery on: sent, failed
 // (given up), or pending again at next. It changes nothing when owner no
 // longer holds the lease, and reports whether it did.
-func (q Queries) FinishAttempt(ctx context.Context, owner string, a Attempt, next time.Time) (bool, error) {
-	state := OutboxPending
+func (q Queries) FinishAttempt(ctx context.Context, owner string, a model.Attempt, next time.Time) (bool, error) {
+	state := model.DeliveryPending
 	var sent sql.NullInt64
 	switch a.Outcome {
-	case OutboxSent:
-		state, sent = OutboxSent, sql.NullInt64{Int64: ms(a.At), Valid: true}
-	case OutboxFailed:
-		state = OutboxFailed
+	case model.OutcomeSent:
+		state, sent = model.DeliverySent, sql.NullInt64{Int64: ms(a.At), Valid: true}
+	case model.OutcomeFailed:
+		state = model.DeliveryFailed
 	}
 	res, err := q.ex.ExecContext(ctx,
 		`UPDATE outbox SET state = $3, next_attempt_ms = $4, last_reply = $5, sent_ms = $6, lease_owner = ''
@@ -155,7 +120,7 @@ func (q Queries) FinishAttempt(ctx context.Context, owner string, a Attempt, nex
 }
 
 // AttemptsOfOrder lists the delivery attempts of an order, oldest first.
-func (q Queries) AttemptsOfOrder(ctx context.Context, orderNumber int64) ([]Attempt, error) {
+func (q Queries) AttemptsOfOrder(ctx context.Context, orderNumber int64) ([]model.Attempt, error) {
 	rows, err := q.ex.QueryContext(ctx,
 		`SELECT a.outbox_id, a.attempted_ms, a.outcome, a.reply, a.worker FROM delivery_attempts a
 		 JOIN outbox o ON o.id = a.outbox_id JOIN dcv_emails e ON e.id = o.email_id
@@ -164,9 +129,9 @@ func (q Queries) AttemptsOfOrder(ctx context.Context, orderNumber int64) ([]Atte
 		return nil, err
 	}
 	defer rows.Close()
-	var out []Attempt
+	var out []model.Attempt
 	for rows.Next() {
-		var a Attempt
+		var a model.Attempt
 		var at int64
 		if err := rows.Scan(&a.DeliveryID, &at, &a.Outcome, &a.Reply, &a.Worker); err != nil {
 			return nil, err

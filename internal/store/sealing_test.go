@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
 
@@ -24,17 +25,17 @@ const (
 
 // newEmail creates an order with one domain and an email to it, with the
 // given message, and returns the email's id.
-func newEmail(t *testing.T, s *store.Store, a store.Account, number int64, subject, text string, expires time.Time) int64 {
+func newEmail(t *testing.T, s *store.Store, a model.Account, number int64, subject, text string, expires time.Time) int64 {
 	t.Helper()
 	ctx := context.Background()
 	var id int64
 	err := s.Tx(ctx, func(tx *store.Tx) error {
-		o := store.Order{Number: number, AccountID: a.ID, BaseNumber: number, Status: store.OrderActive, Created: t0}
-		if err := tx.CreateOrder(ctx, o, []store.Domain{{Position: 1, Name: "example.com", FQDN: "example.com", Method: store.MethodEmail}}); err != nil {
+		o := model.Order{Number: number, AccountID: a.ID, BaseNumber: number, Status: model.OrderActive, Created: t0}
+		if err := tx.CreateOrder(ctx, o, []model.Domain{{Position: 1, Name: "example.com", FQDN: "example.com", Method: model.MethodEmail}}); err != nil {
 			return err
 		}
 		var err error
-		id, err = tx.CreateEmail(ctx, store.Email{OrderNumber: number, Recipient: "admin@example.com", CodeHash: "hash-" + strconv.FormatInt(number, 10),
+		id, err = tx.CreateEmail(ctx, model.Email{OrderNumber: number, Recipient: "admin@example.com", CodeHash: "hash-" + strconv.FormatInt(number, 10),
 			Subject: subject, Text: text, HTML: "<p>" + text + "</p>", Created: t0, Expires: expires})
 		return err
 	})

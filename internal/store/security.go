@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/dcvmail/dcvmail/internal/model"
 )
 
 // LoginFailures is the count of failed logins of one subject (a login name
@@ -43,7 +45,7 @@ func scanLoginFailures(row interface{ Scan(...any) error }) (LoginFailures, erro
 // login name, if there is one, and the failed-login counts of the subjects
 // the attempt would count against.
 type LoginState struct {
-	Account  Account
+	Account  model.Account
 	Known    bool // an account has the login name
 	Failures []LoginFailures
 	// KnownSince is when the account last logged in successfully from
@@ -94,7 +96,7 @@ func (q Queries) LoginStateOf(ctx context.Context, login, source string, subject
 		}
 		if id.Valid && !st.Known {
 			st.Known = true
-			st.Account = Account{ID: id.Int64, Login: login.String, PasswordHash: hash.String,
+			st.Account = model.Account{ID: id.Int64, Login: login.String, PasswordHash: hash.String,
 				ReadOnly: ro.Int64 != 0, Disabled: dis.Int64 != 0, Created: fromMS(created.Int64), Updated: fromMS(updated.Int64)}
 			if lastSuccess.Valid {
 				st.KnownSince = fromMS(lastSuccess.Int64)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/pgtest"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
@@ -48,9 +49,9 @@ func open(t *testing.T, url string) *store.Store {
 
 var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 
-func account(t *testing.T, s *store.Store, login string) store.Account {
+func account(t *testing.T, s *store.Store, login string) model.Account {
 	t.Helper()
-	a, err := s.CreateAccount(context.Background(), store.Account{Login: login, PasswordHash: "h-" + login, Created: t0})
+	a, err := s.CreateAccount(context.Background(), model.Account{Login: login, PasswordHash: "h-" + login, Created: t0})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,17 +60,17 @@ func account(t *testing.T, s *store.Store, login string) store.Account {
 
 // order creates an order with one domain and one email that is its live
 // email, and returns the email id.
-func order(t *testing.T, s *store.Store, acct store.Account, number, base int64) int64 {
+func order(t *testing.T, s *store.Store, acct model.Account, number, base int64) int64 {
 	t.Helper()
 	ctx := context.Background()
 	var id int64
 	err := s.Tx(ctx, func(tx *store.Tx) error {
-		o := store.Order{Number: number, AccountID: acct.ID, BaseNumber: base, Status: store.OrderActive, Created: t0}
-		if err := tx.CreateOrder(ctx, o, []store.Domain{{Position: 1, Name: "example.com", FQDN: "example.com", Method: store.MethodEmail}}); err != nil {
+		o := model.Order{Number: number, AccountID: acct.ID, BaseNumber: base, Status: model.OrderActive, Created: t0}
+		if err := tx.CreateOrder(ctx, o, []model.Domain{{Position: 1, Name: "example.com", FQDN: "example.com", Method: model.MethodEmail}}); err != nil {
 			return err
 		}
 		var err error
-		id, err = tx.CreateEmail(ctx, store.Email{OrderNumber: number, Recipient: "admin@example.com", CodeHash: fmt.Sprintf("hash-%d", number),
+		id, err = tx.CreateEmail(ctx, model.Email{OrderNumber: number, Recipient: "admin@example.com", CodeHash: fmt.Sprintf("hash-%d", number),
 			Subject: "s", Text: "t", HTML: "h", Created: t0, Expires: t0.Add(time.Hour)})
 		if err != nil {
 			return err
@@ -86,10 +87,10 @@ func TestAccounts(t *testing.T) {
 	each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		a := account(t, s, "alice")
-		if _, err := s.CreateAccount(ctx, store.Account{Login: "alice", PasswordHash: "x", Created: t0}); !errors.Is(err, store.ErrExists) {
+		if _, err := s.CreateAccount(ctx, model.Account{Login: "alice", PasswordHash: "x", Created: t0}); !errors.Is(err, model.ErrExists) {
 			t.Fatalf("duplicate login: %v", err)
 		}
-		if _, err := s.AccountByLogin(ctx, "ALICE"); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.AccountByLogin(ctx, "ALICE"); !errors.Is(err, model.ErrNotFound) {
 			t.Fatalf("logins are case-sensitive: %v", err)
 		}
 		a.PasswordHash, a.ReadOnly, a.Disabled, a.Updated = "new", true, true, t0.Add(time.Hour)
@@ -115,16 +116,16 @@ func TestOrdersChainsAndScoping(t *testing.T) {
 		order(t, s, alice, n1, n1)
 		order(t, s, alice, n2, n1)
 		order(t, s, bob, 555, 555)
-		if err := s.CreateOrder(ctx, store.Order{Number: n1, AccountID: alice.ID, BaseNumber: n1, Status: store.OrderActive}, nil); !errors.Is(err, store.ErrExists) {
+		if err := s.CreateOrder(ctx, model.Order{Number: n1, AccountID: alice.ID, BaseNumber: n1, Status: model.OrderActive}, nil); !errors.Is(err, model.ErrExists) {
 			t.Fatalf("duplicate order: %v", err)
 		}
 		if newest, err := s.NewestInChain(ctx, alice.ID, n1); err != nil || newest != n2 {
 			t.Fatalf("newest in chain: %d %v", newest, err)
 		}
-		if _, err := s.NewestInChain(ctx, bob.ID, n1); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.NewestInChain(ctx, bob.ID, n1); !errors.Is(err, model.ErrNotFound) {
 			t.Fatalf("another account's chain: %v", err)
 		}
-		if _, err := s.Order(ctx, alice.ID, 555); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.Order(ctx, alice.ID, 555); !errors.Is(err, model.ErrNotFound) {
 			t.Fatalf("another account's order: %v", err)
 		}
 		err := s.Tx(ctx, func(tx *store.Tx) error {
@@ -152,21 +153,21 @@ func TestLockOrderState(t *testing.T) {
 		alice, bob := account(t, s, "alice"), account(t, s, "bob")
 		var shared, single int64
 		err := s.Tx(ctx, func(tx *store.Tx) error {
-			o := store.Order{Number: 42, AccountID: alice.ID, BaseNumber: 40, Status: store.OrderActive, TemplateID: 3, Created: t0}
-			err := tx.CreateOrder(ctx, o, []store.Domain{
-				{Position: 3, Name: "c.example.com", FQDN: "c.example.com", Method: store.MethodHTTPCSRHash},
-				{Position: 1, Name: "*.example.com", FQDN: "example.com", Method: store.MethodEmail},
-				{Position: 2, Name: "b.example.com", FQDN: "b.example.com", Method: store.MethodEmail},
-				{Position: 4, Name: "d.example.com", FQDN: "d.example.com", Method: store.MethodEmail},
+			o := model.Order{Number: 42, AccountID: alice.ID, BaseNumber: 40, Status: model.OrderActive, TemplateID: 3, Created: t0}
+			err := tx.CreateOrder(ctx, o, []model.Domain{
+				{Position: 3, Name: "c.example.com", FQDN: "c.example.com", Method: model.MethodHTTPCSRHash},
+				{Position: 1, Name: "*.example.com", FQDN: "example.com", Method: model.MethodEmail},
+				{Position: 2, Name: "b.example.com", FQDN: "b.example.com", Method: model.MethodEmail},
+				{Position: 4, Name: "d.example.com", FQDN: "d.example.com", Method: model.MethodEmail},
 			})
 			if err != nil {
 				return err
 			}
-			if shared, err = tx.CreateEmail(ctx, store.Email{OrderNumber: 42, Recipient: "admin@example.com", TemplateID: 3, CodeHash: "h1",
+			if shared, err = tx.CreateEmail(ctx, model.Email{OrderNumber: 42, Recipient: "admin@example.com", TemplateID: 3, CodeHash: "h1",
 				Subject: "s", Text: "t", HTML: "h", Created: t0, Expires: t0.Add(time.Hour)}); err != nil {
 				return err
 			}
-			if single, err = tx.CreateEmail(ctx, store.Email{OrderNumber: 42, Recipient: "hostmaster@d.example.com", CodeHash: "h2",
+			if single, err = tx.CreateEmail(ctx, model.Email{OrderNumber: 42, Recipient: "hostmaster@d.example.com", CodeHash: "h2",
 				Subject: "s", Text: "t", Created: t0, Expires: t0.Add(2 * time.Hour)}); err != nil {
 				return err
 			}
@@ -175,16 +176,16 @@ func TestLockOrderState(t *testing.T) {
 					return err
 				}
 			}
-			return tx.CreateOrder(ctx, store.Order{Number: 43, AccountID: alice.ID, BaseNumber: 43, Status: store.OrderCancelled, Created: t0}, nil)
+			return tx.CreateOrder(ctx, model.Order{Number: 43, AccountID: alice.ID, BaseNumber: 43, Status: model.OrderCancelled, Created: t0}, nil)
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		var st store.OrderState
+		var st model.OrderState
 		if err := s.Tx(ctx, func(tx *store.Tx) error { st, err = tx.LockOrderState(ctx, alice.ID, 42); return err }); err != nil {
 			t.Fatal(err)
 		}
-		if st.Number != 42 || st.BaseNumber != 40 || st.TemplateID != 3 || st.Status != store.OrderActive || !st.Created.Equal(t0) {
+		if st.Number != 42 || st.BaseNumber != 40 || st.TemplateID != 3 || st.Status != model.OrderActive || !st.Created.Equal(t0) {
 			t.Fatalf("order %+v", st.Order)
 		}
 		var positions []int
@@ -208,10 +209,10 @@ func TestLockOrderState(t *testing.T) {
 			t.Fatalf("email with message %+v %v", e, err)
 		}
 		// An order without domains, and another account's order.
-		if st, err := s.LockOrderState(ctx, alice.ID, 43); err != nil || st.Status != store.OrderCancelled || len(st.Domains) != 0 || st.Live != nil {
+		if st, err := s.LockOrderState(ctx, alice.ID, 43); err != nil || st.Status != model.OrderCancelled || len(st.Domains) != 0 || st.Live != nil {
 			t.Fatalf("order without domains %+v %v", st, err)
 		}
-		if _, err := s.LockOrderState(ctx, bob.ID, 42); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.LockOrderState(ctx, bob.ID, 42); !errors.Is(err, model.ErrNotFound) {
 			t.Fatalf("another account's order: %v", err)
 		}
 	})
@@ -223,7 +224,7 @@ func TestTxRollsBack(t *testing.T) {
 		ctx := context.Background()
 		boom := errors.New("boom")
 		err := s.Tx(ctx, func(tx *store.Tx) error {
-			if _, err := tx.CreateAccount(ctx, store.Account{Login: "ghost", PasswordHash: "x", Created: t0}); err != nil {
+			if _, err := tx.CreateAccount(ctx, model.Account{Login: "ghost", PasswordHash: "x", Created: t0}); err != nil {
 				return err
 			}
 			return boom
@@ -231,7 +232,7 @@ func TestTxRollsBack(t *testing.T) {
 		if !errors.Is(err, boom) {
 			t.Fatal(err)
 		}
-		if _, err := s.AccountByLogin(ctx, "ghost"); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.AccountByLogin(ctx, "ghost"); !errors.Is(err, model.ErrNotFound) {
 			t.Fatalf("rolled-back account exists: %v", err)
 		}
 	})
@@ -246,7 +247,7 @@ func TestValidateOnlyLiveDomains(t *testing.T) {
 		var fresh int64
 		err := s.Tx(ctx, func(tx *store.Tx) error {
 			var err error
-			fresh, err = tx.CreateEmail(ctx, store.Email{OrderNumber: 1, Recipient: "webmaster@example.com", CodeHash: "fresh", Subject: "s", Text: "t", Created: t0, Expires: t0.Add(time.Hour)})
+			fresh, err = tx.CreateEmail(ctx, model.Email{OrderNumber: 1, Recipient: "webmaster@example.com", CodeHash: "fresh", Subject: "s", Text: "t", Created: t0, Expires: t0.Add(time.Hour)})
 			if err != nil {
 				return err
 			}
@@ -267,7 +268,7 @@ func TestValidateOnlyLiveDomains(t *testing.T) {
 		if e, err := s.EmailByCode(ctx, 1, "fresh"); err != nil || e.ID != fresh {
 			t.Fatalf("by code: %+v %v", e, err)
 		}
-		if _, err := s.EmailByCode(ctx, 2, "fresh"); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.EmailByCode(ctx, 2, "fresh"); !errors.Is(err, model.ErrNotFound) {
 			t.Fatalf("code of another order: %v", err)
 		}
 	})
@@ -308,7 +309,7 @@ func TestOutboxClaimsEachDeliveryOnce(t *testing.T) {
 						return
 					}
 					for _, d := range batch {
-						ok, err := s.FinishAttempt(ctx, owner, store.Attempt{DeliveryID: d.ID, At: t0, Outcome: store.OutboxSent, Reply: "250 ok"}, t0)
+						ok, err := s.FinishAttempt(ctx, owner, model.Attempt{DeliveryID: d.ID, At: t0, Outcome: model.OutcomeSent, Reply: "250 ok"}, t0)
 						if err != nil || !ok {
 							t.Errorf("finish %d: %v %v", d.ID, ok, err)
 						}
@@ -353,10 +354,10 @@ func TestOutboxLeaseExpires(t *testing.T) {
 		if len(again) != 1 || again[0].Attempts != 2 {
 			t.Fatalf("after the lease: %+v", again)
 		}
-		if ok, _ := s.FinishAttempt(ctx, "dead", store.Attempt{DeliveryID: again[0].ID, At: t0, Outcome: store.OutboxSent}, t0); ok {
+		if ok, _ := s.FinishAttempt(ctx, "dead", model.Attempt{DeliveryID: again[0].ID, At: t0, Outcome: model.OutcomeSent}, t0); ok {
 			t.Fatal("the old owner recorded an outcome after losing the lease")
 		}
-		ok, err := s.FinishAttempt(ctx, "alive", store.Attempt{DeliveryID: again[0].ID, At: t0.Add(time.Minute), Outcome: "retry", Reply: "451 try later"}, t0.Add(5*time.Minute))
+		ok, err := s.FinishAttempt(ctx, "alive", model.Attempt{DeliveryID: again[0].ID, At: t0.Add(time.Minute), Outcome: "retry", Reply: "451 try later"}, t0.Add(5*time.Minute))
 		if !ok || err != nil {
 			t.Fatal(ok, err)
 		}
@@ -376,7 +377,7 @@ func TestMailboxCaptureIsIdempotent(t *testing.T) {
 		alice := account(t, s, "alice")
 		email := order(t, s, alice, 1, 1)
 		id, _ := s.Enqueue(ctx, email, "admin@example.com", "m@test", t0)
-		m := store.CapturedMail{DeliveryID: id, OrderNumber: 1, From: "f@x", To: "admin@example.com", Subject: "s", Text: "t", DCVCode: "C", Raw: "raw", Captured: t0}
+		m := model.CapturedMail{DeliveryID: id, OrderNumber: 1, From: "f@x", To: "admin@example.com", Subject: "s", Text: "t", DCVCode: "C", Raw: "raw", Captured: t0}
 		for range 2 {
 			if err := s.Capture(ctx, m); err != nil {
 				t.Fatal(err)
@@ -396,7 +397,7 @@ func TestOffersWindowAndSettingsAndTemplates(t *testing.T) {
 	each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		alice, bob := account(t, s, "alice"), account(t, s, "bob")
-		err := s.RecordOffers(ctx, []store.Offer{
+		err := s.RecordOffers(ctx, []model.Offer{
 			{AccountID: alice.ID, FQDN: "example.com", Mailbox: "admin@example.com", Source: "constructed", ADN: "example.com", At: t0},
 			{AccountID: alice.ID, FQDN: "www.example.com", Mailbox: "admin@example.com", Source: "constructed", ADN: "example.com", Product: 24, At: t0.Add(time.Hour)},
 		})
@@ -424,10 +425,10 @@ func TestOffersWindowAndSettingsAndTemplates(t *testing.T) {
 		}
 
 		err = s.Tx(ctx, func(tx *store.Tx) error {
-			if err := tx.PutTemplate(ctx, store.Template{ID: 1, Subject: "open", Text: "t", Created: t0}, nil); err != nil {
+			if err := tx.PutTemplate(ctx, model.Template{ID: 1, Subject: "open", Text: "t", Created: t0}, nil); err != nil {
 				return err
 			}
-			return tx.PutTemplate(ctx, store.Template{ID: 2, Subject: "bob's", Text: "t", Created: t0}, []int64{bob.ID})
+			return tx.PutTemplate(ctx, model.Template{ID: 2, Subject: "bob's", Text: "t", Created: t0}, []int64{bob.ID})
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -435,7 +436,7 @@ func TestOffersWindowAndSettingsAndTemplates(t *testing.T) {
 		if tm, err := s.UsableTemplate(ctx, 1, alice.ID); err != nil || tm.Subject != "open" || !tm.OpenToAll {
 			t.Fatalf("open template: %+v %v", tm, err)
 		}
-		if _, err := s.UsableTemplate(ctx, 2, alice.ID); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.UsableTemplate(ctx, 2, alice.ID); !errors.Is(err, model.ErrNotFound) {
 			t.Fatalf("granted template for another account: %v", err)
 		}
 		if _, err := s.UsableTemplate(ctx, 2, bob.ID); err != nil {

@@ -4,22 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"time"
-)
 
-// Template is an operator-defined DCV email template.
-type Template struct {
-	ID        int64
-	Subject   string
-	Text      string
-	HTML      string
-	OpenToAll bool // usable by every account; otherwise only by granted ones
-	Created   time.Time
-}
+	"github.com/dcvmail/dcvmail/internal/model"
+)
 
 // PutTemplate creates or replaces a template and its grants. With no
 // grants the template is open to all accounts.
-func (q Queries) PutTemplate(ctx context.Context, t Template, accountIDs []int64) error {
+func (q Queries) PutTemplate(ctx context.Context, t model.Template, accountIDs []int64) error {
 	if _, err := q.ex.ExecContext(ctx, `DELETE FROM template_grants WHERE template_id = $1`, t.ID); err != nil {
 		return err
 	}
@@ -40,8 +31,8 @@ func (q Queries) PutTemplate(ctx context.Context, t Template, accountIDs []int64
 
 // UsableTemplate reads a template that the account may use; ErrNotFound
 // when it does not exist or is not granted to the account.
-func (q Queries) UsableTemplate(ctx context.Context, id, accountID int64) (Template, error) {
-	var t Template
+func (q Queries) UsableTemplate(ctx context.Context, id, accountID int64) (model.Template, error) {
+	var t model.Template
 	var open int
 	var created int64
 	err := q.ex.QueryRowContext(ctx,
@@ -50,7 +41,7 @@ func (q Queries) UsableTemplate(ctx context.Context, id, accountID int64) (Templ
 		   (SELECT 1 FROM template_grants g WHERE g.template_id = t.id AND g.account_id = $2))`, id, accountID).
 		Scan(&t.ID, &t.Subject, &t.Text, &t.HTML, &open, &created)
 	if errors.Is(err, sql.ErrNoRows) {
-		return t, ErrNotFound
+		return t, model.ErrNotFound
 	}
 	t.OpenToAll, t.Created = open != 0, fromMS(created)
 	return t, err

@@ -4,26 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"time"
-)
 
-// Terms are what an order placed through the API bought (migration
-// 00011). Orders the operator made have Product 0.
-type Terms struct {
-	Product            int64
-	Days               int   // validity asked for (0: the most)
-	CostCents          int64 // charged to the account's credit
-	UniqueValue        string
-	PaymentPending     bool // the account's customer pays
-	Test               bool
-	ForeignOrderNumber string
-	OrgValidated       time.Time // OV/EV: zero until validated
-	CAAStatus          string    // the last CAA check's outcome, "" before any
-	Refunded           time.Time
-}
+	"github.com/dcvmail/dcvmail/internal/model"
+)
 
 // SetTerms records what an order bought; run it in the Tx that created the
 // order.
-func (q Queries) SetTerms(ctx context.Context, number int64, t Terms) error {
+func (q Queries) SetTerms(ctx context.Context, number int64, t model.Terms) error {
 	res, err := q.ex.ExecContext(ctx,
 		`UPDATE orders SET product = $2, validity_days = $3, cost_cents = $4, unique_value = $5, payment_pending = $6,
 		   test_order = $7, foreign_order_number = $8, org_validated_ms = $9, caa_status = $10, refunded_ms = $11
@@ -34,8 +21,8 @@ func (q Queries) SetTerms(ctx context.Context, number int64, t Terms) error {
 }
 
 // TermsOf reads what an order bought.
-func (q Queries) TermsOf(ctx context.Context, number int64) (Terms, error) {
-	var t Terms
+func (q Queries) TermsOf(ctx context.Context, number int64) (model.Terms, error) {
+	var t model.Terms
 	var pending, test int
 	var org, refunded sql.NullInt64
 	err := q.ex.QueryRowContext(ctx,
@@ -67,16 +54,9 @@ func (q Queries) MarkRefunded(ctx context.Context, number int64, at time.Time) e
 	return affectedOne(res, err)
 }
 
-// Billing is an account's credit and payment mode.
-type Billing struct {
-	Limited      bool  // false: unlimited credit
-	CreditCents  int64 // when Limited
-	CustomerPays bool
-}
-
 // BillingOf reads an account's billing.
-func (q Queries) BillingOf(ctx context.Context, accountID int64) (Billing, error) {
-	var b Billing
+func (q Queries) BillingOf(ctx context.Context, accountID int64) (model.Billing, error) {
+	var b model.Billing
 	var credit sql.NullInt64
 	var pays int
 	err := q.ex.QueryRowContext(ctx, `SELECT credit_cents, customer_pays FROM accounts WHERE id = $1`, accountID).Scan(&credit, &pays)
@@ -85,7 +65,7 @@ func (q Queries) BillingOf(ctx context.Context, accountID int64) (Billing, error
 }
 
 // SetBilling sets an account's credit (nil: unlimited) and payment mode.
-func (q Queries) SetBilling(ctx context.Context, accountID int64, b Billing) error {
+func (q Queries) SetBilling(ctx context.Context, accountID int64, b model.Billing) error {
 	credit := sql.NullInt64{Int64: b.CreditCents, Valid: b.Limited}
 	res, err := q.ex.ExecContext(ctx, `UPDATE accounts SET credit_cents = $2, customer_pays = $3 WHERE id = $1`,
 		accountID, credit, boolInt(b.CustomerPays))
@@ -144,7 +124,7 @@ func nullMS(t time.Time) sql.NullInt64 {
 // or other names): every domain awaits validation again, with no live
 // email. With other names the domains are replaced by domains. The
 // confirmations already recorded stay as evidence.
-func (q Queries) ResetDomains(ctx context.Context, number int64, domains []Domain) error {
+func (q Queries) ResetDomains(ctx context.Context, number int64, domains []model.Domain) error {
 	if _, err := q.ex.ExecContext(ctx, `DELETE FROM order_domains WHERE order_number = $1`, number); err != nil {
 		return err
 	}

@@ -15,7 +15,7 @@ import (
 
 	"github.com/dcvmail/dcvmail/internal/dcv"
 	"github.com/dcvmail/dcvmail/internal/dcvtest"
-	"github.com/dcvmail/dcvmail/internal/store"
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/web"
 )
 
@@ -102,7 +102,7 @@ func (f *fixture) submit(order, code string, headers ...string) page {
 	return f.request(http.MethodPost, f.Server.URL(), "", "application/x-www-form-urlencoded", form, headers...)
 }
 
-func (f *fixture) domains(order int64) []store.Domain {
+func (f *fixture) domains(order int64) []model.Domain {
 	f.T.Helper()
 	ds, err := f.Store.Domains(context.Background(), order)
 	if err != nil {
@@ -465,7 +465,7 @@ func TestSection6CodeValidatesOnlyTheDomainsItCovers(t *testing.T) {
 // A cancelled order's code validates nothing.
 func TestSection6CancelledOrder(t *testing.T) {
 	f := newFixture(t, dcvtest.Options{})
-	if err := f.Store.SetOrderStatus(context.Background(), f.order, store.OrderCancelled); err != nil {
+	if err := f.Store.SetOrderStatus(context.Background(), f.order, model.OrderCancelled); err != nil {
 		t.Fatal(err)
 	}
 	wantContains(t, f.submit(n(f.order), f.code), web.PhraseInvalid, "no longer active")
