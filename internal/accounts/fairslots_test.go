@@ -253,7 +253,7 @@ func benchFirstLogin(b *testing.B, flooders int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := st.CreateAccount(ctx, model.Account{Login: "alice", PasswordHash: hash, Created: time.Now()}); err != nil {
+	if _, err := st.Direct().CreateAccount(ctx, model.Account{Login: "alice", PasswordHash: hash, Created: time.Now()}); err != nil {
 		b.Fatal(err)
 	}
 	a := NewAuthenticator(st)

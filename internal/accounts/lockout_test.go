@@ -79,7 +79,7 @@ func newLockoutFixture(t *testing.T, dbURL string, policy LockoutPolicy) *lockou
 	}
 	f := &lockoutFixture{st: st, clock: clock.NewFake(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)), log: &syncBuffer{}}
 	for _, login := range []string{"alice", "bob"} {
-		if _, err := st.CreateAccount(ctx, model.Account{Login: login, PasswordHash: cheapHash(login + "-right"), Created: f.clock.Now()}); err != nil {
+		if _, err := st.Direct().CreateAccount(ctx, model.Account{Login: login, PasswordHash: cheapHash(login + "-right"), Created: f.clock.Now()}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -294,10 +294,10 @@ func TestValidate(t *testing.T) {
 	c := start(t, dcvtest.Options{TestControls: true})
 	c.AddAccount("alice", "pw", false)
 	order := c.AddOrder("alice", []string{"example.com", "www.example.com", "example.org"}, 0, "")
-	if err := c.Store.SetDomainMethod(context.Background(), order, 1, model.MethodHTTPCSRHash); err != nil {
+	if err := c.Store.Direct().SetDomainMethod(context.Background(), order, 1, model.MethodHTTPCSRHash); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Store.SetDomainMethod(context.Background(), order, 2, model.MethodCNAMECSRHash); err != nil {
+	if err := c.Store.Direct().SetDomainMethod(context.Background(), order, 2, model.MethodCNAMECSRHash); err != nil {
 		t.Fatal(err)
 	}
 	path := "/admin/v1/orders/" + strconv.FormatInt(order, 10)

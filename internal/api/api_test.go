@@ -284,7 +284,7 @@ func TestError16BadLogin(t *testing.T) {
 	ctx := context.Background()
 	a, _ := f.Store.AccountByLogin(ctx, alice)
 	a.Disabled = true
-	if err := f.Store.UpdateAccount(ctx, a); err != nil {
+	if err := f.Store.Direct().UpdateAccount(ctx, a); err != nil {
 		t.Fatal(err)
 	}
 	wantBody(t, f.resend("orderNumber", n(f.order)), want)
@@ -366,17 +366,17 @@ func TestRule2NothingAwaitsValidation(t *testing.T) {
 	f := newFixture(t, dcvtest.Options{})
 	ctx := context.Background()
 	d := f.domains(f.order)[0]
-	if _, err := f.Store.ValidateDomains(ctx, f.order, d.CurrentEmailID, f.Clock.Now()); err != nil {
+	if _, err := f.Store.Direct().ValidateDomains(ctx, f.order, d.CurrentEmailID, f.Clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	wantBody(t, f.resend("orderNumber", n(f.order)), cannotResendPrefix+"&errorDetail=no+domain+of+the+order+awaits+email+validation")
 
 	cancelled := f.AddOrder(alice, []string{"example.org"}, 0, "admin@example.org")
-	f.Store.SetOrderStatus(ctx, cancelled, model.OrderCancelled)
+	f.Store.Direct().SetOrderStatus(ctx, cancelled, model.OrderCancelled)
 	wantBody(t, f.resend("orderNumber", n(cancelled)), cannotResendPrefix+"&errorDetail=the+order+is+cancelled")
 
 	http := f.AddOrder(alice, []string{"example.net"}, 0, "")
-	f.Store.SetDomainMethod(ctx, http, 1, model.MethodHTTPCSRHash)
+	f.Store.Direct().SetDomainMethod(ctx, http, 1, model.MethodHTTPCSRHash)
 	wantBody(t, f.resend("orderNumber", n(http)), cannotResendPrefix+"&errorDetail=no+domain+of+the+order+awaits+email+validation")
 }
 
@@ -478,7 +478,7 @@ func TestRule3NewAddressNewValue(t *testing.T) {
 		t.Fatalf("domain after switch: %+v", now)
 	}
 	// The earlier value no longer validates anything.
-	if n, err := f.Store.ValidateDomains(context.Background(), f.order, old.CurrentEmailID, f.Clock.Now()); err != nil || n != 0 {
+	if n, err := f.Store.Direct().ValidateDomains(context.Background(), f.order, old.CurrentEmailID, f.Clock.Now()); err != nil || n != 0 {
 		t.Fatalf("the superseded email still covers %d domains (%v)", n, err)
 	}
 	// Resending without an address now goes to the new one, identically.

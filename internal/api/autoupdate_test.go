@@ -220,7 +220,7 @@ func TestAutoUpdateRefusals(t *testing.T) {
 func TestAutoUpdateValidatedDomainIsRefused(t *testing.T) {
 	f := newFixture(t, dcvtest.Options{})
 	d := f.domains(f.order)[0]
-	if _, err := f.Store.ValidateDomains(context.Background(), f.order, d.CurrentEmailID, f.Clock.Now()); err != nil {
+	if _, err := f.Store.Direct().ValidateDomains(context.Background(), f.order, d.CurrentEmailID, f.Clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	wantBody(t, f.autoUpdate("orderNumber", n(f.order), "newMethod", "HTTP_CSR_HASH"),

@@ -48,7 +48,7 @@ func benchHandlerOn(b *testing.B, dbURL string, orders int, opts ...accounts.Opt
 		b.Fatal(err)
 	}
 	hash, _ := accounts.HashPassword(alicePass, rand.Reader)
-	if _, err := st.CreateAccount(ctx, model.Account{Login: alice, PasswordHash: hash, Created: time.Now()}); err != nil {
+	if _, err := st.Direct().CreateAccount(ctx, model.Account{Login: alice, PasswordHash: hash, Created: time.Now()}); err != nil {
 		b.Fatal(err)
 	}
 	var bodies []string

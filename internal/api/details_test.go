@@ -38,7 +38,7 @@ func TestDetailsFormTranscript(t *testing.T) {
 	order := f.AddOrder(alice, []string{"example.org", "*.shop.example.org", "www.example.org"}, 0, "admin@example.org")
 	f.Drain()
 	ctx := context.Background()
-	if err := f.Store.SetDomainMethod(ctx, order, 3, model.MethodHTTPCSRHash); err != nil {
+	if err := f.Store.Direct().SetDomainMethod(ctx, order, 3, model.MethodHTTPCSRHash); err != nil {
 		t.Fatal(err)
 	}
 	wantBody(t, f.details("orderNumber", n(order)),
@@ -51,7 +51,7 @@ func TestDetailsFormTranscript(t *testing.T) {
 
 	f.Clock.Advance(90 * time.Minute)
 	d := f.domains(order)[0]
-	if _, err := f.Store.ValidateDomains(ctx, order, d.CurrentEmailID, f.Clock.Now()); err != nil {
+	if _, err := f.Store.Direct().ValidateDomains(ctx, order, d.CurrentEmailID, f.Clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	wantBody(t, f.details("orderNumber", n(order)),
@@ -83,7 +83,7 @@ func TestDetailsStatusDetailsFormTranscript(t *testing.T) {
 	f.Clock.Advance(36*time.Hour + 1500*time.Millisecond)
 	ctx := context.Background()
 	d := f.domains(order)[1]
-	if _, err := f.Store.ValidateDomains(ctx, order, d.CurrentEmailID, f.Clock.Now()); err != nil {
+	if _, err := f.Store.Direct().ValidateDomains(ctx, order, d.CurrentEmailID, f.Clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	got := f.details("orderNumber", n(order), "showstatusdetails", "y")
@@ -117,7 +117,7 @@ func TestDetailsPendingDelivery(t *testing.T) {
 	ctx := context.Background()
 	later := f.Clock.Now().Add(time.Hour) // due later: the worker leaves it
 	d := f.domains(f.order)[0]
-	if _, err := f.Store.Enqueue(ctx, d.CurrentEmailID, d.Recipient, "queued-1@dcvmail.test", later); err != nil {
+	if _, err := f.Store.Direct().Enqueue(ctx, d.CurrentEmailID, d.Recipient, "queued-1@dcvmail.test", later); err != nil {
 		t.Fatal(err)
 	}
 	got := f.details("orderNumber", n(f.order), "showStatusDetails", "Y")

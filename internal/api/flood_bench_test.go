@@ -129,7 +129,7 @@ func floodServer(b *testing.B, lock bool) (*httptest.Server, string) {
 		b.Fatal(err)
 	}
 	hash, _ := accounts.HashPassword(alicePass, rand.Reader)
-	if _, err := st.CreateAccount(ctx, model.Account{Login: alice, PasswordHash: hash, Created: time.Now()}); err != nil {
+	if _, err := st.Direct().CreateAccount(ctx, model.Account{Login: alice, PasswordHash: hash, Created: time.Now()}); err != nil {
 		b.Fatal(err)
 	}
 	order, err := svc.CreateOrder(ctx, dcv.NewOrder{Login: alice, Domains: []string{"example.com"}, DCVEmail: "admin@example.com"})

@@ -52,7 +52,7 @@ func ordersBench(b *testing.B) (http.Handler, *dcv.Service, *store.Store, model.
 	}
 	svc.EnableOrders(dcv.OrdersConfig{Catalog: catalog.Builtin(), CA: authority, Log: slog.New(slog.DiscardHandler)})
 	hash, _ := accounts.HashPassword(alicePass, rand.Reader)
-	acct, err := st.CreateAccount(ctx, model.Account{Login: alice, PasswordHash: hash, Created: time.Now()})
+	acct, err := st.Direct().CreateAccount(ctx, model.Account{Login: alice, PasswordHash: hash, Created: time.Now()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func BenchmarkCollectSSL(b *testing.B) {
 		b.Fatal(err)
 	}
 	for _, p := range []int{1, 2} {
-		st.ValidateDomainNow(ctx, res.OrderNumber, p, time.Now())
+		st.Direct().ValidateDomainNow(ctx, res.OrderNumber, p, time.Now())
 	}
 	if ok, err := svc.TryIssue(ctx, res.OrderNumber); !ok {
 		b.Fatal(err)

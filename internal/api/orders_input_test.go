@@ -132,7 +132,7 @@ func TestApplyCreditAndCustomerPays(t *testing.T) {
 	f := newFixture(t, dcvtest.Options{HTTPListen: true})
 	ctx := context.Background()
 	acct, _ := f.Store.AccountByLogin(ctx, alice)
-	if err := f.Store.SetBilling(ctx, acct.ID, model.Billing{Limited: true, CreditCents: 1500}); err != nil {
+	if err := f.Store.Direct().SetBilling(ctx, acct.ID, model.Billing{Limited: true, CreditCents: 1500}); err != nil {
 		t.Fatal(err)
 	}
 	csrPEM, _ := newCSR(t, "shop.example.com")
@@ -157,7 +157,7 @@ func TestApplyCreditAndCustomerPays(t *testing.T) {
 	if b.CreditCents != 500 {
 		t.Fatalf("credit after one 10.00 order: %d cents", b.CreditCents)
 	}
-	f.Store.SetBilling(ctx, acct.ID, model.Billing{CustomerPays: true})
+	f.Store.Direct().SetBilling(ctx, acct.ID, model.Billing{CustomerPays: true})
 	got = apply("showCertificateID", "Y")
 	if got.Get("errorCode") != "1" || got.Get("certificateID") == "" {
 		t.Fatalf("customer pays: %v", got)
@@ -235,7 +235,7 @@ func TestIssuedOnceAcrossNodes(t *testing.T) {
 		}
 		number, _ := strconv.ParseInt(got.Get("orderNumber"), 10, 64)
 		for _, d := range a.domains(number) {
-			if err := a.Store.ValidateDomainNow(ctx, number, d.Position, a.Clock.Now()); err != nil {
+			if err := a.Store.Direct().ValidateDomainNow(ctx, number, d.Position, a.Clock.Now()); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -22,7 +22,7 @@ func TestRefund(t *testing.T) {
 	f := newFixture(t, dcvtest.Options{HTTPListen: true})
 	ctx := context.Background()
 	acct, _ := f.Store.AccountByLogin(ctx, alice)
-	f.Store.SetBilling(ctx, acct.ID, model.Billing{Limited: true, CreditCents: 5000})
+	f.Store.Direct().SetBilling(ctx, acct.ID, model.Billing{Limited: true, CreditCents: 5000})
 	csrPEM, _ := newCSR(t, "shop.example.com")
 	f.offer("shop.example.com")
 	got := parseForm(t, f.Post(applyPath, f.as("product", "287", "serverSoftware", "-1", "csr", csrPEM,

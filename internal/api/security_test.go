@@ -139,7 +139,7 @@ func newHandlerFixture(t *testing.T, limit api.RequestLimit, logOut io.Writer) *
 	}
 	for login, pw := range map[string]string{alice: alicePass, bob: bobPass} {
 		hash, _ := accounts.HashPassword(pw, rand.Reader)
-		if _, err := st.CreateAccount(ctx, model.Account{Login: login, PasswordHash: hash, Created: fake.Now()}); err != nil {
+		if _, err := st.Direct().CreateAccount(ctx, model.Account{Login: login, PasswordHash: hash, Created: fake.Now()}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -473,7 +473,7 @@ func TestPanicLogHoldsNoPassword(t *testing.T) {
 		t.Fatal(err)
 	}
 	hash, _ := accounts.HashPassword(alicePass, rand.Reader)
-	if _, err := st.CreateAccount(ctx, model.Account{Login: alice, PasswordHash: hash, Created: time.Now()}); err != nil {
+	if _, err := st.Direct().CreateAccount(ctx, model.Account{Login: alice, PasswordHash: hash, Created: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	log := &logBuffer{}

@@ -89,7 +89,7 @@ func settingsApplyToEveryone(t *testing.T, db string) {
 
 	// Unreadable recorded settings: an admin command refuses to guess; the
 	// next serve replaces them.
-	if err := open(t, Config{DatabaseURL: db}).Store.SetSetting(context.Background(), settingRules, "{not json"); err != nil {
+	if err := open(t, Config{DatabaseURL: db}).Store.Direct().SetSetting(context.Background(), settingRules, "{not json"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Open(context.Background(), Config{DatabaseURL: db}); err == nil || !strings.Contains(err.Error(), "malformed") {

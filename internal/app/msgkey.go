@@ -46,7 +46,9 @@ func useMessageKey(ctx context.Context, st *store.Store, o Config, log *slog.Log
 	if n > 0 {
 		log.Info("sealed the messages of live DCV emails stored in clear", "count", n)
 	}
-	return st.SetSetting(ctx, settingClearSealed, now.UTC().Format(time.RFC3339))
+	return st.Tx(ctx, func(tx *store.Tx) error {
+		return tx.SetSetting(ctx, settingClearSealed, now.UTC().Format(time.RFC3339))
+	})
 }
 
 // settingClearSealed records when the clear messages of live emails were

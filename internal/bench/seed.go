@@ -68,7 +68,11 @@ func seed(ctx context.Context, app *server.App, f *fixture, accountsN, orders in
 		ids[i] = a.ID
 	}
 	if f.first == 0 {
-		n, err := st.NextOrderNumber(ctx)
+		var n int64
+		err := st.Tx(ctx, func(tx *store.Tx) (err error) {
+			n, err = tx.NextOrderNumber(ctx)
+			return err
+		})
 		if err != nil {
 			return err
 		}

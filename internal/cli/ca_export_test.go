@@ -45,7 +45,7 @@ func TestCAExportAndOrderShow(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, d := range []int{1, 2} {
-		if err := srv.Store.ValidateDomainNow(ctx, res.OrderNumber, d, srv.Clock.Now()); err != nil {
+		if err := srv.Store.Direct().ValidateDomainNow(ctx, res.OrderNumber, d, srv.Clock.Now()); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -44,7 +44,7 @@ func TestOrderSubcommands(t *testing.T) {
 	}
 	ctx := context.Background()
 	for _, p := range []int{1, 2} {
-		srv.Store.ValidateDomainNow(ctx, order, p, srv.Clock.Now())
+		srv.Store.Direct().ValidateDomainNow(ctx, order, p, srv.Clock.Now())
 	}
 	r = cli("collect", "--order", m[1])
 	if r.code != 0 || strings.Count(r.stdout, "BEGIN CERTIFICATE") != 3 {

@@ -67,7 +67,7 @@ func (s *Service) TryIssue(ctx context.Context, number int64) (bool, error) {
 	}
 	caa := s.checkCAA(ctx, pending.Names)
 	if caa.Status != contacts.CAAPermitted && caa.Status != contacts.CAAUnchecked {
-		return false, s.store.SetCAAStatus(ctx, number, caaText(caa))
+		return false, s.store.Tx(ctx, func(tx *store.Tx) error { return tx.SetCAAStatus(ctx, number, caaText(caa)) })
 	}
 	pub, err := publicKey(pending.CSR)
 	if err != nil {
@@ -168,7 +168,7 @@ func (s *Service) ValidateOrganization(ctx context.Context, number int64) (issue
 	if s.orders == nil {
 		return false, errNoOrders
 	}
-	if err := s.store.SetOrgValidated(ctx, number, s.clock.Now()); err != nil {
+	if err := s.store.Tx(ctx, func(tx *store.Tx) error { return tx.SetOrgValidated(ctx, number, s.clock.Now()) }); err != nil {
 		return false, err
 	}
 	return s.TryIssue(ctx, number)
@@ -191,7 +191,7 @@ func (s *Service) ValidateDomain(ctx context.Context, number int64, name string)
 			continue
 		}
 		if d.Validated.IsZero() {
-			if err := s.store.ValidateDomainNow(ctx, number, d.Position, s.clock.Now()); err != nil {
+			if err := s.store.Tx(ctx, func(tx *store.Tx) error { return tx.ValidateDomainNow(ctx, number, d.Position, s.clock.Now()) }); err != nil {
 				return false, err
 			}
 		}

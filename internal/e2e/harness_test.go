@@ -233,7 +233,7 @@ func seed(t testing.TB, data, login, password string, n int) []int64 {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := app.Store.CreateAccount(ctx, model.Account{Login: login, PasswordHash: hash, Created: app.DCV.Now()}); err != nil {
+		if _, err := app.Store.Direct().CreateAccount(ctx, model.Account{Login: login, PasswordHash: hash, Created: app.DCV.Now()}); err != nil {
 			t.Fatal(err)
 		}
 	}

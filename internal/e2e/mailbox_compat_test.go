@@ -74,7 +74,7 @@ func TestMailboxMatchesMailpit(t *testing.T) {
 	}
 	defer app.Close()
 	hash, _ := accounts.HashPassword("pw", rand.Reader)
-	if _, err := app.Store.CreateAccount(ctx, model.Account{Login: "alice", PasswordHash: hash, Created: app.DCV.Now()}); err != nil {
+	if _, err := app.Store.Direct().CreateAccount(ctx, model.Account{Login: "alice", PasswordHash: hash, Created: app.DCV.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	smtp, err := mail.NewSMTP(mail.SMTPConfig{URL: "smtp://" + mp.SMTPAddr + "?tls=none", Log: log})

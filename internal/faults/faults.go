@@ -237,7 +237,11 @@ func (s *Set) Add(ctx context.Context, r Rule, now time.Time) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	id, err := s.st.AddFaultRule(ctx, store.FaultRule{Rule: string(b), Times: r.Times, Created: now})
+	var id int64
+	err = s.st.Tx(ctx, func(tx *store.Tx) (err error) {
+		id, err = tx.AddFaultRule(ctx, store.FaultRule{Rule: string(b), Times: r.Times, Created: now})
+		return err
+	})
 	if err != nil {
 		return "", err
 	}
@@ -256,7 +260,11 @@ func (s *Set) Delete(ctx context.Context, id string) error {
 			return ErrNoRule
 		}
 	}
-	deleted, err := s.st.DeleteFaultRules(ctx, n)
+	var deleted int64
+	err := s.st.Tx(ctx, func(tx *store.Tx) (err error) {
+		deleted, err = tx.DeleteFaultRules(ctx, n)
+		return err
+	})
 	if err != nil {
 		return err
 	}

@@ -57,7 +57,7 @@ func newOutboxEnvOn(t *testing.T, dbURL string, orders int, mod func(*mail.Worke
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { app.Close() })
-	if _, err := app.Store.CreateAccount(ctx, model.Account{Login: "alice", PasswordHash: "x", Created: fake.Now()}); err != nil {
+	if _, err := app.Store.Direct().CreateAccount(ctx, model.Account{Login: "alice", PasswordHash: "x", Created: fake.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	var numbers []int64

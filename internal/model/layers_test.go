@@ -1,7 +1,10 @@
 package model_test
 
 import (
+	"bytes"
 	"go/build"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -39,5 +42,35 @@ func TestParsersDoNotReachTheStore(t *testing.T) {
 		if slices.Contains(imports(t, dir), module+"internal/store") {
 			t.Errorf("package %s imports internal/store; go through model, dcv, accounts or app", dir)
 		}
+	}
+}
+
+// TestProductWritesThroughTransactions: outside the store, the product's
+// code writes through store.Tx or the few writes that stand alone
+// (internal/store/standalone.go), never through Store.Direct, which is for
+// tests and tools that set data up.
+func TestProductWritesThroughTransactions(t *testing.T) {
+	root := filepath.Join("..", "..")
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "store" || strings.HasPrefix(d.Name(), ".")) && path != root {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if bytes.Contains(src, []byte(".Direct()")) {
+			t.Errorf("%s calls Store.Direct: write through store.Tx, or add a write that stands alone to internal/store/standalone.go", path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -211,7 +211,7 @@ func TestUpgradeSealsClearMessages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := old.Store.CreateAccount(t.Context(), model.Account{Login: "reseller", PasswordHash: "x", Created: dcvtest.Epoch}); err != nil {
+	if _, err := old.Store.Direct().CreateAccount(t.Context(), model.Account{Login: "reseller", PasswordHash: "x", Created: dcvtest.Epoch}); err != nil {
 		t.Fatal(err)
 	}
 	order, err := old.DCV.CreateOrder(t.Context(), dcv.NewOrder{Login: "reseller", Domains: []string{"example.com"}, DCVEmail: "admin@example.com"})

@@ -16,6 +16,7 @@ import (
 	"github.com/dcvmail/dcvmail/internal/contacts"
 	"github.com/dcvmail/dcvmail/internal/csr"
 	"github.com/dcvmail/dcvmail/internal/dcv"
+	"github.com/dcvmail/dcvmail/internal/store"
 )
 
 // enableOrders opens the CA (the operator's, or the generated one kept in
@@ -40,11 +41,17 @@ func (s *Server) enableOrders(ctx context.Context, cfg config.Serve, publicURL s
 		return nil
 	}
 	// Admin commands (order validate) sign as serve does: they read these.
-	for name, v := range map[string]string{settingCABase: base, settingCatalog: cfg.Orders.ProductCatalog,
-		settingCACert: cfg.Orders.CACert, settingCAKey: cfg.Orders.CAKey, settingCAChain: cfg.Orders.CAChain} {
-		if err := s.App.Store.SetSetting(ctx, name, v); err != nil {
-			return err
+	err := s.App.Store.Tx(ctx, func(tx *store.Tx) error {
+		for name, v := range map[string]string{settingCABase: base, settingCatalog: cfg.Orders.ProductCatalog,
+			settingCACert: cfg.Orders.CACert, settingCAKey: cfg.Orders.CAKey, settingCAChain: cfg.Orders.CAChain} {
+			if err := tx.SetSetting(ctx, name, v); err != nil {
+				return err
+			}
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	return enableOrders(ctx, s.App, base, cfg.Orders, finder, clk, log)
 }

@@ -123,7 +123,7 @@ func (ts *testServer) addAccount(t *testing.T, login, password, domain string) i
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if _, err := ts.App.Store.CreateAccount(ctx, model.Account{Login: login, PasswordHash: hash, Created: ts.clock.Now()}); err != nil {
+	if _, err := ts.App.Store.Direct().CreateAccount(ctx, model.Account{Login: login, PasswordHash: hash, Created: ts.clock.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	if domain == "" {

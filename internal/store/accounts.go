@@ -20,13 +20,13 @@ func scanAccount(row interface{ Scan(...any) error }) (model.Account, error) {
 }
 
 // AccountByLogin finds an account by its exact (case-sensitive) login.
-func (q Queries) AccountByLogin(ctx context.Context, login string) (model.Account, error) {
+func (q Reads) AccountByLogin(ctx context.Context, login string) (model.Account, error) {
 	return scanAccount(q.ex.QueryRowContext(ctx,
 		`SELECT `+accountColumns+` FROM accounts WHERE login = $1`, login))
 }
 
 // AccountByID finds an account by its id.
-func (q Queries) AccountByID(ctx context.Context, id int64) (model.Account, error) {
+func (q Reads) AccountByID(ctx context.Context, id int64) (model.Account, error) {
 	return scanAccount(q.ex.QueryRowContext(ctx,
 		`SELECT `+accountColumns+` FROM accounts WHERE id = $1`, id))
 }

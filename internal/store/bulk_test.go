@@ -57,7 +57,7 @@ func TestSeedOrdersMatchesOneAtATime(t *testing.T) {
 				t.Errorf("order %d deliveries: %+v, %v", number, dels, err)
 			}
 		}
-		next, err := s.NextOrderNumber(ctx)
+		next, err := s.Direct().NextOrderNumber(ctx)
 		if err != nil || next != 20_000_000+n {
 			t.Errorf("next order number %d, %v; want %d", next, err, 20_000_000+n)
 		}

@@ -51,7 +51,7 @@ func (q Queries) CreateCertificate(ctx context.Context, c model.Certificate) err
 }
 
 // CertificatesOfOrder lists an order's certificates, oldest first.
-func (q Queries) CertificatesOfOrder(ctx context.Context, number int64) ([]model.Certificate, error) {
+func (q Reads) CertificatesOfOrder(ctx context.Context, number int64) ([]model.Certificate, error) {
 	rows, err := q.ex.QueryContext(ctx,
 		`SELECT `+certColumns+` FROM certificates WHERE order_number = $1 ORDER BY certificate_id`, number)
 	if err != nil {
@@ -70,13 +70,13 @@ func (q Queries) CertificatesOfOrder(ctx context.Context, number int64) ([]model
 }
 
 // CertificateByID reads a certificate by its certificateID.
-func (q Queries) CertificateByID(ctx context.Context, id int64) (model.Certificate, error) {
+func (q Reads) CertificateByID(ctx context.Context, id int64) (model.Certificate, error) {
 	return scanCertificate(q.ex.QueryRowContext(ctx, `SELECT `+certColumns+` FROM certificates WHERE certificate_id = $1`, id))
 }
 
 // CertificateBySerial reads an issued certificate by its serial (lowercase
 // hex without leading zeros, as big.Int.Text(16) writes it).
-func (q Queries) CertificateBySerial(ctx context.Context, serial string) (model.Certificate, error) {
+func (q Reads) CertificateBySerial(ctx context.Context, serial string) (model.Certificate, error) {
 	return scanCertificate(q.ex.QueryRowContext(ctx, `SELECT `+certColumns+` FROM certificates WHERE serial = $1`, serial))
 }
 
@@ -131,7 +131,7 @@ type RevokedCertificate struct {
 }
 
 // RevokedCertificates lists every revoked certificate, by serial.
-func (q Queries) RevokedCertificates(ctx context.Context) ([]RevokedCertificate, error) {
+func (q Reads) RevokedCertificates(ctx context.Context) ([]RevokedCertificate, error) {
 	rows, err := q.ex.QueryContext(ctx,
 		`SELECT serial, revoked_ms, revocation_reason FROM certificates WHERE revoked_ms IS NOT NULL ORDER BY serial`)
 	if err != nil {

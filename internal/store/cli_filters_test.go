@@ -21,7 +21,7 @@ func TestMailboxFiltered(t *testing.T) {
 			number int64
 			to     string
 		}{{one, 1, "admin@example.com"}, {one, 1, "Hostmaster@Example.com"}, {two, 2, "admin@example.com"}} {
-			id, err := s.Enqueue(ctx, m.email, m.to, "m@test", t0)
+			id, err := s.Direct().Enqueue(ctx, m.email, m.to, "m@test", t0)
 			if err != nil {
 				t.Fatal(err)
 			}

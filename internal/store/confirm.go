@@ -21,7 +21,7 @@ func (q Queries) RecordConfirmation(ctx context.Context, c model.Confirmation) (
 }
 
 // ConfirmationsOfOrder lists an order's confirmations, oldest first.
-func (q Queries) ConfirmationsOfOrder(ctx context.Context, orderNumber int64) ([]model.Confirmation, error) {
+func (q Reads) ConfirmationsOfOrder(ctx context.Context, orderNumber int64) ([]model.Confirmation, error) {
 	rows, err := q.ex.QueryContext(ctx,
 		`SELECT id, order_number, email_id, domains, client_ip, peer_addr, user_agent, confirmed_ms
 		 FROM confirmations WHERE order_number = $1 ORDER BY id`, orderNumber)
@@ -89,7 +89,7 @@ func (q Queries) ForgiveCodeAttempts(ctx context.Context, subjects ...string) er
 
 // CodeAttemptsOf reads the count of a subject without changing it; zero
 // when there is none.
-func (q Queries) CodeAttemptsOf(ctx context.Context, subject string) (CodeAttempts, error) {
+func (q Reads) CodeAttemptsOf(ctx context.Context, subject string) (CodeAttempts, error) {
 	var a CodeAttempts
 	var start int64
 	err := q.ex.QueryRowContext(ctx,
@@ -103,7 +103,7 @@ func (q Queries) CodeAttemptsOf(ctx context.Context, subject string) (CodeAttemp
 
 // CodeEpoch tells whether an order exists and the id of its newest DCV
 // email (0 when none was sent), in one statement.
-func (q Queries) CodeEpoch(ctx context.Context, orderNumber int64) (exists bool, epoch int64, err error) {
+func (q Reads) CodeEpoch(ctx context.Context, orderNumber int64) (exists bool, epoch int64, err error) {
 	var last sql.NullInt64
 	err = q.ex.QueryRowContext(ctx,
 		`SELECT (SELECT MAX(e.id) FROM dcv_emails e WHERE e.order_number = o.order_number)

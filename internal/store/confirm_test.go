@@ -76,7 +76,7 @@ func TestCodeAttemptsWindow(t *testing.T) {
 		if a := count(t0.Add(59 * time.Minute)); a.Failures != 2 || !a.WindowStart.Equal(t0) {
 			t.Fatalf("within the window: %+v", a)
 		}
-		if err := s.ForgiveCodeAttempts(ctx, "source:192.0.2.7"); err != nil {
+		if err := s.Direct().ForgiveCodeAttempts(ctx, "source:192.0.2.7"); err != nil {
 			t.Fatal(err)
 		}
 		if a, err := s.CodeAttemptsOf(ctx, "source:192.0.2.7"); err != nil || a.Failures != 1 {
@@ -110,7 +110,7 @@ func TestConfirmationsEvidence(t *testing.T) {
 		email := order(t, s, acct, 100, 100)
 		c := model.Confirmation{OrderNumber: 100, EmailID: email, Domains: []string{"example.com", "*.example.com"},
 			ClientIP: "2001:db8::1", PeerAddr: "[::1]:4444", UserAgent: "Mozilla/5.0 (X11) Ünïcode", At: t0}
-		id, err := s.RecordConfirmation(ctx, c)
+		id, err := s.Direct().RecordConfirmation(ctx, c)
 		if err != nil {
 			t.Fatal(err)
 		}

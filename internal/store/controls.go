@@ -21,7 +21,7 @@ type AccountTerms struct {
 }
 
 // AccountTerms reads the terms of an account.
-func (q Queries) AccountTerms(ctx context.Context, accountID int64) (AccountTerms, error) {
+func (q Reads) AccountTerms(ctx context.Context, accountID int64) (AccountTerms, error) {
 	var credit sql.NullInt64
 	var pays int
 	err := q.ex.QueryRowContext(ctx, `SELECT credit_cents, customer_pays FROM accounts WHERE id = $1`, accountID).Scan(&credit, &pays)
@@ -44,7 +44,7 @@ func (q Queries) SetAccountTerms(ctx context.Context, accountID int64, t Account
 }
 
 // Accounts lists every account by login.
-func (q Queries) Accounts(ctx context.Context) ([]model.Account, error) {
+func (q Reads) Accounts(ctx context.Context) ([]model.Account, error) {
 	rows, err := q.ex.QueryContext(ctx, `SELECT `+accountColumns+` FROM accounts ORDER BY login`)
 	if err != nil {
 		return nil, err
@@ -63,7 +63,7 @@ func (q Queries) Accounts(ctx context.Context) ([]model.Account, error) {
 
 // LoginLocks lists the locks in force at now with the label (an account's
 // login, or a source) and subject they were counted under.
-func (q Queries) LoginLocks(ctx context.Context, now time.Time) ([]LoginFailures, error) {
+func (q Reads) LoginLocks(ctx context.Context, now time.Time) ([]LoginFailures, error) {
 	rows, err := q.ex.QueryContext(ctx,
 		`SELECT `+loginFailureColumns+` FROM login_failures WHERE locked_until_ms > $1`, ms(now))
 	if err != nil {
@@ -128,7 +128,7 @@ type Evidence struct {
 }
 
 // EvidenceOf reads the Evidence of an order.
-func (q Queries) EvidenceOf(ctx context.Context, number int64) (Evidence, error) {
+func (q Reads) EvidenceOf(ctx context.Context, number int64) (Evidence, error) {
 	ev := Evidence{ValidatedBy: map[int]string{}}
 	var org sql.NullInt64
 	if err := q.ex.QueryRowContext(ctx, `SELECT org_validated_ms, org_validated_by FROM orders WHERE order_number = $1`, number).
@@ -171,7 +171,7 @@ func (q Queries) AddFaultRule(ctx context.Context, r FaultRule) (int64, error) {
 }
 
 // FaultRules lists the rules, oldest first.
-func (q Queries) FaultRules(ctx context.Context) ([]FaultRule, error) {
+func (q Reads) FaultRules(ctx context.Context) ([]FaultRule, error) {
 	rows, err := q.ex.QueryContext(ctx, `SELECT id, rule, times, fired, created_ms FROM fault_rules ORDER BY id`)
 	if err != nil {
 		return nil, err
@@ -256,7 +256,7 @@ func (s *Store) Reset(ctx context.Context, settings ...string) error {
 const ClockOffsetSetting = "test_clock_offset_ns"
 
 // ClockOffset reads the test clock's offset; 0 when none is set.
-func (q Queries) ClockOffset(ctx context.Context) (time.Duration, error) {
+func (q Reads) ClockOffset(ctx context.Context) (time.Duration, error) {
 	v, err := q.Setting(ctx, ClockOffsetSetting)
 	if err != nil || v == "" {
 		return 0, err

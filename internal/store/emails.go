@@ -13,7 +13,7 @@ const (
 	emailFrom    = `dcv_emails e JOIN dcv_email_bodies b ON b.email_id = e.id`
 )
 
-func (q Queries) scanEmail(row interface{ Scan(...any) error }) (model.Email, error) {
+func (q Reads) scanEmail(row interface{ Scan(...any) error }) (model.Email, error) {
 	var e model.Email
 	var tmpl sql.NullInt64
 	var c, x, sealed int64
@@ -52,19 +52,19 @@ func (q Queries) CreateEmail(ctx context.Context, e model.Email) (int64, error) 
 }
 
 // Email reads one DCV email.
-func (q Queries) Email(ctx context.Context, id int64) (model.Email, error) {
+func (q Reads) Email(ctx context.Context, id int64) (model.Email, error) {
 	return q.scanEmail(q.ex.QueryRowContext(ctx, `SELECT `+emailColumns+` FROM `+emailFrom+` WHERE e.id = $1`, id))
 }
 
 // EmailByCode finds the email of an order whose random value has the given
 // keyed hash.
-func (q Queries) EmailByCode(ctx context.Context, orderNumber int64, codeHash string) (model.Email, error) {
+func (q Reads) EmailByCode(ctx context.Context, orderNumber int64, codeHash string) (model.Email, error) {
 	return q.scanEmail(q.ex.QueryRowContext(ctx,
 		`SELECT `+emailColumns+` FROM `+emailFrom+` WHERE e.code_hash = $1 AND e.order_number = $2`, codeHash, orderNumber))
 }
 
 // EmailsOfOrder lists an order's DCV emails, oldest first.
-func (q Queries) EmailsOfOrder(ctx context.Context, orderNumber int64) ([]model.Email, error) {
+func (q Reads) EmailsOfOrder(ctx context.Context, orderNumber int64) ([]model.Email, error) {
 	rows, err := q.ex.QueryContext(ctx,
 		`SELECT `+emailColumns+` FROM `+emailFrom+` WHERE e.order_number = $1 ORDER BY e.id`, orderNumber)
 	if err != nil {

@@ -112,7 +112,7 @@ func (g *groupCommit) commit(batch []*member) {
 		return
 	}
 	ex := cachedTx{sqlTx, g.stmts}
-	tx := &Tx{Queries: Queries{ex: detached{ex}, d: g.d, seal: g.seal}}
+	tx := &Tx{Queries: Queries{Reads{ex: detached{ex}, d: g.d, seal: g.seal}}}
 	single := len(batch) == 1
 	var succeeded []*member
 	var broken error // the shared transaction can no longer be trusted

@@ -79,7 +79,7 @@ func TestGroupCommitKeepsTransactionsApart(t *testing.T) {
 func TestGroupCommitIsSerial(t *testing.T) {
 	ctx := context.Background()
 	s := open(t, store.SQLiteURL(filepath.Join(t.TempDir(), "serial.db")))
-	if err := s.SetSetting(ctx, "counter", "0"); err != nil {
+	if err := s.Direct().SetSetting(ctx, "counter", "0"); err != nil {
 		t.Fatal(err)
 	}
 	const n = 100
@@ -100,7 +100,7 @@ func TestGroupCommitIsSerial(t *testing.T) {
 			}
 		})
 		wg.Go(func() {
-			if err := s.SetSetting(ctx, "other", "x"); err != nil {
+			if err := s.Direct().SetSetting(ctx, "other", "x"); err != nil {
 				t.Error(err)
 			}
 		})

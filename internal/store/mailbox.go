@@ -21,6 +21,6 @@ func (q Queries) Capture(ctx context.Context, m model.CapturedMail) error {
 }
 
 // Mailbox lists captured messages, oldest first; orderNumber 0 means all.
-func (q Queries) Mailbox(ctx context.Context, orderNumber int64) ([]model.CapturedMail, error) {
+func (q Reads) Mailbox(ctx context.Context, orderNumber int64) ([]model.CapturedMail, error) {
 	return q.MailboxFiltered(ctx, model.MailFilter{OrderNumber: orderNumber})
 }

@@ -9,7 +9,7 @@ import (
 
 // MailboxFiltered lists the captured messages the filter selects, oldest
 // first.
-func (q Queries) MailboxFiltered(ctx context.Context, f model.MailFilter) ([]model.CapturedMail, error) {
+func (q Reads) MailboxFiltered(ctx context.Context, f model.MailFilter) ([]model.CapturedMail, error) {
 	var since int64
 	if !f.Since.IsZero() {
 		since = ms(f.Since)

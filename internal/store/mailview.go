@@ -110,7 +110,7 @@ func escapeLike(s string) string {
 
 // MailboxPage returns the page of captured messages that mq selects, and
 // how many it selects in all (ignoring Start and Limit).
-func (q Queries) MailboxPage(ctx context.Context, mq MailQuery) ([]StoredMail, int, error) {
+func (q Reads) MailboxPage(ctx context.Context, mq MailQuery) ([]StoredMail, int, error) {
 	where, args := mq.where()
 	var total int
 	if err := q.ex.QueryRowContext(ctx, `SELECT COUNT(*) FROM mailbox`+where, args...).Scan(&total); err != nil {
@@ -156,14 +156,14 @@ func scanStoredMail(r interface{ Scan(...any) error }) (StoredMail, error) {
 
 // MailboxCounts returns how many messages the mailbox holds and how many of
 // them are unread.
-func (q Queries) MailboxCounts(ctx context.Context) (total, unread int, err error) {
+func (q Reads) MailboxCounts(ctx context.Context) (total, unread int, err error) {
 	err = q.ex.QueryRowContext(ctx,
 		`SELECT COUNT(*), COALESCE(SUM(CASE WHEN read_flag = 0 THEN 1 ELSE 0 END), 0) FROM mailbox`).Scan(&total, &unread)
 	return total, unread, err
 }
 
 // MailboxMessage returns one captured message, or ErrNotFound.
-func (q Queries) MailboxMessage(ctx context.Context, id int64) (StoredMail, error) {
+func (q Reads) MailboxMessage(ctx context.Context, id int64) (StoredMail, error) {
 	m, err := scanStoredMail(q.ex.QueryRowContext(ctx, `SELECT `+storedMailColumns+` FROM mailbox WHERE id = $1`, id))
 	return m, notFound(err)
 }

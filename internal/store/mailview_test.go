@@ -17,7 +17,7 @@ func TestMailboxQueries(t *testing.T) {
 		for i, to := range []string{"admin@example.com", "hostmaster@example.org", "a_b%c@example.net"} {
 			n := int64(i + 1)
 			email := order(t, s, alice, n, n)
-			id, _ := s.Enqueue(ctx, email, to, "m@test", t0)
+			id, _ := s.Direct().Enqueue(ctx, email, to, "m@test", t0)
 			if err := s.Capture(ctx, model.CapturedMail{DeliveryID: id, OrderNumber: n, From: "dcv@x", To: to,
 				Subject: "Validation for order", Text: "code ZZ" + to, Raw: "raw", Captured: t0.Add(time.Duration(i) * time.Second)}); err != nil {
 				t.Fatal(err)

@@ -28,7 +28,7 @@ func TestMigrationMovesEmailBodies(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := context.Background()
 			s, a := openAtVersion(t, b.url(t), 3)
-			if err := s.CreateOrder(ctx, model.Order{Number: 7, AccountID: a.ID, BaseNumber: 7, Status: model.OrderActive, Created: t0}, nil); err != nil {
+			if err := s.Direct().CreateOrder(ctx, model.Order{Number: 7, AccountID: a.ID, BaseNumber: 7, Status: model.OrderActive, Created: t0}, nil); err != nil {
 				t.Fatal(err)
 			}
 			for _, e := range []struct{ hash, subject, text, html string }{
@@ -90,22 +90,22 @@ func TestMigrationRekeysOrders(t *testing.T) {
 			}
 			for _, n := range []int64{10000001, 10000002} {
 				o := model.Order{Number: n, AccountID: a.ID, BaseNumber: 10000001, Status: model.OrderActive, Created: t0}
-				if err := s.CreateOrder(ctx, o, domains); err != nil {
+				if err := s.Direct().CreateOrder(ctx, o, domains); err != nil {
 					t.Fatal(err)
 				}
 			}
-			email, err := s.CreateEmail(ctx, model.Email{OrderNumber: 10000002, Recipient: "admin@example.com", CodeHash: "h1",
+			email, err := s.Direct().CreateEmail(ctx, model.Email{OrderNumber: 10000002, Recipient: "admin@example.com", CodeHash: "h1",
 				Subject: "s", Text: "t", Created: t0, Expires: t0.Add(time.Hour)})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := s.SetDomainRecipient(ctx, 10000002, 0, "admin@example.com", "constructed", email); err != nil {
+			if err := s.Direct().SetDomainRecipient(ctx, 10000002, 0, "admin@example.com", "constructed", email); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := s.ValidateDomains(ctx, 10000002, email, t0.Add(time.Minute)); err != nil {
+			if _, err := s.Direct().ValidateDomains(ctx, 10000002, email, t0.Add(time.Minute)); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.SetOrderResend(ctx, 10000001, 0, t0.Add(time.Second)); err != nil {
+			if err := s.Direct().SetOrderResend(ctx, 10000001, 0, t0.Add(time.Second)); err != nil {
 				t.Fatal(err)
 			}
 			check := func(when string) {

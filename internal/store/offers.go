@@ -71,7 +71,7 @@ func (q Queries) PruneOffers(ctx context.Context, expired time.Time) (int64, err
 
 // OffersOf lists the offers of mailbox to an account since a time: for which
 // names, and by which source, the address was returned.
-func (q Queries) OffersOf(ctx context.Context, accountID int64, mailbox string, since time.Time) ([]model.Offer, error) {
+func (q Reads) OffersOf(ctx context.Context, accountID int64, mailbox string, since time.Time) ([]model.Offer, error) {
 	rows, err := q.ex.QueryContext(ctx,
 		`SELECT DISTINCT fqdn, source, adn FROM address_offers
 		 WHERE account_id = $1 AND mailbox = $2 AND offered_ms >= $3`, accountID, mailbox, ms(since))
@@ -91,7 +91,7 @@ func (q Queries) OffersOf(ctx context.Context, accountID int64, mailbox string, 
 }
 
 // CountOffers counts recorded offers (for tests and status output).
-func (q Queries) CountOffers(ctx context.Context) (int, error) {
+func (q Reads) CountOffers(ctx context.Context) (int, error) {
 	var n int
 	err := q.ex.QueryRowContext(ctx, `SELECT COUNT(*) FROM address_offers`).Scan(&n)
 	return n, err

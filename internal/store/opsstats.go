@@ -18,7 +18,7 @@ type Backlog struct {
 
 // OutboxBacklog counts the pending deliveries and finds the oldest. It uses
 // the outbox_due index (state first), so it reads only pending rows.
-func (q Queries) OutboxBacklog(ctx context.Context) (Backlog, error) {
+func (q Reads) OutboxBacklog(ctx context.Context) (Backlog, error) {
 	var b Backlog
 	var oldest sql.NullInt64
 	err := q.ex.QueryRowContext(ctx,

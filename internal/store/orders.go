@@ -54,14 +54,14 @@ func (q Queries) CreateOrder(ctx context.Context, o model.Order, domains []model
 
 // Order reads an order of an account. ErrNotFound covers both a missing
 // order and another account's, so callers cannot tell them apart.
-func (q Queries) Order(ctx context.Context, accountID, number int64) (model.Order, error) {
+func (q Reads) Order(ctx context.Context, accountID, number int64) (model.Order, error) {
 	return scanOrder(q.ex.QueryRowContext(ctx,
 		`SELECT `+orderColumns+` FROM orders WHERE order_number = $1 AND account_id = $2`, number, accountID))
 }
 
 // OrderByNumber reads an order whatever its account (operator commands and
 // the confirmation page).
-func (q Queries) OrderByNumber(ctx context.Context, number int64) (model.Order, error) {
+func (q Reads) OrderByNumber(ctx context.Context, number int64) (model.Order, error) {
 	return scanOrder(q.ex.QueryRowContext(ctx,
 		`SELECT `+orderColumns+` FROM orders WHERE order_number = $1`, number))
 }
@@ -74,7 +74,7 @@ func (q Queries) OrderByNumber(ctx context.Context, number int64) (model.Order, 
 // the other transaction left it but the joined rows (the domains) as they
 // were when the statement began. ErrNotFound covers a missing order and
 // another account's alike.
-func (q Queries) LockOrderState(ctx context.Context, accountID, number int64) (model.OrderState, error) {
+func (q Reads) LockOrderState(ctx context.Context, accountID, number int64) (model.OrderState, error) {
 	if q.d.forUpdate != "" {
 		var n int64
 		err := q.ex.QueryRowContext(ctx,
@@ -150,7 +150,7 @@ func (q Queries) LockOrderState(ctx context.Context, accountID, number int64) (m
 
 // NewestInChain is the number of the newest order of an account whose chain
 // starts at base.
-func (q Queries) NewestInChain(ctx context.Context, accountID, base int64) (int64, error) {
+func (q Reads) NewestInChain(ctx context.Context, accountID, base int64) (int64, error) {
 	var n sql.NullInt64
 	err := q.ex.QueryRowContext(ctx,
 		`SELECT MAX(order_number) FROM orders WHERE base_order_number = $1 AND account_id = $2`, base, accountID).Scan(&n)
@@ -180,7 +180,7 @@ func (q Queries) SetOrderStatus(ctx context.Context, number int64, status model.
 const domainColumns = `order_number, position, domain_name, fqdn, dcv_method, dcv_email, dcv_source, current_email_id, validated_ms, validated_email_id`
 
 // Domains lists an order's domains in order.
-func (q Queries) Domains(ctx context.Context, number int64) ([]model.Domain, error) {
+func (q Reads) Domains(ctx context.Context, number int64) ([]model.Domain, error) {
 	rows, err := q.ex.QueryContext(ctx,
 		`SELECT `+domainColumns+` FROM order_domains WHERE order_number = $1 ORDER BY position`, number)
 	if err != nil {

@@ -53,7 +53,7 @@ func (q Queries) Claim(ctx context.Context, owner string, now time.Time, lease t
 // deliveries reads deliveries with their messages; must says that a sealed
 // message that cannot be opened is marked Unreadable (the worker must not
 // send an empty message), rather than read as its subject to show.
-func (q Queries) deliveries(ctx context.Context, must bool, where string, args ...any) ([]model.Delivery, error) {
+func (q Reads) deliveries(ctx context.Context, must bool, where string, args ...any) ([]model.Delivery, error) {
 	rows, err := q.ex.QueryContext(ctx,
 		`SELECT o.id, o.email_id, e.order_number, o.recipient, o.message_id, o.state, o.attempts, o.next_attempt_ms,
 		        o.last_reply, o.created_ms, o.sent_ms, b.subject, b.text_body, b.html_body, b.sealed, e.code_hash
@@ -80,12 +80,12 @@ func (q Queries) deliveries(ctx context.Context, must bool, where string, args .
 }
 
 // DeliveriesOfOrder lists every delivery of an order's emails, oldest first.
-func (q Queries) DeliveriesOfOrder(ctx context.Context, orderNumber int64) ([]model.Delivery, error) {
+func (q Reads) DeliveriesOfOrder(ctx context.Context, orderNumber int64) ([]model.Delivery, error) {
 	return q.deliveries(ctx, false, `e.order_number = $1`, orderNumber)
 }
 
 // PendingDeliveries counts deliveries not yet sent or given up.
-func (q Queries) PendingDeliveries(ctx context.Context) (int, error) {
+func (q Reads) PendingDeliveries(ctx context.Context) (int, error) {
 	var n int
 	err := q.ex.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox WHERE state = 'pending'`).Scan(&n)
 	return n, err
@@ -120,7 +120,7 @@ func (q Queries) FinishAttempt(ctx context.Context, owner string, a model.Attemp
 }
 
 // AttemptsOfOrder lists the delivery attempts of an order, oldest first.
-func (q Queries) AttemptsOfOrder(ctx context.Context, orderNumber int64) ([]model.Attempt, error) {
+func (q Reads) AttemptsOfOrder(ctx context.Context, orderNumber int64) ([]model.Attempt, error) {
 	rows, err := q.ex.QueryContext(ctx,
 		`SELECT a.outbox_id, a.attempted_ms, a.outcome, a.reply, a.worker FROM delivery_attempts a
 		 JOIN outbox o ON o.id = a.outbox_id JOIN dcv_emails e ON e.id = o.email_id

@@ -118,7 +118,7 @@ func unseal(aead cipher.AEAD, emailID int64, body string) (sealedMessage, error)
 
 // sealBody is what CreateEmail and SeedOrders write for a message: sealed
 // when the store has a key, else as it is.
-func (q Queries) sealBody(emailID int64, subject, text, html string) (s, t, h string, sealed int, err error) {
+func (q Reads) sealBody(emailID int64, subject, text, html string) (s, t, h string, sealed int, err error) {
 	aead := q.seal.get()
 	if aead == nil {
 		return subject, text, html, 0, nil
@@ -130,7 +130,7 @@ func (q Queries) sealBody(emailID int64, subject, text, html string) (s, t, h st
 // openBody returns a stored message as it was rendered. A sealed one that
 // cannot be opened is an error when must is set; otherwise it reads as the
 // subject to show and no text.
-func (q Queries) openBody(emailID int64, sealed bool, subject, text, html *string, must bool) error {
+func (q Reads) openBody(emailID int64, sealed bool, subject, text, html *string, must bool) error {
 	if !sealed {
 		return nil
 	}
@@ -186,7 +186,7 @@ func (s *Store) UseMessageKey(ctx context.Context, file string, create bool) (cr
 	check := keyCheck(key)
 	if recorded == "" {
 		// Several nodes may start at once: the first check written wins.
-		if recorded, err = s.EnsureSetting(ctx, MessageKeySetting, check); err != nil {
+		if recorded, err = s.direct().EnsureSetting(ctx, MessageKeySetting, check); err != nil {
 			return created, err
 		}
 	}

@@ -102,7 +102,7 @@ func TestMessageKeySealsBodies(t *testing.T) {
 			if e, err := s.Email(ctx, id); err != nil || e.Subject != subject || e.Text != text || e.HTML != "<p>"+text+"</p>" {
 				t.Fatalf("read back with the key: %+v %v", e, err)
 			}
-			if _, err := s.Enqueue(ctx, id, "admin@example.com", "m1@x", t0); err != nil {
+			if _, err := s.Direct().Enqueue(ctx, id, "admin@example.com", "m1@x", t0); err != nil {
 				t.Fatal(err)
 			}
 			if ds, err := s.Claim(ctx, "w", t0, time.Minute, 10); err != nil || len(ds) != 1 || ds[0].Text != text || ds[0].Subject != subject || ds[0].Unreadable != nil {
@@ -148,7 +148,7 @@ func TestMessageKeySealsBodies(t *testing.T) {
 			if e, err := other.Email(ctx, id); err != nil || e.Subject != "Your code [code]" || e.Text != "" {
 				t.Fatalf("read without the key: %+v %v", e, err)
 			}
-			if _, err := other.Enqueue(ctx, id, "admin@example.com", "m2@x", t0); err != nil {
+			if _, err := other.Direct().Enqueue(ctx, id, "admin@example.com", "m2@x", t0); err != nil {
 				t.Fatal(err)
 			}
 			ds, err := other.Claim(ctx, "w2", t0, time.Minute, 10)

@@ -58,7 +58,7 @@ type LoginState struct {
 // subjects (subjects without one are left out). Every API call reads them;
 // one statement is one read transaction instead of three. It changes
 // nothing, so that a locked subject's refused attempts cost no write.
-func (q Queries) LoginStateOf(ctx context.Context, login, source string, subjects ...string) (LoginState, error) {
+func (q Reads) LoginStateOf(ctx context.Context, login, source string, subjects ...string) (LoginState, error) {
 	marks := make([]string, len(subjects))
 	args := make([]any, 2, 2+len(subjects))
 	args[0], args[1] = login, source

@@ -26,7 +26,7 @@ func (q Queries) SetSetting(ctx context.Context, name, value string) error {
 }
 
 // Setting reads a setting; "" when it has none.
-func (q Queries) Setting(ctx context.Context, name string) (string, error) {
+func (q Reads) Setting(ctx context.Context, name string) (string, error) {
 	var v string
 	err := q.ex.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = $1`, name).Scan(&v)
 	if err == sql.ErrNoRows {

@@ -30,9 +30,11 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// Store is an open database. It is safe for concurrent use.
+// Store is an open database. It is safe for concurrent use. Its holder
+// reads directly and writes through Tx, but for the few writes that stand
+// alone (standalone.go).
 type Store struct {
-	Queries
+	Reads
 	db *sql.DB
 	d  *dialect
 	// On SQLite, group commits concurrent transactions together
@@ -68,7 +70,7 @@ func Open(ctx context.Context, dbURL string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: connect: %w", err)
 	}
-	s := &Store{Queries: Queries{ex: db, d: d, seal: &sealBox{}}, db: db, d: d}
+	s := &Store{Reads: Reads{ex: db, d: d, seal: &sealBox{}}, db: db, d: d}
 	if d == sqliteDialect {
 		s.stmts = &stmtCache{db: db}
 		s.group = &groupCommit{db: db, d: d, stmts: s.stmts, seal: s.seal}
@@ -164,7 +166,7 @@ func (s *Store) Tx(ctx context.Context, fn func(*Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
-	tx := &Tx{Queries: Queries{ex: sqlTx, d: s.d, seal: s.seal}}
+	tx := &Tx{Queries: Queries{Reads{ex: sqlTx, d: s.d, seal: s.seal}}}
 	if err := fn(tx); err != nil {
 		sqlTx.Rollback()
 		return err
@@ -187,12 +189,19 @@ type execer interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// Queries are the statements of the store, run on the database directly or
-// inside a Tx.
-type Queries struct {
+// Reads are the store's statements that change nothing, run on the
+// database directly (Store) or inside a Tx.
+type Reads struct {
 	ex   execer
 	d    *dialect
 	seal *sealBox // the message key, once UseMessageKey has set it (sealing.go)
+}
+
+// Queries are every statement of the store, writes included. Only a Tx has
+// them: a write outside a transaction is one of the few Store methods that
+// say why it may stand alone (store.go, "Writes on their own").
+type Queries struct {
+	Reads
 }
 
 // ms converts a time to stored Unix milliseconds.
@@ -238,7 +247,7 @@ func (q Queries) insertID(ctx context.Context, insert string, args ...any) (int6
 }
 
 // QueryRow runs a one-row, one-column query (tests and status output).
-func (q Queries) QueryRow(ctx context.Context, query string, dst any, args ...any) error {
+func (q Reads) QueryRow(ctx context.Context, query string, dst any, args ...any) error {
 	return q.ex.QueryRowContext(ctx, query, args...).Scan(dst)
 }
 

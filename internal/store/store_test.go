@@ -51,7 +51,7 @@ var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 
 func account(t *testing.T, s *store.Store, login string) model.Account {
 	t.Helper()
-	a, err := s.CreateAccount(context.Background(), model.Account{Login: login, PasswordHash: "h-" + login, Created: t0})
+	a, err := s.Direct().CreateAccount(context.Background(), model.Account{Login: login, PasswordHash: "h-" + login, Created: t0})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,14 +87,14 @@ func TestAccounts(t *testing.T) {
 	each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		a := account(t, s, "alice")
-		if _, err := s.CreateAccount(ctx, model.Account{Login: "alice", PasswordHash: "x", Created: t0}); !errors.Is(err, model.ErrExists) {
+		if _, err := s.Direct().CreateAccount(ctx, model.Account{Login: "alice", PasswordHash: "x", Created: t0}); !errors.Is(err, model.ErrExists) {
 			t.Fatalf("duplicate login: %v", err)
 		}
 		if _, err := s.AccountByLogin(ctx, "ALICE"); !errors.Is(err, model.ErrNotFound) {
 			t.Fatalf("logins are case-sensitive: %v", err)
 		}
 		a.PasswordHash, a.ReadOnly, a.Disabled, a.Updated = "new", true, true, t0.Add(time.Hour)
-		if err := s.UpdateAccount(ctx, a); err != nil {
+		if err := s.Direct().UpdateAccount(ctx, a); err != nil {
 			t.Fatal(err)
 		}
 		got, err := s.AccountByID(ctx, a.ID)
@@ -108,15 +108,15 @@ func TestOrdersChainsAndScoping(t *testing.T) {
 	each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		alice, bob := account(t, s, "alice"), account(t, s, "bob")
-		n1, _ := s.NextOrderNumber(ctx)
-		n2, _ := s.NextOrderNumber(ctx)
+		n1, _ := s.Direct().NextOrderNumber(ctx)
+		n2, _ := s.Direct().NextOrderNumber(ctx)
 		if n1 != 10000001 || n2 != n1+1 {
 			t.Fatalf("order numbers %d %d", n1, n2)
 		}
 		order(t, s, alice, n1, n1)
 		order(t, s, alice, n2, n1)
 		order(t, s, bob, 555, 555)
-		if err := s.CreateOrder(ctx, model.Order{Number: n1, AccountID: alice.ID, BaseNumber: n1, Status: model.OrderActive}, nil); !errors.Is(err, model.ErrExists) {
+		if err := s.Direct().CreateOrder(ctx, model.Order{Number: n1, AccountID: alice.ID, BaseNumber: n1, Status: model.OrderActive}, nil); !errors.Is(err, model.ErrExists) {
 			t.Fatalf("duplicate order: %v", err)
 		}
 		if newest, err := s.NewestInChain(ctx, alice.ID, n1); err != nil || newest != n2 {
@@ -256,13 +256,13 @@ func TestValidateOnlyLiveDomains(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n, err := s.ValidateDomains(ctx, 1, old, t0); err != nil || n != 0 {
+		if n, err := s.Direct().ValidateDomains(ctx, 1, old, t0); err != nil || n != 0 {
 			t.Fatalf("superseded email validated %d (%v)", n, err)
 		}
-		if n, err := s.ValidateDomains(ctx, 1, fresh, t0); err != nil || n != 1 {
+		if n, err := s.Direct().ValidateDomains(ctx, 1, fresh, t0); err != nil || n != 1 {
 			t.Fatalf("live email validated %d (%v)", n, err)
 		}
-		if n, _ := s.ValidateDomains(ctx, 1, fresh, t0); n != 0 {
+		if n, _ := s.Direct().ValidateDomains(ctx, 1, fresh, t0); n != 0 {
 			t.Fatal("validated twice")
 		}
 		if e, err := s.EmailByCode(ctx, 1, "fresh"); err != nil || e.ID != fresh {
@@ -309,7 +309,7 @@ func TestOutboxClaimsEachDeliveryOnce(t *testing.T) {
 						return
 					}
 					for _, d := range batch {
-						ok, err := s.FinishAttempt(ctx, owner, model.Attempt{DeliveryID: d.ID, At: t0, Outcome: model.OutcomeSent, Reply: "250 ok"}, t0)
+						ok, err := s.Direct().FinishAttempt(ctx, owner, model.Attempt{DeliveryID: d.ID, At: t0, Outcome: model.OutcomeSent, Reply: "250 ok"}, t0)
 						if err != nil || !ok {
 							t.Errorf("finish %d: %v %v", d.ID, ok, err)
 						}
@@ -340,7 +340,7 @@ func TestOutboxLeaseExpires(t *testing.T) {
 		ctx := context.Background()
 		alice := account(t, s, "alice")
 		email := order(t, s, alice, 1, 1)
-		if _, err := s.Enqueue(ctx, email, "admin@example.com", "m@test", t0); err != nil {
+		if _, err := s.Direct().Enqueue(ctx, email, "admin@example.com", "m@test", t0); err != nil {
 			t.Fatal(err)
 		}
 		got, _ := s.Claim(ctx, "dead", t0, time.Minute, 10)
@@ -354,10 +354,10 @@ func TestOutboxLeaseExpires(t *testing.T) {
 		if len(again) != 1 || again[0].Attempts != 2 {
 			t.Fatalf("after the lease: %+v", again)
 		}
-		if ok, _ := s.FinishAttempt(ctx, "dead", model.Attempt{DeliveryID: again[0].ID, At: t0, Outcome: model.OutcomeSent}, t0); ok {
+		if ok, _ := s.Direct().FinishAttempt(ctx, "dead", model.Attempt{DeliveryID: again[0].ID, At: t0, Outcome: model.OutcomeSent}, t0); ok {
 			t.Fatal("the old owner recorded an outcome after losing the lease")
 		}
-		ok, err := s.FinishAttempt(ctx, "alive", model.Attempt{DeliveryID: again[0].ID, At: t0.Add(time.Minute), Outcome: "retry", Reply: "451 try later"}, t0.Add(5*time.Minute))
+		ok, err := s.Direct().FinishAttempt(ctx, "alive", model.Attempt{DeliveryID: again[0].ID, At: t0.Add(time.Minute), Outcome: "retry", Reply: "451 try later"}, t0.Add(5*time.Minute))
 		if !ok || err != nil {
 			t.Fatal(ok, err)
 		}
@@ -376,7 +376,7 @@ func TestMailboxCaptureIsIdempotent(t *testing.T) {
 		ctx := context.Background()
 		alice := account(t, s, "alice")
 		email := order(t, s, alice, 1, 1)
-		id, _ := s.Enqueue(ctx, email, "admin@example.com", "m@test", t0)
+		id, _ := s.Direct().Enqueue(ctx, email, "admin@example.com", "m@test", t0)
 		m := model.CapturedMail{DeliveryID: id, OrderNumber: 1, From: "f@x", To: "admin@example.com", Subject: "s", Text: "t", DCVCode: "C", Raw: "raw", Captured: t0}
 		for range 2 {
 			if err := s.Capture(ctx, m); err != nil {
@@ -397,7 +397,7 @@ func TestOffersWindowAndSettingsAndTemplates(t *testing.T) {
 	each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		alice, bob := account(t, s, "alice"), account(t, s, "bob")
-		err := s.RecordOffers(ctx, []model.Offer{
+		err := s.Direct().RecordOffers(ctx, []model.Offer{
 			{AccountID: alice.ID, FQDN: "example.com", Mailbox: "admin@example.com", Source: "constructed", ADN: "example.com", At: t0},
 			{AccountID: alice.ID, FQDN: "www.example.com", Mailbox: "admin@example.com", Source: "constructed", ADN: "example.com", Product: 24, At: t0.Add(time.Hour)},
 		})
@@ -416,7 +416,7 @@ func TestOffersWindowAndSettingsAndTemplates(t *testing.T) {
 		if v1 != "first" || v2 != "first" {
 			t.Fatalf("EnsureSetting: %q %q", v1, v2)
 		}
-		s.SetSetting(ctx, "k", "third")
+		s.Direct().SetSetting(ctx, "k", "third")
 		if v, _ := s.Setting(ctx, "k"); v != "third" {
 			t.Fatalf("SetSetting: %q", v)
 		}

@@ -31,7 +31,7 @@ func (q Queries) PutTemplate(ctx context.Context, t model.Template, accountIDs [
 
 // UsableTemplate reads a template that the account may use; ErrNotFound
 // when it does not exist or is not granted to the account.
-func (q Queries) UsableTemplate(ctx context.Context, id, accountID int64) (model.Template, error) {
+func (q Reads) UsableTemplate(ctx context.Context, id, accountID int64) (model.Template, error) {
 	var t model.Template
 	var open int
 	var created int64

@@ -21,7 +21,7 @@ func (q Queries) SetTerms(ctx context.Context, number int64, t model.Terms) erro
 }
 
 // TermsOf reads what an order bought.
-func (q Queries) TermsOf(ctx context.Context, number int64) (model.Terms, error) {
+func (q Reads) TermsOf(ctx context.Context, number int64) (model.Terms, error) {
 	var t model.Terms
 	var pending, test int
 	var org, refunded sql.NullInt64
@@ -55,7 +55,7 @@ func (q Queries) MarkRefunded(ctx context.Context, number int64, at time.Time) e
 }
 
 // BillingOf reads an account's billing.
-func (q Queries) BillingOf(ctx context.Context, accountID int64) (model.Billing, error) {
+func (q Reads) BillingOf(ctx context.Context, accountID int64) (model.Billing, error) {
 	var b model.Billing
 	var credit sql.NullInt64
 	var pays int
@@ -96,7 +96,7 @@ func (q Queries) Refund(ctx context.Context, accountID, cents int64) error {
 // ValidatedSince tells when an account last validated fqdn by email in
 // one of its orders, if at or after since (the reuse of validation); zero
 // when not.
-func (q Queries) ValidatedSince(ctx context.Context, accountID int64, fqdn string, since time.Time) (time.Time, error) {
+func (q Reads) ValidatedSince(ctx context.Context, accountID int64, fqdn string, since time.Time) (time.Time, error) {
 	var at sql.NullInt64
 	err := q.ex.QueryRowContext(ctx,
 		`SELECT MAX(d.validated_ms) FROM order_domains d JOIN orders o ON o.order_number = d.order_number

@@ -465,7 +465,7 @@ func TestSection6CodeValidatesOnlyTheDomainsItCovers(t *testing.T) {
 // A cancelled order's code validates nothing.
 func TestSection6CancelledOrder(t *testing.T) {
 	f := newFixture(t, dcvtest.Options{})
-	if err := f.Store.SetOrderStatus(context.Background(), f.order, model.OrderCancelled); err != nil {
+	if err := f.Store.Direct().SetOrderStatus(context.Background(), f.order, model.OrderCancelled); err != nil {
 		t.Fatal(err)
 	}
 	wantContains(t, f.submit(n(f.order), f.code), web.PhraseInvalid, "no longer active")
