@@ -29,7 +29,7 @@ func (h *handler) createAccount(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &in, false) {
 		return
 	}
-	err := accounts.Create(r.Context(), h.Store, accounts.NewAccount{Login: in.Login, Password: in.Password,
+	err := accounts.Create(r.Context(), h.App.Store, accounts.NewAccount{Login: in.Login, Password: in.Password,
 		ReadOnly: in.ReadOnly, Disabled: in.Disabled, Credit: in.Credit, CustomerPays: in.CustomerPays}, h.DCV.Now())
 	if h.accountError(w, in.Login, err) {
 		return
@@ -38,7 +38,7 @@ func (h *handler) createAccount(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) listAccounts(w http.ResponseWriter, r *http.Request) {
-	list, err := accounts.List(r.Context(), h.Store, h.DCV.Now())
+	list, err := accounts.List(r.Context(), h.App.Store, h.DCV.Now())
 	if err != nil {
 		h.internal(w, "list accounts", err)
 		return
@@ -51,7 +51,7 @@ func (h *handler) listAccounts(w http.ResponseWriter, r *http.Request) {
 
 func (h *handler) showAccount(w http.ResponseWriter, r *http.Request) {
 	login := r.PathValue("login")
-	v, err := accounts.Show(r.Context(), h.Store, login, h.DCV.Now())
+	v, err := accounts.Show(r.Context(), h.App.Store, login, h.DCV.Now())
 	if h.accountError(w, login, err) {
 		return
 	}
@@ -74,10 +74,10 @@ func (h *handler) updateAccount(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "nothing to change: give any of password, readOnly, disabled, credit, customerPays")
 		return
 	}
-	if h.accountError(w, login, accounts.Update(r.Context(), h.Store, login, ch, h.DCV.Now())) {
+	if h.accountError(w, login, accounts.Update(r.Context(), h.App.Store, login, ch, h.DCV.Now())) {
 		return
 	}
-	v, err := accounts.Show(r.Context(), h.Store, login, h.DCV.Now())
+	v, err := accounts.Show(r.Context(), h.App.Store, login, h.DCV.Now())
 	if h.accountError(w, login, err) {
 		return
 	}
@@ -105,7 +105,7 @@ func (h *handler) unlock(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if _, err := accounts.Unlock(r.Context(), h.Store, login, src); err != nil {
+	if _, err := accounts.Unlock(r.Context(), h.App.Store, login, src); err != nil {
 		h.internal(w, "unlock", err)
 		return
 	}

@@ -18,18 +18,18 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/dcvmail/dcvmail/internal/app"
 	"github.com/dcvmail/dcvmail/internal/clock"
 	"github.com/dcvmail/dcvmail/internal/dcv"
 	"github.com/dcvmail/dcvmail/internal/faults"
 	"github.com/dcvmail/dcvmail/internal/mailbox"
-	"github.com/dcvmail/dcvmail/internal/store"
 )
 
 // Config wires the admin handler.
 type Config struct {
-	Store *store.Store
-	DCV   *dcv.Service
-	Log   *slog.Logger
+	App *app.App // the opened domain: its store, for the accounts' rules and the built-in mailbox
+	DCV *dcv.Service
+	Log *slog.Logger
 	// Status is the body of GET /status.
 	Status func(ctx context.Context) (any, error)
 	// Mount adds /readyz and /metrics.
@@ -70,7 +70,7 @@ func Handler(cfg Config) http.Handler {
 		cfg.Mount(mux)
 	}
 	mux.HandleFunc("GET /mailbox", h.legacyMailbox)
-	mailbox.New(mailbox.Config{Store: cfg.Store, Log: cfg.Log}).Register(mux)
+	mailbox.New(mailbox.Config{Store: cfg.App.Store, Log: cfg.Log}).Register(mux)
 	h.accountRoutes(mux)
 	h.orderRoutes(mux)
 	h.controlRoutes(mux)
@@ -136,7 +136,7 @@ func (h *handler) legacyMailbox(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	msgs, err := h.Store.Mailbox(r.Context(), order)
+	msgs, err := h.App.Store.Mailbox(r.Context(), order)
 	if err != nil {
 		h.internal(w, "admin mailbox", err)
 		return

@@ -8,7 +8,6 @@ import (
 
 	"github.com/dcvmail/dcvmail/internal/dcv"
 	"github.com/dcvmail/dcvmail/internal/faults"
-	"github.com/dcvmail/dcvmail/internal/store"
 )
 
 // controlRoutes mounts the test controls, or, without --test-controls, a
@@ -37,7 +36,7 @@ func (h *handler) controlRoutes(mux *http.ServeMux) {
 // reset wipes what tests create and keeps keys, TLS material and templates.
 func (h *handler) reset(w http.ResponseWriter, r *http.Request) {
 	c := h.Controls
-	if err := h.Store.Reset(r.Context(), store.ClockOffsetSetting); err != nil {
+	if err := h.App.Store.Reset(r.Context()); err != nil {
 		h.internal(w, "reset", err)
 		return
 	}
@@ -100,29 +99,18 @@ func (h *handler) setClock(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := h.Controls
-	var offset time.Duration
-	var refused bool
-	err = h.Store.Tx(r.Context(), func(tx *store.Tx) error {
-		cur, err := tx.ClockOffset(r.Context())
-		if err != nil {
-			return err
-		}
+	offset, moved, err := h.App.Store.ChangeClockOffset(r.Context(), func(cur time.Duration) (time.Duration, bool) {
+		next := at.Sub(c.Clock.Base().Now())
 		if in.Advance != "" {
-			offset = cur + advance
-		} else {
-			offset = at.Sub(c.Clock.Base().Now())
+			next = cur + advance
 		}
-		if offset < 0 || (in.Advance != "" && offset < cur) {
-			refused = true
-			return nil
-		}
-		return tx.SetClockOffset(r.Context(), offset)
+		return next, next >= 0 && (in.Advance == "" || next >= cur)
 	})
 	if err != nil {
 		h.internal(w, "clock", err)
 		return
 	}
-	if refused {
+	if !moved {
 		writeError(w, http.StatusBadRequest, "set "+strconv.Quote(in.Set)+": that is before the real time; the test clock only runs ahead of it (POST /admin/v1/reset returns it to the real time)")
 		return
 	}

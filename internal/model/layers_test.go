@@ -35,10 +35,10 @@ func TestModelIsALeaf(t *testing.T) {
 }
 
 // TestParsersDoNotReachTheStore: the packages that parse requests and
-// commands (api, web, cli) see the domain through model, dcv, accounts and
+// commands (api, admin, web, cli) see the domain through model, dcv, accounts and
 // app, never through the store that keeps it (docs/architecture.md).
 func TestParsersDoNotReachTheStore(t *testing.T) {
-	for _, dir := range []string{"api", "web", "cli", "clientcmd"} {
+	for _, dir := range []string{"api", "admin", "web", "cli", "clientcmd"} {
 		if slices.Contains(imports(t, dir), module+"internal/store") {
 			t.Errorf("package %s imports internal/store; go through model, dcv, accounts or app", dir)
 		}

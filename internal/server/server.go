@@ -544,7 +544,7 @@ func (s *Server) closeListeners() {
 // on the public listener.
 func (s *Server) adminHandler(controls *admin.Controls) http.Handler {
 	return admin.Handler(admin.Config{
-		Store:    s.App.Store,
+		App:      s.App,
 		DCV:      s.App.DCV,
 		Log:      s.App.Log,
 		Mount:    func(mux *http.ServeMux) { s.ops.mount(mux); s.mountRootPEM(mux) }, // orders.go

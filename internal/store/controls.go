@@ -226,10 +226,12 @@ var resetTables = []string{
 }
 
 // Reset wipes accounts, orders, emails, mail, counters, lockouts and fault
-// rules, and removes the named settings, in one transaction; it keeps the
-// keys (the test CA's too) and other settings and the templates (a template granted only to
-// wiped accounts is then open to none until granted again).
-func (s *Store) Reset(ctx context.Context, settings ...string) error {
+// rules, and returns the test clock to the real time (ClockOffsetSetting),
+// in one transaction; it keeps the keys (the test CA's too), the other
+// settings and the templates (a template granted only to wiped accounts is
+// then open to none until granted again).
+func (s *Store) Reset(ctx context.Context) error {
+	settings := []string{ClockOffsetSetting}
 	return s.Tx(ctx, func(tx *Tx) error {
 		for _, t := range resetTables {
 			if _, err := tx.ex.ExecContext(ctx, `DELETE FROM `+t); err != nil {
@@ -263,6 +265,25 @@ func (q Reads) ClockOffset(ctx context.Context) (time.Duration, error) {
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	return time.Duration(n), err
+}
+
+// ChangeClockOffset moves the test clock's offset in one transaction: change
+// gets the stored offset and returns the new one, or false to leave it. It
+// returns the offset it stored and whether it did.
+func (s *Store) ChangeClockOffset(ctx context.Context, change func(cur time.Duration) (time.Duration, bool)) (time.Duration, bool, error) {
+	var next time.Duration
+	var ok bool
+	err := s.Tx(ctx, func(tx *Tx) error {
+		cur, err := tx.ClockOffset(ctx)
+		if err != nil {
+			return err
+		}
+		if next, ok = change(cur); !ok {
+			return nil
+		}
+		return tx.SetClockOffset(ctx, next)
+	})
+	return next, ok, err
 }
 
 // SetClockOffset stores the test clock's offset.
