@@ -16,6 +16,7 @@ import (
 	"github.com/dcvmail/dcvmail/internal/app"
 	"github.com/dcvmail/dcvmail/internal/contacts"
 	"github.com/dcvmail/dcvmail/internal/dcv"
+	"github.com/dcvmail/dcvmail/internal/delivery"
 	"github.com/dcvmail/dcvmail/internal/health"
 	"github.com/dcvmail/dcvmail/internal/mail"
 )
@@ -161,13 +162,13 @@ func BindServe(fs *flag.FlagSet, c *Serve) {
 	bindOrders(fs, &c.Orders)
 	m := &c.Mail
 	fs.StringVar(&m.SMTPCA, "smtp-ca", "", "PEM file of CA certificates trusted for the SMTP server, besides the system's")
-	fs.IntVar(&m.SMTPConnections, "smtp-connections", mail.DefaultSMTPConnections, "SMTP connections open at once (messages in flight)")
-	fs.DurationVar(&m.SMTPTimeout, "smtp-timeout", mail.DefaultSMTPTimeout, "timeout of each SMTP step (connect, one command, the message data)")
+	fs.IntVar(&m.SMTPConnections, "smtp-connections", delivery.DefaultSMTPConnections, "SMTP connections open at once (messages in flight)")
+	fs.DurationVar(&m.SMTPTimeout, "smtp-timeout", delivery.DefaultSMTPTimeout, "timeout of each SMTP step (connect, one command, the message data)")
 	fs.StringVar(&m.SMTPHELO, "smtp-helo", "", "name to greet the SMTP server with (default: the host name)")
-	fs.DurationVar(&m.MaxAge, "mail-max-age", mail.DefaultMaxAge, "retry temporary delivery failures until a message is this old, then give up")
-	fs.DurationVar(&m.RetryBase, "mail-retry-base", mail.DefaultRetryBase, "delay before the first retry of a delivery; it doubles with each retry, up to --mail-retry-max")
-	fs.DurationVar(&m.RetryMax, "mail-retry-max", mail.DefaultRetryMax, "longest delay between two retries of a delivery")
-	fs.DurationVar(&m.Lease, "mail-lease", mail.DefaultLease, "how long a worker holds messages it took; a crashed worker's messages are resent after it")
+	fs.DurationVar(&m.MaxAge, "mail-max-age", delivery.DefaultMaxAge, "retry temporary delivery failures until a message is this old, then give up")
+	fs.DurationVar(&m.RetryBase, "mail-retry-base", delivery.DefaultRetryBase, "delay before the first retry of a delivery; it doubles with each retry, up to --mail-retry-max")
+	fs.DurationVar(&m.RetryMax, "mail-retry-max", delivery.DefaultRetryMax, "longest delay between two retries of a delivery")
+	fs.DurationVar(&m.Lease, "mail-lease", delivery.DefaultLease, "how long a worker holds messages it took; a crashed worker's messages are resent after it")
 	fs.StringVar(&m.DKIMKey, "dkim-key", "", "PEM private key (RSA or Ed25519) to DKIM-sign outgoing mail with (off by default)")
 	fs.StringVar(&m.DKIMSelector, "dkim-selector", "", "DKIM selector: the key is published at <selector>._domainkey.<domain>")
 	fs.StringVar(&m.DKIMDomain, "dkim-domain", "", "DKIM signing domain (default: the domain of --mail-from)")

@@ -13,6 +13,7 @@ import (
 	"github.com/dcvmail/dcvmail/internal/app"
 	"github.com/dcvmail/dcvmail/internal/contacts"
 	"github.com/dcvmail/dcvmail/internal/dcv"
+	"github.com/dcvmail/dcvmail/internal/delivery"
 	"github.com/dcvmail/dcvmail/internal/health"
 	"github.com/dcvmail/dcvmail/internal/mail"
 )
@@ -31,12 +32,12 @@ func TestServeDefaultsAreTheOwners(t *testing.T) {
 		{"resend-burst", c.ResendBurst, dcv.DefaultPolicy.ResendBurst},
 		{"resend-interval", c.ResendInterval, dcv.DefaultPolicy.ResendInterval},
 		{"mail-from", c.MailFrom, mail.DefaultFrom},
-		{"smtp-connections", c.Mail.SMTPConnections, mail.DefaultSMTPConnections},
-		{"smtp-timeout", c.Mail.SMTPTimeout, mail.DefaultSMTPTimeout},
-		{"mail-max-age", c.Mail.MaxAge, mail.DefaultMaxAge},
-		{"mail-retry-base", c.Mail.RetryBase, mail.DefaultRetryBase},
-		{"mail-retry-max", c.Mail.RetryMax, mail.DefaultRetryMax},
-		{"mail-lease", c.Mail.Lease, mail.DefaultLease},
+		{"smtp-connections", c.Mail.SMTPConnections, delivery.DefaultSMTPConnections},
+		{"smtp-timeout", c.Mail.SMTPTimeout, delivery.DefaultSMTPTimeout},
+		{"mail-max-age", c.Mail.MaxAge, delivery.DefaultMaxAge},
+		{"mail-retry-base", c.Mail.RetryBase, delivery.DefaultRetryBase},
+		{"mail-retry-max", c.Mail.RetryMax, delivery.DefaultRetryMax},
+		{"mail-lease", c.Mail.Lease, delivery.DefaultLease},
 		{"dns-timeout", c.DNSTimeout, contacts.DefaultTimeout},
 		{"dns-require-ad", c.DNSRequireAD, app.DefaultDNSRequireAD},
 		{"lockout-login-failures", c.Limits.LoginFailures, lp.LoginFailures},

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dcvmail/dcvmail/internal/delivery"
 	"github.com/dcvmail/dcvmail/internal/mail"
 	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/server"
@@ -216,7 +217,7 @@ func benchOutboxOnly(t testing.TB) {
 		t.Fatal(err)
 	}
 	defer app.Close()
-	w := &mail.Worker{Store: app.Store, Sender: composeOnly{}, From: "dcv@dcvmail.test", Owner: "bench", Parallel: 4}
+	w := &delivery.Worker{Store: app.Store, Sender: composeOnly{}, From: "dcv@dcvmail.test", Owner: "bench", Parallel: 4}
 	start := time.Now()
 	total := 0
 	for {
@@ -238,7 +239,7 @@ func benchOutboxOnly(t testing.TB) {
 //	go test ./internal/e2e -run "^$" -bench MailpitIntake -benchtime 1x -v
 func benchMailpitIntake(t testing.TB) {
 	mp := startMailpit(t, strings.Fields(os.Getenv("DCVMAIL_BENCH_MAILPIT_ARGS"))...)
-	s, err := mail.NewSMTP(mail.SMTPConfig{URL: "smtp://" + mp.SMTPAddr + "?tls=none", Connections: 4})
+	s, err := delivery.NewSMTP(delivery.SMTPConfig{URL: "smtp://" + mp.SMTPAddr + "?tls=none", Connections: 4})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/dcvmail/dcvmail/internal/accounts"
 	"github.com/dcvmail/dcvmail/internal/clock"
 	"github.com/dcvmail/dcvmail/internal/dcv"
+	"github.com/dcvmail/dcvmail/internal/delivery"
 	"github.com/dcvmail/dcvmail/internal/mail"
 	"github.com/dcvmail/dcvmail/internal/mailbox"
 	"github.com/dcvmail/dcvmail/internal/model"
@@ -33,7 +34,7 @@ var boundaryRE = regexp.MustCompile(`boundary=([0-9a-zA-Z]+)`)
 
 // tee hands each message to SMTP (the real Mailpit) and then to the
 // built-in mailbox: the same bytes reach both.
-type tee struct{ smtp, mailbox mail.Sender }
+type tee struct{ smtp, mailbox delivery.Sender }
 
 func (s tee) Send(ctx context.Context, d model.Delivery, m mail.Message) (string, error) {
 	reply, err := s.smtp.Send(ctx, d, m)
@@ -77,13 +78,13 @@ func TestMailboxMatchesMailpit(t *testing.T) {
 	if _, err := app.Store.Direct().CreateAccount(ctx, model.Account{Login: "alice", PasswordHash: hash, Created: app.DCV.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	smtp, err := mail.NewSMTP(mail.SMTPConfig{URL: "smtp://" + mp.SMTPAddr + "?tls=none", Log: log})
+	smtp, err := delivery.NewSMTP(delivery.SMTPConfig{URL: "smtp://" + mp.SMTPAddr + "?tls=none", Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer smtp.Close()
-	w := &mail.Worker{Store: app.Store, Clock: clock.System, From: "DCV Team <dcv@dcvmail.test>", Owner: "compat", Log: log,
-		Sender: tee{smtp, &mail.Mailbox{Store: app.Store, Clock: clock.System, Codes: app.DCV.RandomValues().Find}}}
+	w := &delivery.Worker{Store: app.Store, Clock: clock.System, From: "DCV Team <dcv@dcvmail.test>", Owner: "compat", Log: log,
+		Sender: tee{smtp, &delivery.Mailbox{Store: app.Store, Clock: clock.System, Codes: app.DCV.RandomValues().Find}}}
 	wctx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); w.Run(wctx) }()

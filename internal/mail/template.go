@@ -1,7 +1,7 @@
-// Package mail turns DCV emails into messages and delivers them: templates
-// and rendering, MIME composition, the outbox worker, and the senders (the
-// built-in mailbox, SMTP). It decides nothing about who may receive a DCV
-// email; package dcv has done that before a message reaches the outbox.
+// Package mail is a DCV email's content: templates and rendering, MIME
+// composition and DKIM signing. Package delivery sends what it composes.
+// It decides nothing about who may receive a DCV email; package dcv has
+// done that before a message reaches the outbox.
 package mail
 
 import (

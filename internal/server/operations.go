@@ -45,7 +45,7 @@ func newOperations(cfg config.Serve, app *App, certs *certHolder, clk clock.Cloc
 	return o
 }
 
-// delivered hears of each recorded delivery attempt (mail.Worker.Observe).
+// delivered hears of each recorded delivery attempt (delivery.Worker.Observe).
 func (o *operations) delivered(outcome model.Outcome) {
 	o.metrics.Delivery(outcome)
 	o.ready.Observe(outcome)

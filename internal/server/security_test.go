@@ -23,6 +23,7 @@ import (
 	"github.com/dcvmail/dcvmail/internal/clock"
 	"github.com/dcvmail/dcvmail/internal/config"
 	"github.com/dcvmail/dcvmail/internal/dcv"
+	"github.com/dcvmail/dcvmail/internal/delivery"
 	"github.com/dcvmail/dcvmail/internal/mail"
 	"github.com/dcvmail/dcvmail/internal/model"
 )
@@ -505,8 +506,8 @@ func TestSMTPCredentialsNeverLogged(t *testing.T) {
 // captures and never relays: the delivery's reply is the mailbox's.
 func TestBuiltInMailboxNeverRelays(t *testing.T) {
 	ts := startServer(t, nil)
-	if _, ok := ts.worker.Sender.(*mail.Mailbox); !ok {
-		t.Fatalf("sender without --smtp is %T, want *mail.Mailbox", ts.worker.Sender)
+	if _, ok := ts.worker.Sender.(*delivery.Mailbox); !ok {
+		t.Fatalf("sender without --smtp is %T, want *delivery.Mailbox", ts.worker.Sender)
 	}
 	order := ts.addAccount(t, "alice", "alice-pw", "example.com")
 	ctx := context.Background()

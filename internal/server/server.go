@@ -30,6 +30,7 @@ import (
 	"github.com/dcvmail/dcvmail/internal/config"
 	"github.com/dcvmail/dcvmail/internal/contacts"
 	"github.com/dcvmail/dcvmail/internal/dcv"
+	"github.com/dcvmail/dcvmail/internal/delivery"
 	"github.com/dcvmail/dcvmail/internal/mail"
 	"github.com/dcvmail/dcvmail/internal/web"
 )
@@ -49,7 +50,7 @@ type Server struct {
 	App    *App
 	cfg    config.Serve
 	clock  clock.Clock
-	worker *mail.Worker
+	worker *delivery.Worker
 
 	https, plain, admin       *http.Server
 	httpsLn, plainLn, adminLn net.Listener
@@ -305,7 +306,7 @@ func (s *Server) newWorker() error {
 	if c, ok := sender.(io.Closer); ok {
 		s.closeSender = c
 	}
-	s.worker = &mail.Worker{
+	s.worker = &delivery.Worker{
 		Store:     s.App.Store,
 		Sender:    sender,
 		Clock:     s.clock,
@@ -347,7 +348,7 @@ func (s *Server) newHandler(ctx context.Context, proxies []netip.Prefix, so serv
 // newSender is the outbox's sender: SMTP with --smtp, else the built-in
 // mailbox; either signs with DKIM when --dkim-key is given. It also returns
 // how many deliveries the worker should run at once.
-func newSender(cfg config.Serve, app *App, clk clock.Clock, log *slog.Logger) (mail.Sender, int, error) {
+func newSender(cfg config.Serve, app *App, clk clock.Clock, log *slog.Logger) (delivery.Sender, int, error) {
 	var signer *mail.DKIM
 	if cfg.Mail.DKIMKey != "" {
 		domain := cfg.Mail.DKIMDomain
@@ -366,13 +367,13 @@ func newSender(cfg config.Serve, app *App, clk clock.Clock, log *slog.Logger) (m
 		return nil, 0, errors.New("--dkim-selector/--dkim-domain: --dkim-key is needed too")
 	}
 	if cfg.SMTP == "" {
-		return &mail.Mailbox{Store: app.Store, Clock: clk, Codes: app.DCV.RandomValues().Find, DKIM: signer}, 0, nil
+		return &delivery.Mailbox{Store: app.Store, Clock: clk, Codes: app.DCV.RandomValues().Find, DKIM: signer}, 0, nil
 	}
 	conns := cfg.Mail.SMTPConnections
 	if conns <= 0 {
-		conns = mail.DefaultSMTPConnections
+		conns = delivery.DefaultSMTPConnections
 	}
-	smtp, err := mail.NewSMTP(mail.SMTPConfig{
+	smtp, err := delivery.NewSMTP(delivery.SMTPConfig{
 		URL:         cfg.SMTP,
 		CAFile:      cfg.Mail.SMTPCA,
 		Connections: conns,

@@ -1,4 +1,4 @@
-package mail_test
+package delivery_test
 
 import (
 	"bytes"
@@ -18,7 +18,7 @@ import (
 
 	"github.com/dcvmail/dcvmail/internal/clock"
 	"github.com/dcvmail/dcvmail/internal/dcv"
-	"github.com/dcvmail/dcvmail/internal/mail"
+	"github.com/dcvmail/dcvmail/internal/delivery"
 	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/pgtest"
 	"github.com/dcvmail/dcvmail/internal/server"
@@ -33,16 +33,16 @@ type outboxEnv struct {
 	app    *server.App
 	clock  *clock.Fake
 	sink   *sink
-	worker *mail.Worker
+	worker *delivery.Worker
 	orders []int64
 }
 
-func newOutboxEnv(t *testing.T, orders int, mod func(*mail.Worker, *sink)) *outboxEnv {
+func newOutboxEnv(t *testing.T, orders int, mod func(*delivery.Worker, *sink)) *outboxEnv {
 	t.Helper()
 	return newOutboxEnvOn(t, store.SQLiteURL(filepath.Join(t.TempDir(), "dcvmail.db")), orders, mod)
 }
 
-func newOutboxEnvOn(t *testing.T, dbURL string, orders int, mod func(*mail.Worker, *sink)) *outboxEnv {
+func newOutboxEnvOn(t *testing.T, dbURL string, orders int, mod func(*delivery.Worker, *sink)) *outboxEnv {
 	t.Helper()
 	ctx := context.Background()
 	fake := clock.NewFake(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
@@ -70,8 +70,8 @@ func newOutboxEnvOn(t *testing.T, dbURL string, orders int, mod func(*mail.Worke
 		numbers = append(numbers, n)
 	}
 	sk := startSink(t, sinkOptions{})
-	smtp := newSMTP(t, "smtp://"+sk.Addr+"?tls=none", func(c *mail.SMTPConfig) { c.Timeout = 2 * time.Second })
-	w := &mail.Worker{
+	smtp := newSMTP(t, "smtp://"+sk.Addr+"?tls=none", func(c *delivery.SMTPConfig) { c.Timeout = 2 * time.Second })
+	w := &delivery.Worker{
 		Store:     app.Store,
 		Sender:    smtp,
 		Clock:     fake,
@@ -206,7 +206,7 @@ func TestWorkerGivesUpOnPermanentFailure(t *testing.T) {
 // Temporary failures are retried until the delivery reaches the operator's
 // maximum age; the last retry happens at that age, then it is given up.
 func TestWorkerGivesUpAtMaxAge(t *testing.T) {
-	e := newOutboxEnv(t, 1, func(w *mail.Worker, _ *sink) { w.MaxAge = time.Minute })
+	e := newOutboxEnv(t, 1, func(w *delivery.Worker, _ *sink) { w.MaxAge = time.Minute })
 	e.sink.setHook(func(stage string, _ *gosmtp.Conn) error {
 		if stage == "MAIL" {
 			return smtpErr(421, gosmtp.EnhancedCode{4, 3, 2}, "Service shutting down")
@@ -240,8 +240,8 @@ func TestWorkerGivesUpAtMaxAge(t *testing.T) {
 // A stalling server costs one timeout, not the worker: the attempt is
 // recorded as a retry and the other deliveries go on.
 func TestWorkerSurvivesStallingServer(t *testing.T) {
-	e := newOutboxEnv(t, 3, func(w *mail.Worker, sk *sink) {
-		w.Sender = newSMTP(t, "smtp://"+sk.Addr+"?tls=none", func(c *mail.SMTPConfig) { c.Timeout = 300 * time.Millisecond })
+	e := newOutboxEnv(t, 3, func(w *delivery.Worker, sk *sink) {
+		w.Sender = newSMTP(t, "smtp://"+sk.Addr+"?tls=none", func(c *delivery.SMTPConfig) { c.Timeout = 300 * time.Millisecond })
 		w.Parallel = 1
 	})
 	var calls atomic.Int32
@@ -280,7 +280,7 @@ func TestWorkerSurvivesStallingServer(t *testing.T) {
 // slow batch cannot reach is handed back unsent and uncounted, so that no
 // other worker can send it at the same time.
 func TestWorkerHandsBackWhatItCannotSendWithinTheLease(t *testing.T) {
-	e := newOutboxEnv(t, 4, func(w *mail.Worker, sk *sink) {
+	e := newOutboxEnv(t, 4, func(w *delivery.Worker, sk *sink) {
 		w.Sender = newSMTP(t, "smtp://"+sk.Addr+"?tls=none", nil)
 		w.Parallel = 1
 		w.Lease = 4 * time.Second
@@ -322,11 +322,11 @@ func TestWorkersShareOneOutbox(t *testing.T) {
 			if db == "postgres" {
 				url = pgtest.URL(t)
 			}
-			e := newOutboxEnvOn(t, url, 150, func(w *mail.Worker, _ *sink) { w.Batch = 16 })
+			e := newOutboxEnvOn(t, url, 150, func(w *delivery.Worker, _ *sink) { w.Batch = 16 })
 			var wg sync.WaitGroup
 			for i := range 3 {
 				base := e.worker
-				w := &mail.Worker{Store: base.Store, Sender: base.Sender, Clock: base.Clock, From: base.From,
+				w := &delivery.Worker{Store: base.Store, Sender: base.Sender, Clock: base.Clock, From: base.From,
 					Owner: fmt.Sprintf("worker-%d", i), Batch: base.Batch, Log: base.Log}
 				wg.Go(func() {
 					for {

@@ -1,4 +1,4 @@
-package mail_test
+package delivery_test
 
 import (
 	"bytes"
@@ -18,6 +18,7 @@ import (
 	"github.com/emersion/go-msgauth/dkim"
 
 	"github.com/dcvmail/dcvmail/internal/contacts/dnstest"
+	"github.com/dcvmail/dcvmail/internal/delivery"
 	"github.com/dcvmail/dcvmail/internal/mail"
 )
 
@@ -94,7 +95,7 @@ func TestDKIMSignatureVerifiesAgainstDNS(t *testing.T) {
 
 			// Through the SMTP sender, as delivered.
 			sk := startSink(t, sinkOptions{})
-			s := newSMTP(t, "smtp://"+sk.Addr+"?tls=none", func(c *mail.SMTPConfig) { c.DKIM = signer })
+			s := newSMTP(t, "smtp://"+sk.Addr+"?tls=none", func(c *delivery.SMTPConfig) { c.DKIM = signer })
 			if _, err := send(s, 1); err != nil {
 				t.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package mail
+package delivery
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/mail"
+	netmail "net/mail"
 	"net/textproto"
 	"net/url"
 	"os"
@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dcvmail/dcvmail/internal/mail"
 	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/wneessen/go-mail/smtp"
 )
@@ -63,7 +64,7 @@ type SMTPConfig struct {
 	// HELO is the name the client greets with (default: the host name).
 	HELO string
 	// DKIM, when set, signs every message.
-	DKIM *DKIM
+	DKIM *mail.DKIM
 	Log  *slog.Logger
 }
 
@@ -86,7 +87,7 @@ type SMTP struct {
 	tlsConfig *tls.Config
 	timeout   time.Duration
 	helo      string
-	dkim      *DKIM
+	dkim      *mail.DKIM
 	log       *slog.Logger
 	redacted  string
 
@@ -219,7 +220,7 @@ func isLoopback(host string) bool {
 func (s *SMTP) String() string { return s.redacted + " (TLS " + s.mode + ")" }
 
 // Send delivers one message; see the SMTP type for what it returns.
-func (s *SMTP) Send(ctx context.Context, d model.Delivery, m Message) (string, error) {
+func (s *SMTP) Send(ctx context.Context, d model.Delivery, m mail.Message) (string, error) {
 	raw, err := m.Bytes()
 	if err != nil {
 		return "", &PermanentError{Err: err}
@@ -269,7 +270,7 @@ func (s *SMTP) Send(ctx context.Context, d model.Delivery, m Message) (string, e
 
 // envelopeAddress is the <addr> of an SMTP command.
 func envelopeAddress(s string) (string, error) {
-	a, err := mail.ParseAddress(s)
+	a, err := netmail.ParseAddress(s)
 	if err != nil {
 		return "", err
 	}

@@ -1,4 +1,7 @@
-package mail
+// Package delivery sends DCV emails: the outbox worker (leases, retries,
+// the age limit) and the senders, the built-in mailbox and SMTP. What a
+// message says is package mail's; whom it may go to, package dcv's.
+package delivery
 
 import (
 	"context"
@@ -10,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dcvmail/dcvmail/internal/clock"
+	"github.com/dcvmail/dcvmail/internal/mail"
 	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
@@ -17,7 +21,7 @@ import (
 // Sender hands one message to whatever delivers it. It returns the server's
 // reply (or a description of what happened) for the evidence trail.
 type Sender interface {
-	Send(ctx context.Context, d model.Delivery, m Message) (reply string, err error)
+	Send(ctx context.Context, d model.Delivery, m mail.Message) (reply string, err error)
 }
 
 // PermanentError is a failure that retrying cannot mend (an SMTP 5xx
@@ -227,12 +231,12 @@ type outcome struct {
 
 // deliver makes one attempt and says what to record.
 func (w *Worker) deliver(ctx context.Context, d model.Delivery) outcome {
-	msg := Message{
+	msg := mail.Message{
 		From:      w.From,
 		To:        d.Recipient,
 		MessageID: d.MessageID,
 		Date:      w.Clock.Now(),
-		Rendered:  Rendered{Subject: d.Subject, Text: d.Text, HTML: d.HTML},
+		Rendered:  mail.Rendered{Subject: d.Subject, Text: d.Text, HTML: d.HTML},
 	}
 	var reply string
 	err := d.Unreadable

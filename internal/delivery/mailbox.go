@@ -1,9 +1,10 @@
-package mail
+package delivery
 
 import (
 	"context"
 
 	"github.com/dcvmail/dcvmail/internal/clock"
+	"github.com/dcvmail/dcvmail/internal/mail"
 	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
@@ -20,11 +21,11 @@ type Mailbox struct {
 	Clock clock.Clock
 	Codes CodeFinder
 	// DKIM, when set, signs the captured raw message as SMTP delivery would.
-	DKIM *DKIM
+	DKIM *mail.DKIM
 }
 
 // Send captures the message.
-func (m *Mailbox) Send(ctx context.Context, d model.Delivery, msg Message) (string, error) {
+func (m *Mailbox) Send(ctx context.Context, d model.Delivery, msg mail.Message) (string, error) {
 	raw, err := msg.Bytes()
 	if err != nil {
 		return "", &PermanentError{Err: err}

@@ -1,4 +1,4 @@
-package mail_test
+package delivery_test
 
 import (
 	"bytes"
@@ -18,6 +18,7 @@ import (
 
 	gosmtp "github.com/emersion/go-smtp"
 
+	"github.com/dcvmail/dcvmail/internal/delivery"
 	"github.com/dcvmail/dcvmail/internal/mail"
 	"github.com/dcvmail/dcvmail/internal/model"
 )
@@ -36,13 +37,13 @@ func testMessage(i int) mail.Message {
 	}
 }
 
-func newSMTP(t testing.TB, url string, mod func(*mail.SMTPConfig)) *mail.SMTP {
+func newSMTP(t testing.TB, url string, mod func(*delivery.SMTPConfig)) *delivery.SMTP {
 	t.Helper()
-	cfg := mail.SMTPConfig{URL: url, Timeout: 5 * time.Second, HELO: "client.test"}
+	cfg := delivery.SMTPConfig{URL: url, Timeout: 5 * time.Second, HELO: "client.test"}
 	if mod != nil {
 		mod(&cfg)
 	}
-	s, err := mail.NewSMTP(cfg)
+	s, err := delivery.NewSMTP(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,12 +51,12 @@ func newSMTP(t testing.TB, url string, mod func(*mail.SMTPConfig)) *mail.SMTP {
 	return s
 }
 
-func send(s *mail.SMTP, i int) (string, error) {
+func send(s *delivery.SMTP, i int) (string, error) {
 	return s.Send(context.Background(), model.Delivery{ID: int64(i)}, testMessage(i))
 }
 
 func isPermanent(err error) bool {
-	var p *mail.PermanentError
+	var p *delivery.PermanentError
 	return errors.As(err, &p)
 }
 
@@ -185,7 +186,7 @@ func TestSMTPBoundsParallelConnections(t *testing.T) {
 		}
 		return nil
 	})
-	s := newSMTP(t, "smtp://"+sk.Addr+"?tls=none", func(c *mail.SMTPConfig) { c.Connections = 3 })
+	s := newSMTP(t, "smtp://"+sk.Addr+"?tls=none", func(c *delivery.SMTPConfig) { c.Connections = 3 })
 	var wg sync.WaitGroup
 	for i := range 60 {
 		wg.Go(func() {
@@ -286,7 +287,7 @@ func TestSMTPNetworkFailuresAreTemporary(t *testing.T) {
 			}
 			return nil
 		})
-		s := newSMTP(t, "smtp://"+sk.Addr+"?tls=none", func(c *mail.SMTPConfig) { c.Timeout = 300 * time.Millisecond })
+		s := newSMTP(t, "smtp://"+sk.Addr+"?tls=none", func(c *delivery.SMTPConfig) { c.Timeout = 300 * time.Millisecond })
 		start := time.Now()
 		_, err := send(s, 1)
 		if err == nil || isPermanent(err) || !strings.Contains(err.Error(), "timeout") {
@@ -311,7 +312,7 @@ func TestSMTPNetworkFailuresAreTemporary(t *testing.T) {
 				defer c.Close() // never greets
 			}
 		}()
-		s := newSMTP(t, "smtp://"+ln.Addr().String()+"?tls=none", func(c *mail.SMTPConfig) { c.Timeout = time.Minute })
+		s := newSMTP(t, "smtp://"+ln.Addr().String()+"?tls=none", func(c *delivery.SMTPConfig) { c.Timeout = time.Minute })
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 		defer cancel()
 		start := time.Now()
@@ -383,7 +384,7 @@ func TestSMTPTLS(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sk := startSink(t, sinkOptions{tls: serverTLS})
-			s := newSMTP(t, "smtp://localhost:"+port(sk.Addr)+tc.url, func(c *mail.SMTPConfig) { c.CAFile = tc.flag })
+			s := newSMTP(t, "smtp://localhost:"+port(sk.Addr)+tc.url, func(c *delivery.SMTPConfig) { c.CAFile = tc.flag })
 			if _, err := send(s, 1); err != nil {
 				t.Fatal(err)
 			}
@@ -445,7 +446,7 @@ func TestSMTPConfigRefused(t *testing.T) {
 		"smtp://mail.example?tls=none&tls=none",
 		"smtp://user:pass@mail.example?tls=none", // a password in the clear
 	} {
-		if _, err := mail.NewSMTP(mail.SMTPConfig{URL: url}); err == nil {
+		if _, err := delivery.NewSMTP(delivery.SMTPConfig{URL: url}); err == nil {
 			t.Errorf("%s accepted", url)
 		} else if strings.Contains(err.Error(), "pass@") {
 			t.Errorf("%s: the error shows the password: %v", url, err)
@@ -457,7 +458,7 @@ func TestSMTPConfigRefused(t *testing.T) {
 		"smtps://mail.example":                         "smtps://mail.example (TLS implicit)",
 		"smtp://u:p@127.0.0.1:1025?tls=none":           "smtp://u:xxxxx@127.0.0.1:1025?tls=none (TLS none)",
 	} {
-		s, err := mail.NewSMTP(mail.SMTPConfig{URL: url})
+		s, err := delivery.NewSMTP(delivery.SMTPConfig{URL: url})
 		if err != nil {
 			t.Errorf("%s: %v", url, err)
 			continue

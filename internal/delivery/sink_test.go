@@ -1,4 +1,4 @@
-package mail_test
+package delivery_test
 
 import (
 	"crypto/ecdsa"
