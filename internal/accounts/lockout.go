@@ -12,8 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/origin"
-	"github.com/dcvmail/dcvmail/internal/store"
 )
 
 // LockoutPolicy says how many failed logins lock what, and for how long.
@@ -86,12 +86,12 @@ func (p LockoutPolicy) withDefaults() LockoutPolicy {
 // them; *store.Store satisfies it.
 type FailureStore interface {
 	EnsureSetting(ctx context.Context, name, value string) (string, error)
-	LoginStateOf(ctx context.Context, login, source string, subjects ...string) (store.LoginState, error)
+	LoginStateOf(ctx context.Context, login, source string, subjects ...string) (model.LoginState, error)
 	RecordLoginSource(ctx context.Context, accountID int64, source string, at time.Time) error
 	PruneLoginSources(ctx context.Context, expired time.Time) (int64, error)
-	CountLoginFailures(ctx context.Context, subjects []store.LoginSubject, now, expired time.Time) ([]store.LoginFailures, error)
+	CountLoginFailures(ctx context.Context, subjects []model.LoginSubject, now, expired time.Time) ([]model.LoginFailures, error)
 	LockLogin(ctx context.Context, subject string, threshold int, now, until time.Time) (bool, error)
-	EndLoginLocks(ctx context.Context, now time.Time) ([]store.LoginFailures, error)
+	EndLoginLocks(ctx context.Context, now time.Time) ([]model.LoginFailures, error)
 	PruneLoginFailures(ctx context.Context, expired time.Time) (int64, error)
 }
 
@@ -159,8 +159,8 @@ func (l *Lockout) Policy() LockoutPolicy { return l.policy }
 
 // attempt is what Lockout.check found for one login attempt.
 type attempt struct {
-	state    store.LoginState
-	subjects []store.LoginSubject
+	state    model.LoginState
+	subjects []model.LoginSubject
 	source   string // "" when unknown
 	known    bool   // the account logged in from source within KnownSourceAge
 	locked   bool
@@ -199,13 +199,13 @@ func (l *Lockout) check(ctx context.Context, login string, source netip.Addr, no
 // keyed hash (a password typed into the name field is never stored), from
 // anywhere and from its source, and its source, when known. Labels of the
 // login name's subjects are left to check.
-func (l *Lockout) subjects(login, src string) []store.LoginSubject {
+func (l *Lockout) subjects(login, src string) []model.LoginSubject {
 	name := loginSubject(l.key, login)
-	subs := []store.LoginSubject{{Subject: name}}
+	subs := []model.LoginSubject{{Subject: name}}
 	if src != "" {
 		subs = append(subs,
-			store.LoginSubject{Subject: pairSubject(name, src)},
-			store.LoginSubject{Subject: sourcePrefix + src, Label: src})
+			model.LoginSubject{Subject: pairSubject(name, src)},
+			model.LoginSubject{Subject: sourcePrefix + src, Label: src})
 	}
 	return subs
 }
@@ -242,7 +242,7 @@ func SourceOf(addr netip.Addr) (string, bool) { return origin.Source(addr) }
 // a source known to the account is spared the source's and the login
 // name's global locks, never the lock of the login name from that source.
 // A lock seen ended makes this node look for ended locks to log.
-func (l *Lockout) lockedUntil(ctx context.Context, counts []store.LoginFailures, known bool, now time.Time) time.Time {
+func (l *Lockout) lockedUntil(ctx context.Context, counts []model.LoginFailures, known bool, now time.Time) time.Time {
 	var until time.Time
 	ended := false
 	for _, r := range counts {
@@ -284,7 +284,7 @@ func (l *Lockout) sweep(ctx context.Context, now time.Time) {
 
 // fail counts a failed login against subs and locks those that reach their
 // threshold.
-func (l *Lockout) fail(ctx context.Context, subs []store.LoginSubject, now time.Time) error {
+func (l *Lockout) fail(ctx context.Context, subs []model.LoginSubject, now time.Time) error {
 	counts, err := l.store.CountLoginFailures(ctx, subs, now, now.Add(-l.policy.Window))
 	if err != nil {
 		return fmt.Errorf("accounts: count login failure: %w", err)

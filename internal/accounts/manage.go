@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/dcvmail/dcvmail/internal/model"
-	"github.com/dcvmail/dcvmail/internal/store"
 )
 
 // The rules of creating and changing an account, in one place: the command
@@ -98,14 +97,14 @@ type NewAccount struct {
 
 // Create adds an account after checking its fields; ErrExists when the
 // login is taken (nothing changes then).
-func Create(ctx context.Context, st *store.Store, n NewAccount, now time.Time) error {
+func Create(ctx context.Context, st model.Store, n NewAccount, now time.Time) error {
 	if err := CheckLogin(n.Login); err != nil {
 		return err
 	}
 	if err := CheckPassword(n.Password); err != nil {
 		return err
 	}
-	terms := store.AccountTerms{CustomerPays: n.CustomerPays}
+	terms := model.AccountTerms{CustomerPays: n.CustomerPays}
 	if n.Credit != "" {
 		var err error
 		if terms.CreditCents, err = ParseCredit(n.Credit); err != nil {
@@ -116,7 +115,7 @@ func Create(ctx context.Context, st *store.Store, n NewAccount, now time.Time) e
 	if err != nil {
 		return err
 	}
-	err = st.Tx(ctx, func(tx *store.Tx) error {
+	err = st.Tx(ctx, func(tx model.Tx) error {
 		a, err := tx.CreateAccount(ctx, model.Account{Login: n.Login, PasswordHash: hash, ReadOnly: n.ReadOnly, Disabled: n.Disabled, Created: now})
 		if err != nil {
 			return err
@@ -130,7 +129,7 @@ func Create(ctx context.Context, st *store.Store, n NewAccount, now time.Time) e
 }
 
 // Exists tells whether an account has the login.
-func Exists(ctx context.Context, st *store.Store, login string) (bool, error) {
+func Exists(ctx context.Context, st model.Store, login string) (bool, error) {
 	_, err := st.AccountByLogin(ctx, login)
 	if errors.Is(err, model.ErrNotFound) {
 		return false, nil
@@ -152,7 +151,7 @@ func (c Change) Empty() bool { return c == Change{} }
 
 // Update changes an account after checking the change; ErrNoAccount when
 // there is none. A new password or Disabled holds on every node at once.
-func Update(ctx context.Context, st *store.Store, login string, ch Change, now time.Time) error {
+func Update(ctx context.Context, st model.Store, login string, ch Change, now time.Time) error {
 	var credit *int64
 	if ch.Password != nil {
 		if err := CheckPassword(*ch.Password); err != nil {
@@ -183,7 +182,7 @@ func Update(ctx context.Context, st *store.Store, login string, ch Change, now t
 		acct.Disabled = *ch.Disabled
 	}
 	acct.Updated = now
-	return st.Tx(ctx, func(tx *store.Tx) error {
+	return st.Tx(ctx, func(tx model.Tx) error {
 		if err := tx.UpdateAccount(ctx, acct); err != nil {
 			return err
 		}
@@ -219,7 +218,7 @@ type View struct {
 
 // List lists every account with whether its login name is locked at now
 // (from anywhere, or from some source).
-func List(ctx context.Context, st *store.Store, now time.Time) ([]View, error) {
+func List(ctx context.Context, st model.Store, now time.Time) ([]View, error) {
 	accts, err := st.Accounts(ctx)
 	if err != nil {
 		return nil, err
@@ -240,7 +239,7 @@ func List(ctx context.Context, st *store.Store, now time.Time) ([]View, error) {
 }
 
 // Show is one account's View; ErrNoAccount when there is none.
-func Show(ctx context.Context, st *store.Store, login string, now time.Time) (View, error) {
+func Show(ctx context.Context, st model.Store, login string, now time.Time) (View, error) {
 	a, err := st.AccountByLogin(ctx, login)
 	if errors.Is(err, model.ErrNotFound) {
 		return View{}, ErrNoAccount
@@ -254,7 +253,7 @@ func Show(ctx context.Context, st *store.Store, login string, now time.Time) (Vi
 	return viewOf(ctx, st, a, until)
 }
 
-func viewOf(ctx context.Context, st *store.Store, a model.Account, until map[string]time.Time) (View, error) {
+func viewOf(ctx context.Context, st model.Store, a model.Account, until map[string]time.Time) (View, error) {
 	terms, err := st.AccountTerms(ctx, a.ID)
 	if err != nil {
 		return View{}, err
@@ -270,7 +269,7 @@ func viewOf(ctx context.Context, st *store.Store, a model.Account, until map[str
 // lockedLogins maps the login of each account whose name is locked at now
 // to when its latest lock ends. Locks of a login name are labelled with
 // the account's login when they are set (lockout.go).
-func lockedLogins(ctx context.Context, st *store.Store, now time.Time) (map[string]time.Time, error) {
+func lockedLogins(ctx context.Context, st model.Store, now time.Time) (map[string]time.Time, error) {
 	locks, err := st.LoginLocks(ctx, now)
 	if err != nil {
 		return nil, err

@@ -16,7 +16,6 @@ import (
 	"github.com/dcvmail/dcvmail/internal/dcvtest"
 	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/server"
-	"github.com/dcvmail/dcvmail/internal/store"
 	"github.com/dcvmail/dcvmail/internal/web"
 )
 
@@ -223,7 +222,7 @@ func TestReset(t *testing.T) {
 	}
 	c.want(http.StatusCreated, "POST", "/admin/v1/faults", map[string]any{"endpoint": "GetMDCDomainDetails", "errorCode": -14}, nil)
 	c.want(http.StatusOK, "POST", "/admin/v1/clock", map[string]any{"advance": "48h"}, nil)
-	if err := c.Store.Tx(context.Background(), func(tx *store.Tx) error {
+	if err := c.Store.Tx(context.Background(), func(tx model.Tx) error {
 		return tx.PutTemplate(context.Background(), model.Template{ID: 7, Subject: "s {{.OrderNumber}}", Text: "t {{.Code}}", Created: c.Clock.Now()}, nil)
 	}); err != nil {
 		t.Fatal(err)

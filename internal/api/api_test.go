@@ -12,7 +12,6 @@ import (
 
 	"github.com/dcvmail/dcvmail/internal/dcvtest"
 	"github.com/dcvmail/dcvmail/internal/model"
-	"github.com/dcvmail/dcvmail/internal/store"
 )
 
 const (
@@ -525,7 +524,7 @@ func TestRule5Template(t *testing.T) {
 	ctx := context.Background()
 	bobAcct, _ := f.Store.AccountByLogin(ctx, bob)
 	put := func(id int64, grants ...int64) {
-		err := f.Store.Tx(ctx, func(tx *store.Tx) error {
+		err := f.Store.Tx(ctx, func(tx model.Tx) error {
 			return tx.PutTemplate(ctx, model.Template{ID: id, Subject: "Template {{.OrderNumber}}", Text: "Code {{.Code}} for {{join .Domains \", \"}}", Created: f.Clock.Now()}, grants)
 		})
 		if err != nil {

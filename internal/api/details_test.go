@@ -9,7 +9,6 @@ import (
 
 	"github.com/dcvmail/dcvmail/internal/dcvtest"
 	"github.com/dcvmail/dcvmail/internal/model"
-	"github.com/dcvmail/dcvmail/internal/store"
 )
 
 const detailsPath = "/products/!GetMDCDomainDetails"
@@ -128,7 +127,7 @@ func TestDetailsPendingDelivery(t *testing.T) {
 	wantBody(t, f.details("orderNumber", n(order), "showStatusDetails", "Y"),
 		"errorCode=0&1_domainName=example.net&1_dcvMethod=EMAIL&1_dcvStatus=Awaiting+Validation"+
 			"&1_dcvEmailAddress=&1_lastSentAt=&1_validatedAt=&1_lastDeliveryStatus=&1_lastDeliveryReply=")
-	err := f.Store.Tx(ctx, func(tx *store.Tx) error {
+	err := f.Store.Tx(ctx, func(tx model.Tx) error {
 		id, err := tx.CreateEmail(ctx, model.Email{OrderNumber: order, Recipient: "admin@example.net", CodeHash: "not-a-real-hash",
 			Subject: "s", Text: "t", Created: f.Clock.Now(), Expires: later})
 		if err != nil {

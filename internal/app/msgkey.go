@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
 
@@ -46,7 +47,7 @@ func useMessageKey(ctx context.Context, st *store.Store, o Config, log *slog.Log
 	if n > 0 {
 		log.Info("sealed the messages of live DCV emails stored in clear", "count", n)
 	}
-	return st.Tx(ctx, func(tx *store.Tx) error {
+	return st.Tx(ctx, func(tx model.Tx) error {
 		return tx.SetSetting(ctx, settingClearSealed, now.UTC().Format(time.RFC3339))
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/dcvmail/dcvmail/internal/contacts"
 	"github.com/dcvmail/dcvmail/internal/dcv"
 	"github.com/dcvmail/dcvmail/internal/mail"
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
 
@@ -125,7 +126,7 @@ func SaveSettings(ctx context.Context, st *store.Store, s Settings) error {
 	if err != nil {
 		return err
 	}
-	return st.Tx(ctx, func(tx *store.Tx) error {
+	return st.Tx(ctx, func(tx model.Tx) error {
 		for _, kv := range [][2]string{{settingPublicURL, s.PublicURL}, {settingMailFrom, s.MailFrom}, {settingRules, string(doc)}} {
 			if err := tx.SetSetting(ctx, kv[0], kv[1]); err != nil {
 				return err

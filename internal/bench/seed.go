@@ -69,7 +69,7 @@ func seed(ctx context.Context, app *server.App, f *fixture, accountsN, orders in
 	}
 	if f.first == 0 {
 		var n int64
-		err := st.Tx(ctx, func(tx *store.Tx) (err error) {
+		err := st.Tx(ctx, func(tx model.Tx) (err error) {
 			n, err = tx.NextOrderNumber(ctx)
 			return err
 		})

@@ -6,7 +6,6 @@ import (
 
 	"github.com/dcvmail/dcvmail/internal/contacts"
 	"github.com/dcvmail/dcvmail/internal/model"
-	"github.com/dcvmail/dcvmail/internal/store"
 )
 
 // AddressList carries out GetDCVEmailAddressList for a normalized FQDN: it
@@ -32,7 +31,7 @@ func (s *Service) AddressList(ctx context.Context, account model.Account, fqdn s
 			At:        now,
 		}
 	}
-	if err = s.store.Tx(ctx, func(tx *store.Tx) error { return tx.RecordOffers(ctx, offers) }); err != nil {
+	if err = s.store.Tx(ctx, func(tx model.Tx) error { return tx.RecordOffers(ctx, offers) }); err != nil {
 		return list, err
 	}
 	s.pruneOffers(ctx, now)

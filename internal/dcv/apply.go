@@ -13,7 +13,6 @@ import (
 	"github.com/dcvmail/dcvmail/internal/contacts"
 	"github.com/dcvmail/dcvmail/internal/csr"
 	"github.com/dcvmail/dcvmail/internal/model"
-	"github.com/dcvmail/dcvmail/internal/store"
 )
 
 // CAAChecker checks the CAA records of a name; *contacts.Finder is the
@@ -126,7 +125,7 @@ func (s *Service) Apply(ctx context.Context, r ApplyRequest) (ApplyResult, error
 	if res.UniqueValue == "" {
 		res.UniqueValue = csr.NewUniqueValue()
 	}
-	err = s.store.Tx(ctx, func(tx *store.Tx) error {
+	err = s.store.Tx(ctx, func(tx model.Tx) error {
 		billing, err := tx.BillingOf(ctx, r.Account.ID)
 		if err != nil {
 			return err
@@ -246,7 +245,7 @@ func keywordMethod(v string) (model.Method, bool) {
 // reuse period, and sends the first DCV email to each address chosen, under
 // the 24-hour rule; the other methods wait for the operator or the test
 // control.
-func (s *Service) startDCV(ctx context.Context, tx *store.Tx, order model.Order, domains []model.Domain, r ApplyRequest) error {
+func (s *Service) startDCV(ctx context.Context, tx model.Tx, order model.Order, domains []model.Domain, r ApplyRequest) error {
 	now := s.clock.Now()
 	since := now.AddDate(0, 0, -ca.ReusePeriod.At(now))
 	var awaiting []model.Domain

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/dcvmail/dcvmail/internal/model"
-	"github.com/dcvmail/dcvmail/internal/store"
 )
 
 // The parameters of AutoUpdateDCV that its refusals point at.
@@ -55,7 +54,7 @@ func (s *Service) AutoUpdate(ctx context.Context, r AutoUpdateRequest) error {
 		domainItem, mailboxItem = ItemDomainNames, ItemNewDCVEmailAddresses
 	}
 	sent := false
-	err := s.store.Tx(ctx, func(tx *store.Tx) error {
+	err := s.store.Tx(ctx, func(tx model.Tx) error {
 		state, err := s.resolveOrder(ctx, tx, r.Account.ID, r.OrderNumber, r.BaseOrderNumber)
 		if err != nil {
 			return err

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/dcvmail/dcvmail/internal/model"
-	"github.com/dcvmail/dcvmail/internal/store"
 )
 
 // The limits on wrong codes on the confirmation page. A random value has
@@ -130,7 +129,7 @@ func (s *Service) Confirm(ctx context.Context, r ConfirmRequest) (Confirmation, 
 	}
 	perOrder := fmt.Sprintf("order:%d %s", r.OrderNumber, source)
 	var c Confirmation
-	err := s.store.Tx(ctx, func(tx *store.Tx) error {
+	err := s.store.Tx(ctx, func(tx model.Tx) error {
 		now := s.clock.Now()
 		expired := now.Add(-CodeAttemptWindow)
 		exists, epoch, err := tx.CodeEpoch(ctx, r.OrderNumber)
@@ -188,7 +187,7 @@ func (s *Service) Confirm(ctx context.Context, r ConfirmRequest) (Confirmation, 
 
 // judge decides what a well-formed code means for an order, and with
 // Confirmed validates the domains and records the evidence.
-func (s *Service) judge(ctx context.Context, tx *store.Tx, r ConfirmRequest, code, hash string, now time.Time) (Confirmation, error) {
+func (s *Service) judge(ctx context.Context, tx model.Tx, r ConfirmRequest, code, hash string, now time.Time) (Confirmation, error) {
 	rejected := Confirmation{Outcome: Rejected}
 	e, err := tx.EmailByCode(ctx, r.OrderNumber, hash)
 	if errors.Is(err, model.ErrNotFound) {

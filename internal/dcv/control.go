@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/dcvmail/dcvmail/internal/contacts"
-	"github.com/dcvmail/dcvmail/internal/store"
+	"github.com/dcvmail/dcvmail/internal/model"
 )
 
 // ErrNoOrder: no order has the number (operator and test controls).
@@ -42,12 +42,12 @@ func (s *Service) ValidateByControl(ctx context.Context, number int64, domain st
 	}
 	now := s.clock.Now()
 	var n int64
-	err = s.store.Tx(ctx, func(tx *store.Tx) error {
+	err = s.store.Tx(ctx, func(tx model.Tx) error {
 		if n, err = tx.ValidateByControl(ctx, number, positions, now); err != nil {
 			return err
 		}
 		if organization {
-			return tx.SetOrganizationValidated(ctx, number, now, store.ValidatedByControl)
+			return tx.SetOrganizationValidated(ctx, number, now, model.ValidatedByControl)
 		}
 		return nil
 	})

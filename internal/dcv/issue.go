@@ -11,7 +11,6 @@ import (
 	"github.com/dcvmail/dcvmail/internal/catalog"
 	"github.com/dcvmail/dcvmail/internal/contacts"
 	"github.com/dcvmail/dcvmail/internal/model"
-	"github.com/dcvmail/dcvmail/internal/store"
 )
 
 // AfterValidation issues an order's pending certificate if nothing stands
@@ -67,14 +66,14 @@ func (s *Service) TryIssue(ctx context.Context, number int64) (bool, error) {
 	}
 	caa := s.checkCAA(ctx, pending.Names)
 	if caa.Status != contacts.CAAPermitted && caa.Status != contacts.CAAUnchecked {
-		return false, s.store.Tx(ctx, func(tx *store.Tx) error { return tx.SetCAAStatus(ctx, number, caaText(caa)) })
+		return false, s.store.Tx(ctx, func(tx model.Tx) error { return tx.SetCAAStatus(ctx, number, caaText(caa)) })
 	}
 	pub, err := publicKey(pending.CSR)
 	if err != nil {
 		return false, err
 	}
 	issued := false
-	err = s.store.Tx(ctx, func(tx *store.Tx) error {
+	err = s.store.Tx(ctx, func(tx model.Tx) error {
 		cert, err := o.CA.Issue(ca.IssueRequest{PublicKey: pub, Names: pending.Names, Validation: ca.Validation(product.Kind),
 			Subject: subjectOf(pending.CSR, product.Kind), Days: terms.Days})
 		if err != nil {
@@ -168,7 +167,7 @@ func (s *Service) ValidateOrganization(ctx context.Context, number int64) (issue
 	if s.orders == nil {
 		return false, errNoOrders
 	}
-	if err := s.store.Tx(ctx, func(tx *store.Tx) error { return tx.SetOrgValidated(ctx, number, s.clock.Now()) }); err != nil {
+	if err := s.store.Tx(ctx, func(tx model.Tx) error { return tx.SetOrgValidated(ctx, number, s.clock.Now()) }); err != nil {
 		return false, err
 	}
 	return s.TryIssue(ctx, number)
@@ -191,7 +190,7 @@ func (s *Service) ValidateDomain(ctx context.Context, number int64, name string)
 			continue
 		}
 		if d.Validated.IsZero() {
-			if err := s.store.Tx(ctx, func(tx *store.Tx) error { return tx.ValidateDomainNow(ctx, number, d.Position, s.clock.Now()) }); err != nil {
+			if err := s.store.Tx(ctx, func(tx model.Tx) error { return tx.ValidateDomainNow(ctx, number, d.Position, s.clock.Now()) }); err != nil {
 				return false, err
 			}
 		}

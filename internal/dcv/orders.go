@@ -8,7 +8,6 @@ import (
 
 	"github.com/dcvmail/dcvmail/internal/contacts"
 	"github.com/dcvmail/dcvmail/internal/model"
-	"github.com/dcvmail/dcvmail/internal/store"
 )
 
 // NewOrder is an order an operator creates (`dcvmail order add`).
@@ -57,7 +56,7 @@ func (s *Service) CreateOrder(ctx context.Context, n NewOrder) (int64, error) {
 		return 0, err
 	}
 	number := n.Number
-	err = s.store.Tx(ctx, func(tx *store.Tx) error {
+	err = s.store.Tx(ctx, func(tx model.Tx) error {
 		if number == 0 {
 			if number, err = tx.NextOrderNumber(ctx); err != nil {
 				return err

@@ -8,7 +8,6 @@ import (
 	"github.com/dcvmail/dcvmail/internal/ca"
 	"github.com/dcvmail/dcvmail/internal/catalog"
 	"github.com/dcvmail/dcvmail/internal/model"
-	"github.com/dcvmail/dcvmail/internal/store"
 )
 
 // RefundWindow is how long after ordering a refund is allowed.
@@ -25,7 +24,7 @@ func (s *Service) Refund(ctx context.Context, account model.Account, number int6
 	if account.ReadOnly {
 		return &Error{Kind: Forbidden, Detail: "the account is read-only"}
 	}
-	return s.store.Tx(ctx, func(tx *store.Tx) error {
+	return s.store.Tx(ctx, func(tx model.Tx) error {
 		order, err := tx.Order(ctx, account.ID, number)
 		if errors.Is(err, model.ErrNotFound) {
 			return invalid(ItemOrderNumber, "no such order for this account")

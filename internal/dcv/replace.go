@@ -12,7 +12,6 @@ import (
 	"github.com/dcvmail/dcvmail/internal/catalog"
 	"github.com/dcvmail/dcvmail/internal/csr"
 	"github.com/dcvmail/dcvmail/internal/model"
-	"github.com/dcvmail/dcvmail/internal/store"
 )
 
 // ReplaceRequest is a parsed !AutoReplaceSSL call; its fields are
@@ -43,7 +42,7 @@ func (s *Service) Replace(ctx context.Context, r ReplaceRequest) (ReplaceResult,
 		return ReplaceResult{}, &Error{Kind: Forbidden, Detail: "the account is read-only"}
 	}
 	var res ReplaceResult
-	err := s.store.Tx(ctx, func(tx *store.Tx) error {
+	err := s.store.Tx(ctx, func(tx model.Tx) error {
 		state, err := s.resolveOrder(ctx, tx, r.Account.ID, r.OrderNumber, 0)
 		if err != nil {
 			return err

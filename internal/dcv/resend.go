@@ -8,7 +8,6 @@ import (
 
 	"github.com/dcvmail/dcvmail/internal/contacts"
 	"github.com/dcvmail/dcvmail/internal/model"
-	"github.com/dcvmail/dcvmail/internal/store"
 )
 
 // ResendRequest is a parsed !ResendDCVEmail call.
@@ -27,7 +26,7 @@ func (s *Service) Resend(ctx context.Context, r ResendRequest) error {
 	if r.Account.ReadOnly {
 		return &Error{Kind: Forbidden, Detail: "the account is read-only"}
 	}
-	err := s.store.Tx(ctx, func(tx *store.Tx) error {
+	err := s.store.Tx(ctx, func(tx model.Tx) error {
 		state, err := s.resolveOrder(ctx, tx, r.Account.ID, r.OrderNumber, r.BaseOrderNumber)
 		if err != nil {
 			return err
@@ -102,7 +101,7 @@ func (s *Service) Resend(ctx context.Context, r ResendRequest) error {
 // resolveOrder finds the order a call names (rule 1), with its domains and
 // live emails, locking its row. A missing order and another account's are
 // refused alike.
-func (s *Service) resolveOrder(ctx context.Context, tx *store.Tx, accountID, number, base int64) (model.OrderState, error) {
+func (s *Service) resolveOrder(ctx context.Context, tx model.Tx, accountID, number, base int64) (model.OrderState, error) {
 	item := ItemOrderNumber
 	if number == 0 {
 		item = ItemBaseOrderNumber
@@ -152,7 +151,7 @@ func awaiting(state model.OrderState) ([]model.Domain, error) {
 // every awaiting domain for which mailbox is a permitted recipient, with the
 // BR method that permits it. AutoUpdateDCV passes the domains that are to
 // await email validation after the call.
-func (s *Service) permittedDomains(ctx context.Context, tx *store.Tx, accountID int64, mailbox string, awaiting []model.Domain, item string) ([]recipient, error) {
+func (s *Service) permittedDomains(ctx context.Context, tx model.Tx, accountID int64, mailbox string, awaiting []model.Domain, item string) ([]recipient, error) {
 	offers, err := tx.OffersOf(ctx, accountID, mailbox, s.clock.Now().Add(-s.policy.OfferWindow))
 	if err != nil {
 		return nil, err

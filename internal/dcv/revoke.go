@@ -7,7 +7,6 @@ import (
 
 	"github.com/dcvmail/dcvmail/internal/ca"
 	"github.com/dcvmail/dcvmail/internal/model"
-	"github.com/dcvmail/dcvmail/internal/store"
 )
 
 // RevokeRequest is a parsed !AutoRevokeSSL call: one of OrderNumber,
@@ -34,7 +33,7 @@ func (s *Service) Revoke(ctx context.Context, r RevokeRequest) error {
 	if r.Account.ReadOnly {
 		return &Error{Kind: Forbidden, Detail: "the account is read-only"}
 	}
-	return s.store.Tx(ctx, func(tx *store.Tx) error {
+	return s.store.Tx(ctx, func(tx model.Tx) error {
 		targets, order, err := s.revokeTargets(ctx, tx, r)
 		if err != nil {
 			return err
@@ -89,7 +88,7 @@ func (s *Service) Revoke(ctx context.Context, r RevokeRequest) error {
 	})
 }
 
-func (s *Service) revokeTargets(ctx context.Context, tx *store.Tx, r RevokeRequest) ([]model.Certificate, model.Order, error) {
+func (s *Service) revokeTargets(ctx context.Context, tx model.Tx, r RevokeRequest) ([]model.Certificate, model.Order, error) {
 	if r.OrderNumber != 0 {
 		o, err := tx.Order(ctx, r.Account.ID, r.OrderNumber)
 		if errors.Is(err, model.ErrNotFound) {

@@ -18,7 +18,6 @@ import (
 	"github.com/dcvmail/dcvmail/internal/contacts"
 	"github.com/dcvmail/dcvmail/internal/mail"
 	"github.com/dcvmail/dcvmail/internal/model"
-	"github.com/dcvmail/dcvmail/internal/store"
 )
 
 // AddressFinder lists the permitted recipients of a normalized FQDN;
@@ -29,7 +28,7 @@ type AddressFinder interface {
 
 // Config wires a Service.
 type Config struct {
-	Store  *store.Store
+	Store  Store
 	Clock  clock.Clock // default clock.System
 	Random io.Reader   // default crypto/rand.Reader
 	Policy Policy      // zero value: DefaultPolicy
@@ -46,7 +45,7 @@ type Config struct {
 
 // Service is the DCV domain over a store.
 type Service struct {
-	store    *store.Store
+	store    Store
 	clock    clock.Clock
 	random   io.Reader
 	policy   Policy
@@ -155,7 +154,7 @@ func (s *Service) messageID() (string, error) {
 
 // template returns the template with the given id (0: the built-in one)
 // that the account may use, or an Invalid refusal on dcvTemplateID.
-func (s *Service) template(ctx context.Context, tx *store.Tx, id, accountID int64) (mail.Template, error) {
+func (s *Service) template(ctx context.Context, tx model.Tx, id, accountID int64) (mail.Template, error) {
 	if id == 0 {
 		return mail.Default, nil
 	}
@@ -179,7 +178,7 @@ type recipient struct {
 // sendNew creates a new DCV email with a new random value to mailbox for the
 // given domains, makes it their live email (so earlier values stop covering
 // them), and puts it in the outbox. It runs inside the caller's transaction.
-func (s *Service) sendNew(ctx context.Context, tx *store.Tx, order model.Order, mailbox string, to []recipient, tmplID int64) error {
+func (s *Service) sendNew(ctx context.Context, tx model.Tx, order model.Order, mailbox string, to []recipient, tmplID int64) error {
 	tmpl, err := s.template(ctx, tx, tmplID, order.AccountID)
 	if err != nil {
 		return err
@@ -229,7 +228,7 @@ func (s *Service) sendNew(ctx context.Context, tx *store.Tx, order model.Order, 
 }
 
 // enqueue puts one sending of an email in the outbox.
-func (s *Service) enqueue(ctx context.Context, tx *store.Tx, emailID int64, mailbox string) error {
+func (s *Service) enqueue(ctx context.Context, tx model.Tx, emailID int64, mailbox string) error {
 	mid, err := s.messageID()
 	if err != nil {
 		return err
@@ -240,3 +239,12 @@ func (s *Service) enqueue(ctx context.Context, tx *store.Tx, emailID int64, mail
 
 // Now is the service's clock reading.
 func (s *Service) Now() time.Time { return s.clock.Now() }
+
+// Store is what the service keeps its data in (a *store.Store): reads,
+// writes through transactions, and the few writes that stand alone.
+type Store interface {
+	model.Store
+	EnsureSetting(ctx context.Context, name, value string) (string, error)
+	PruneOffers(ctx context.Context, cutoff time.Time) (int64, error)
+	PruneCodeAttempts(ctx context.Context, cutoff time.Time) (int64, error)
+}

@@ -7,7 +7,6 @@ import (
 
 	"github.com/dcvmail/dcvmail/internal/mail"
 	"github.com/dcvmail/dcvmail/internal/model"
-	"github.com/dcvmail/dcvmail/internal/store"
 )
 
 // UnknownLoginError refuses a template grant to a login no account has.
@@ -26,7 +25,7 @@ func (s *Service) PutTemplate(ctx context.Context, id int64, t mail.Template, lo
 	if err := t.Check(); err != nil {
 		return err
 	}
-	return s.store.Tx(ctx, func(tx *store.Tx) error {
+	return s.store.Tx(ctx, func(tx model.Tx) error {
 		var ids []int64
 		for _, login := range logins {
 			acct, err := tx.AccountByLogin(ctx, login)

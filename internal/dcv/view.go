@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/dcvmail/dcvmail/internal/model"
-	"github.com/dcvmail/dcvmail/internal/store"
 )
 
 // OrderView is what `dcvmail order show --json` prints and the admin API's
@@ -131,7 +130,7 @@ func (s *Service) Show(ctx context.Context, number int64) (v OrderView, found bo
 }
 
 // NewOrderView builds the view of an order from its details and evidence.
-func NewOrderView(d OrderDetails, ev store.Evidence) OrderView {
+func NewOrderView(d OrderDetails, ev model.Evidence) OrderView {
 	v := OrderView{OrderNumber: d.Order.Number, BaseOrder: d.Order.BaseNumber, Account: d.Account.Login, Status: d.Order.Status, Created: d.Order.Created}
 	if !ev.OrgValidated.IsZero() {
 		t := ev.OrgValidated

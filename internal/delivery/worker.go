@@ -302,7 +302,7 @@ func (w *Worker) record(ctx context.Context, group []outcome) {
 		if i > 0 {
 			time.Sleep(time.Duration(i) * 250 * time.Millisecond)
 		}
-		err = w.Store.Tx(ctx, func(tx *store.Tx) error {
+		err = w.Store.Tx(ctx, func(tx model.Tx) error {
 			for j, o := range group {
 				ok, err := tx.FinishAttempt(ctx, w.Owner, o.a, o.next)
 				if err != nil {

@@ -42,7 +42,7 @@ func fillOutbox(t testing.TB, data string, orders []int64, n int) {
 		}
 		emails = append(emails, ds[0])
 	}
-	err = st.Tx(ctx, func(tx *store.Tx) error {
+	err = st.Tx(ctx, func(tx model.Tx) error {
 		for i := range n {
 			e := emails[i%len(emails)]
 			if _, err := tx.Enqueue(ctx, e.EmailID, e.Recipient, fmt.Sprintf("bench%d@dcvmail.test", i), time.Now()); err != nil {

@@ -23,7 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/dcvmail/dcvmail/internal/store"
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/wire"
 )
 
@@ -157,7 +157,7 @@ func btoi(b bool) int {
 
 // Set is the rules in force, cached from the store.
 type Set struct {
-	st      *store.Store
+	st      Store
 	refresh time.Duration
 
 	rules   atomic.Pointer[[]Rule]
@@ -173,7 +173,7 @@ var monoStart = time.Now()
 func mono() int64 { return int64(time.Since(monoStart)) }
 
 // New returns the Set of the rules in st, read now.
-func New(ctx context.Context, st *store.Store, refresh time.Duration) (*Set, error) {
+func New(ctx context.Context, st Store, refresh time.Duration) (*Set, error) {
 	if refresh <= 0 {
 		refresh = DefaultRefresh
 	}
@@ -230,6 +230,13 @@ func (s *Set) Rules(ctx context.Context) ([]Rule, error) {
 	return *s.rules.Load(), nil
 }
 
+// Store keeps the rules (a *store.Store): read and written through
+// transactions, but for counting a hit, which stands alone.
+type Store interface {
+	model.Store
+	FireFaultRule(ctx context.Context, id int64) (bool, error)
+}
+
 // Add stores a rule and returns its id.
 func (s *Set) Add(ctx context.Context, r Rule, now time.Time) (string, error) {
 	r.Created, r.Fired, r.ID = now, 0, ""
@@ -238,8 +245,8 @@ func (s *Set) Add(ctx context.Context, r Rule, now time.Time) (string, error) {
 		return "", err
 	}
 	var id int64
-	err = s.st.Tx(ctx, func(tx *store.Tx) (err error) {
-		id, err = tx.AddFaultRule(ctx, store.FaultRule{Rule: string(b), Times: r.Times, Created: now})
+	err = s.st.Tx(ctx, func(tx model.Tx) (err error) {
+		id, err = tx.AddFaultRule(ctx, model.FaultRule{Rule: string(b), Times: r.Times, Created: now})
 		return err
 	})
 	if err != nil {
@@ -261,7 +268,7 @@ func (s *Set) Delete(ctx context.Context, id string) error {
 		}
 	}
 	var deleted int64
-	err := s.st.Tx(ctx, func(tx *store.Tx) (err error) {
+	err := s.st.Tx(ctx, func(tx model.Tx) (err error) {
 		deleted, err = tx.DeleteFaultRules(ctx, n)
 		return err
 	})

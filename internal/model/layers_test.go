@@ -35,13 +35,40 @@ func TestModelIsALeaf(t *testing.T) {
 }
 
 // TestParsersDoNotReachTheStore: the packages that parse requests and
-// commands (api, admin, web, cli) see the domain through model, dcv, accounts and
-// app, never through the store that keeps it (docs/architecture.md).
+// commands (api, admin, web, cli) see the domain through model, dcv,
+// accounts and app, never through the store that keeps it
+// (docs/architecture.md).
 func TestParsersDoNotReachTheStore(t *testing.T) {
 	for _, dir := range []string{"api", "admin", "web", "cli", "clientcmd"} {
 		if slices.Contains(imports(t, dir), module+"internal/store") {
 			t.Errorf("package %s imports internal/store; go through model, dcv, accounts or app", dir)
 		}
+	}
+}
+
+// TestDecidersAreGivenTheStore: the packages that decide take the store as
+// an interface of package model, so that neither they nor the API above
+// them depend on it at all (what go list -deps shows). cli and admin do,
+// through app, the assembly that opens it.
+func TestDecidersAreGivenTheStore(t *testing.T) {
+	for _, top := range []string{"api", "web", "dcv", "accounts", "faults", "mail"} {
+		seen := map[string]bool{}
+		var walk func(dir string, path []string)
+		walk = func(dir string, path []string) {
+			for _, imp := range imports(t, dir) {
+				if !strings.HasPrefix(imp, module+"internal/") || seen[imp] {
+					continue
+				}
+				seen[imp] = true
+				sub := strings.TrimPrefix(imp, module+"internal/")
+				if sub == "store" {
+					t.Errorf("package %s depends on internal/store: %s → store", top, strings.Join(append(path, dir), " → "))
+					continue
+				}
+				walk(sub, append(path, dir))
+			}
+		}
+		walk(top, nil)
 	}
 }
 

@@ -8,7 +8,7 @@ import (
 	"github.com/dcvmail/dcvmail/internal/clock"
 	"github.com/dcvmail/dcvmail/internal/faults"
 	"github.com/dcvmail/dcvmail/internal/health"
-	"github.com/dcvmail/dcvmail/internal/store"
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/web"
 )
 
@@ -35,7 +35,7 @@ func (s *Server) openControls(ctx context.Context, offset *clock.Offset) (*contr
 		}
 		if d != 0 {
 			s.App.Log.Warn("a test clock offset was left in the database; without --test-controls the clock is the real one, so it is removed", "offset", d.String())
-			if err := st.Tx(ctx, func(tx *store.Tx) error { return tx.SetClockOffset(ctx, 0) }); err != nil {
+			if err := st.Tx(ctx, func(tx model.Tx) error { return tx.SetClockOffset(ctx, 0) }); err != nil {
 				return nil, err
 			}
 		}

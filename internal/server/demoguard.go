@@ -45,5 +45,5 @@ func setDemoEnabled(ctx context.Context, st *store.Store, enabled bool, now time
 	}
 	a.Disabled = !enabled
 	a.Updated = now
-	return st.Tx(ctx, func(tx *store.Tx) error { return tx.UpdateAccount(ctx, a) })
+	return st.Tx(ctx, func(tx model.Tx) error { return tx.UpdateAccount(ctx, a) })
 }

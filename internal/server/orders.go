@@ -16,7 +16,7 @@ import (
 	"github.com/dcvmail/dcvmail/internal/contacts"
 	"github.com/dcvmail/dcvmail/internal/csr"
 	"github.com/dcvmail/dcvmail/internal/dcv"
-	"github.com/dcvmail/dcvmail/internal/store"
+	"github.com/dcvmail/dcvmail/internal/model"
 )
 
 // enableOrders opens the CA (the operator's, or the generated one kept in
@@ -41,7 +41,7 @@ func (s *Server) enableOrders(ctx context.Context, cfg config.Serve, publicURL s
 		return nil
 	}
 	// Admin commands (order validate) sign as serve does: they read these.
-	err := s.App.Store.Tx(ctx, func(tx *store.Tx) error {
+	err := s.App.Store.Tx(ctx, func(tx model.Tx) error {
 		for name, v := range map[string]string{settingCABase: base, settingCatalog: cfg.Orders.ProductCatalog,
 			settingCACert: cfg.Orders.CACert, settingCAKey: cfg.Orders.CAKey, settingCAChain: cfg.Orders.CAChain} {
 			if err := tx.SetSetting(ctx, name, v); err != nil {

@@ -25,7 +25,7 @@ func TestBackupWhileWriting(t *testing.T) {
 	dir := t.TempDir()
 	s := open(t, store.SQLiteURL(filepath.Join(dir, "live.db")))
 	// Some bulk, so that the copy takes a while.
-	if err := s.Tx(ctx, func(tx *store.Tx) error {
+	if err := s.Tx(ctx, func(tx model.Tx) error {
 		for i := range 3000 {
 			if _, err := tx.CreateAccount(ctx, model.Account{Login: fmt.Sprintf("bulk-%d", i), PasswordHash: "h", Created: t0}); err != nil {
 				return err
@@ -50,7 +50,7 @@ func TestBackupWhileWriting(t *testing.T) {
 					return
 				default:
 				}
-				err := s.Tx(ctx, func(tx *store.Tx) error {
+				err := s.Tx(ctx, func(tx model.Tx) error {
 					n := next.Add(1)
 					if _, err := tx.CreateAccount(ctx, model.Account{Login: fmt.Sprintf("w-%d", n), PasswordHash: "h", Created: t0}); err != nil {
 						return err
@@ -59,7 +59,7 @@ func TestBackupWhileWriting(t *testing.T) {
 					// transaction adds one of each, so a copy taken
 					// mid-transaction would disagree.
 					var c int64
-					if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM accounts WHERE login LIKE 'w-%'`, &c); err != nil {
+					if err := tx.(*store.Tx).QueryRow(ctx, `SELECT COUNT(*) FROM accounts WHERE login LIKE 'w-%'`, &c); err != nil {
 						return err
 					}
 					return tx.SetSetting(ctx, "backup_test_count", fmt.Sprint(c))

@@ -42,7 +42,7 @@ const maxSeedArgs = 16000
 // of orders.
 func (s *Store) SeedOrders(ctx context.Context, orders []SeedOrder) ([]int64, error) {
 	ids := make([]int64, len(orders))
-	err := s.Tx(ctx, func(tx *Tx) error {
+	err := s.tx(ctx, func(tx *Tx) error {
 		if s.d == sqliteDialect {
 			// A large page cache for this transaction's connection: the
 			// random keys of code_hash's index otherwise push pages out and
@@ -155,7 +155,7 @@ func (s *Store) SeedOrders(ctx context.Context, orders []SeedOrder) ([]int64, er
 // Created are used), due at once, in one transaction: a backlog for the
 // outbox worker to drain.
 func (s *Store) SeedDeliveries(ctx context.Context, ds []model.Delivery) error {
-	return s.Tx(ctx, func(tx *Tx) error {
+	return s.tx(ctx, func(tx *Tx) error {
 		for start := 0; start < len(ds); start += seedRows {
 			ins := tx.multiInsert()
 			for _, d := range ds[start:min(start+seedRows, len(ds))] {

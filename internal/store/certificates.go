@@ -123,24 +123,17 @@ func (q Queries) RevokeCertificate(ctx context.Context, id int64, at time.Time, 
 	return n == 1, err
 }
 
-// RevokedCertificate is one entry of the CRL.
-type RevokedCertificate struct {
-	Serial string
-	At     time.Time
-	Reason int
-}
-
 // RevokedCertificates lists every revoked certificate, by serial.
-func (q Reads) RevokedCertificates(ctx context.Context) ([]RevokedCertificate, error) {
+func (q Reads) RevokedCertificates(ctx context.Context) ([]model.RevokedCertificate, error) {
 	rows, err := q.ex.QueryContext(ctx,
 		`SELECT serial, revoked_ms, revocation_reason FROM certificates WHERE revoked_ms IS NOT NULL ORDER BY serial`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []RevokedCertificate
+	var out []model.RevokedCertificate
 	for rows.Next() {
-		var r RevokedCertificate
+		var r model.RevokedCertificate
 		var at, reason int64
 		if err := rows.Scan(&r.Serial, &at, &reason); err != nil {
 			return nil, err

@@ -59,7 +59,7 @@ func TestMailboxFiltered(t *testing.T) {
 func TestClearLoginFailures(t *testing.T) {
 	each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		subjects := []store.LoginSubject{{Subject: "login:aa"}, {Subject: "login:bb"}, {Subject: "source:192.0.2.1"}}
+		subjects := []model.LoginSubject{{Subject: "login:aa"}, {Subject: "login:bb"}, {Subject: "source:192.0.2.1"}}
 		if _, err := s.CountLoginFailures(ctx, subjects, t0, t0.Add(-time.Hour)); err != nil {
 			t.Fatal(err)
 		}

@@ -43,13 +43,6 @@ func (q Reads) ConfirmationsOfOrder(ctx context.Context, orderNumber int64) ([]m
 	return out, rows.Err()
 }
 
-// CodeAttempts is the count of wrong codes of one subject (a source, or a
-// source for one order) in the current window.
-type CodeAttempts struct {
-	Failures    int
-	WindowStart time.Time
-}
-
 // CountCodeAttempt counts one more submitted code against subject and
 // returns the count with it. orderNumber is the order the subject is
 // about, or 0 for a source's count across all orders; epoch is the id of
@@ -61,8 +54,8 @@ type CodeAttempts struct {
 // on PostgreSQL the row lock it takes serializes the codes of one subject
 // on every node (SQLite's one writer already does); a code that turns out
 // right is taken back with ForgiveCodeAttempts.
-func (q Queries) CountCodeAttempt(ctx context.Context, subject string, orderNumber, epoch int64, now, expired time.Time) (CodeAttempts, error) {
-	var a CodeAttempts
+func (q Queries) CountCodeAttempt(ctx context.Context, subject string, orderNumber, epoch int64, now, expired time.Time) (model.CodeAttempts, error) {
+	var a model.CodeAttempts
 	var start int64
 	err := q.ex.QueryRowContext(ctx,
 		`INSERT INTO code_attempts (subject, order_number, epoch, window_start_ms, failures) VALUES ($1, $2, $3, $4, 1)
@@ -89,13 +82,13 @@ func (q Queries) ForgiveCodeAttempts(ctx context.Context, subjects ...string) er
 
 // CodeAttemptsOf reads the count of a subject without changing it; zero
 // when there is none.
-func (q Reads) CodeAttemptsOf(ctx context.Context, subject string) (CodeAttempts, error) {
-	var a CodeAttempts
+func (q Reads) CodeAttemptsOf(ctx context.Context, subject string) (model.CodeAttempts, error) {
+	var a model.CodeAttempts
 	var start int64
 	err := q.ex.QueryRowContext(ctx,
 		`SELECT failures, window_start_ms FROM code_attempts WHERE subject = $1`, subject).Scan(&a.Failures, &start)
 	if errors.Is(err, sql.ErrNoRows) {
-		return CodeAttempts{}, nil
+		return model.CodeAttempts{}, nil
 	}
 	a.WindowStart = fromMS(start)
 	return a, err

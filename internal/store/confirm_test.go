@@ -28,7 +28,7 @@ func TestCodeAttemptsCountAcrossNodes(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					err := nodes[i%2].Tx(ctx, func(tx *store.Tx) error {
+					err := nodes[i%2].Tx(ctx, func(tx model.Tx) error {
 						a, err := tx.CountCodeAttempt(ctx, "order:4242 source:192.0.2.1", 4242, 0, t0, t0.Add(-time.Hour))
 						mu.Lock()
 						counts = append(counts, a.Failures)
@@ -56,10 +56,10 @@ func TestCodeAttemptsCountAcrossNodes(t *testing.T) {
 func TestCodeAttemptsWindow(t *testing.T) {
 	each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		count := func(at time.Time) store.CodeAttempts {
+		count := func(at time.Time) model.CodeAttempts {
 			t.Helper()
-			var a store.CodeAttempts
-			err := s.Tx(ctx, func(tx *store.Tx) error {
+			var a model.CodeAttempts
+			err := s.Tx(ctx, func(tx model.Tx) error {
 				var err error
 				a, err = tx.CountCodeAttempt(ctx, "source:192.0.2.7", 0, 0, at, at.Add(-time.Hour))
 				return err
@@ -86,7 +86,7 @@ func TestCodeAttemptsWindow(t *testing.T) {
 			t.Fatalf("a new window: %+v", a)
 		}
 		count(t0) // source 7 in the current window; source 8 in an old one
-		err := s.Tx(ctx, func(tx *store.Tx) error {
+		err := s.Tx(ctx, func(tx model.Tx) error {
 			_, err := tx.CountCodeAttempt(ctx, "source:192.0.2.8", 0, 0, t0.Add(-2*time.Hour), t0.Add(-3*time.Hour))
 			return err
 		})

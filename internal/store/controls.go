@@ -13,19 +13,12 @@ import (
 // credit terms, the evidence of validations made by a test control, fault
 // rules, and the wiping of a reset.
 
-// AccountTerms are an account's commercial terms.
-type AccountTerms struct {
-	// CreditCents is the credit balance in cents; nil is unlimited.
-	CreditCents  *int64
-	CustomerPays bool
-}
-
 // AccountTerms reads the terms of an account.
-func (q Reads) AccountTerms(ctx context.Context, accountID int64) (AccountTerms, error) {
+func (q Reads) AccountTerms(ctx context.Context, accountID int64) (model.AccountTerms, error) {
 	var credit sql.NullInt64
 	var pays int
 	err := q.ex.QueryRowContext(ctx, `SELECT credit_cents, customer_pays FROM accounts WHERE id = $1`, accountID).Scan(&credit, &pays)
-	t := AccountTerms{CustomerPays: pays != 0}
+	t := model.AccountTerms{CustomerPays: pays != 0}
 	if credit.Valid {
 		t.CreditCents = &credit.Int64
 	}
@@ -33,7 +26,7 @@ func (q Reads) AccountTerms(ctx context.Context, accountID int64) (AccountTerms,
 }
 
 // SetAccountTerms replaces the terms of an account.
-func (q Queries) SetAccountTerms(ctx context.Context, accountID int64, t AccountTerms) error {
+func (q Queries) SetAccountTerms(ctx context.Context, accountID int64, t model.AccountTerms) error {
 	var credit any
 	if t.CreditCents != nil {
 		credit = *t.CreditCents
@@ -63,14 +56,14 @@ func (q Reads) Accounts(ctx context.Context) ([]model.Account, error) {
 
 // LoginLocks lists the locks in force at now with the label (an account's
 // login, or a source) and subject they were counted under.
-func (q Reads) LoginLocks(ctx context.Context, now time.Time) ([]LoginFailures, error) {
+func (q Reads) LoginLocks(ctx context.Context, now time.Time) ([]model.LoginFailures, error) {
 	rows, err := q.ex.QueryContext(ctx,
 		`SELECT `+loginFailureColumns+` FROM login_failures WHERE locked_until_ms > $1`, ms(now))
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []LoginFailures
+	var out []model.LoginFailures
 	for rows.Next() {
 		f, err := scanLoginFailures(rows)
 		if err != nil {
@@ -81,8 +74,6 @@ func (q Reads) LoginLocks(ctx context.Context, now time.Time) ([]LoginFailures, 
 	return out, rows.Err()
 }
 
-// ValidatedByControl is the evidence a test control leaves.
-const ValidatedByControl = "test-control"
 
 // ValidateByControl marks the domains of an order at the given positions
 // (all when none) validated at at, by a test control, whatever their
@@ -91,7 +82,7 @@ const ValidatedByControl = "test-control"
 func (q Queries) ValidateByControl(ctx context.Context, number int64, positions []int, at time.Time) (int64, error) {
 	query := `UPDATE order_domains SET validated_ms = $2, validated_by = $3
 		 WHERE order_number = $1 AND validated_ms IS NULL`
-	args := []any{number, ms(at), ValidatedByControl}
+	args := []any{number, ms(at), model.ValidatedByControl}
 	if len(positions) > 0 {
 		query += ` AND position IN (`
 		for i, p := range positions {
@@ -119,17 +110,9 @@ func (q Queries) SetOrganizationValidated(ctx context.Context, number int64, at 
 	return err
 }
 
-// Evidence is what validated an order's domains and organization, beside
-// the email confirmations.
-type Evidence struct {
-	ValidatedBy    map[int]string // by domain position; "" for email
-	OrgValidated   time.Time      // zero: not validated
-	OrgValidatedBy string
-}
-
 // EvidenceOf reads the Evidence of an order.
-func (q Reads) EvidenceOf(ctx context.Context, number int64) (Evidence, error) {
-	ev := Evidence{ValidatedBy: map[int]string{}}
+func (q Reads) EvidenceOf(ctx context.Context, number int64) (model.Evidence, error) {
+	ev := model.Evidence{ValidatedBy: map[int]string{}}
 	var org sql.NullInt64
 	if err := q.ex.QueryRowContext(ctx, `SELECT org_validated_ms, org_validated_by FROM orders WHERE order_number = $1`, number).
 		Scan(&org, &ev.OrgValidatedBy); err != nil {
@@ -152,17 +135,8 @@ func (q Reads) EvidenceOf(ctx context.Context, number int64) (Evidence, error) {
 	return ev, rows.Err()
 }
 
-// FaultRule is a stored fault rule: its JSON as the control API took it.
-type FaultRule struct {
-	ID      int64
-	Rule    string
-	Times   int // 0: until deleted
-	Fired   int
-	Created time.Time
-}
-
 // AddFaultRule stores a rule and returns its id.
-func (q Queries) AddFaultRule(ctx context.Context, r FaultRule) (int64, error) {
+func (q Queries) AddFaultRule(ctx context.Context, r model.FaultRule) (int64, error) {
 	var id int64
 	err := q.ex.QueryRowContext(ctx,
 		`INSERT INTO fault_rules (rule, times, fired, created_ms) VALUES ($1, $2, 0, $3) RETURNING id`,
@@ -171,15 +145,15 @@ func (q Queries) AddFaultRule(ctx context.Context, r FaultRule) (int64, error) {
 }
 
 // FaultRules lists the rules, oldest first.
-func (q Reads) FaultRules(ctx context.Context) ([]FaultRule, error) {
+func (q Reads) FaultRules(ctx context.Context) ([]model.FaultRule, error) {
 	rows, err := q.ex.QueryContext(ctx, `SELECT id, rule, times, fired, created_ms FROM fault_rules ORDER BY id`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []FaultRule
+	var out []model.FaultRule
 	for rows.Next() {
-		var r FaultRule
+		var r model.FaultRule
 		var created int64
 		if err := rows.Scan(&r.ID, &r.Rule, &r.Times, &r.Fired, &created); err != nil {
 			return nil, err
@@ -232,7 +206,7 @@ var resetTables = []string{
 // then open to none until granted again).
 func (s *Store) Reset(ctx context.Context) error {
 	settings := []string{ClockOffsetSetting}
-	return s.Tx(ctx, func(tx *Tx) error {
+	return s.tx(ctx, func(tx *Tx) error {
 		for _, t := range resetTables {
 			if _, err := tx.ex.ExecContext(ctx, `DELETE FROM `+t); err != nil {
 				return err
@@ -273,7 +247,7 @@ func (q Reads) ClockOffset(ctx context.Context) (time.Duration, error) {
 func (s *Store) ChangeClockOffset(ctx context.Context, change func(cur time.Duration) (time.Duration, bool)) (time.Duration, bool, error) {
 	var next time.Duration
 	var ok bool
-	err := s.Tx(ctx, func(tx *Tx) error {
+	err := s.tx(ctx, func(tx *Tx) error {
 		cur, err := tx.ClockOffset(ctx)
 		if err != nil {
 			return err

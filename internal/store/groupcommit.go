@@ -209,7 +209,7 @@ func (d detached) QueryRowContext(ctx context.Context, query string, args ...any
 // ... RETURNING is a Query, which cachedDB does not queue).
 func (s *Store) Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, n int) ([]model.Delivery, error) {
 	var out []model.Delivery
-	err := s.Tx(ctx, func(tx *Tx) error {
+	err := s.tx(ctx, func(tx *Tx) error {
 		var err error
 		out, err = tx.Claim(ctx, owner, now, lease, n)
 		return err

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
 
@@ -32,7 +33,7 @@ func TestGroupCommitKeepsTransactionsApart(t *testing.T) {
 			if i%10 == 9 {
 				c = cancelled
 			}
-			errs[i] = s.Tx(c, func(tx *store.Tx) error {
+			errs[i] = s.Tx(c, func(tx model.Tx) error {
 				if err := tx.SetSetting(c, fmt.Sprintf("k%d", i), "v"); err != nil {
 					return err
 				}
@@ -86,7 +87,7 @@ func TestGroupCommitIsSerial(t *testing.T) {
 	var wg sync.WaitGroup
 	for range n {
 		wg.Go(func() {
-			err := s.Tx(ctx, func(tx *store.Tx) error {
+			err := s.Tx(ctx, func(tx model.Tx) error {
 				v, err := tx.Setting(ctx, "counter")
 				if err != nil {
 					return err

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
 
@@ -47,7 +48,7 @@ func benchResend(b *testing.B, orders int) {
 		for pb.Next() {
 			i := next.Add(1)
 			n := int64(first + pick.IntN(orders))
-			err := s.Tx(ctx, func(tx *store.Tx) error {
+			err := s.Tx(ctx, func(tx model.Tx) error {
 				st, err := tx.LockOrderState(ctx, acct.ID, n)
 				if err != nil {
 					return err

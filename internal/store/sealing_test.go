@@ -29,7 +29,7 @@ func newEmail(t *testing.T, s *store.Store, a model.Account, number int64, subje
 	t.Helper()
 	ctx := context.Background()
 	var id int64
-	err := s.Tx(ctx, func(tx *store.Tx) error {
+	err := s.Tx(ctx, func(tx model.Tx) error {
 		o := model.Order{Number: number, AccountID: a.ID, BaseNumber: number, Status: model.OrderActive, Created: t0}
 		if err := tx.CreateOrder(ctx, o, []model.Domain{{Position: 1, Name: "example.com", FQDN: "example.com", Method: model.MethodEmail}}); err != nil {
 			return err

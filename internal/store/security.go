@@ -10,26 +10,10 @@ import (
 	"github.com/dcvmail/dcvmail/internal/model"
 )
 
-// LoginFailures is the count of failed logins of one subject (a login name
-// or a source address) in its current window, and its lock.
-type LoginFailures struct {
-	Subject     string
-	Label       string // what the log may show of the subject
-	Failures    int
-	WindowStart time.Time
-	LockedUntil time.Time // zero when not locked
-}
-
-// LoginSubject names what a failed login is counted against.
-type LoginSubject struct {
-	Subject string
-	Label   string
-}
-
 const loginFailureColumns = `subject, label, failures, window_start_ms, locked_until_ms`
 
-func scanLoginFailures(row interface{ Scan(...any) error }) (LoginFailures, error) {
-	var f LoginFailures
+func scanLoginFailures(row interface{ Scan(...any) error }) (model.LoginFailures, error) {
+	var f model.LoginFailures
 	var start, until int64
 	if err := row.Scan(&f.Subject, &f.Label, &f.Failures, &start, &until); err != nil {
 		return f, err
@@ -41,24 +25,12 @@ func scanLoginFailures(row interface{ Scan(...any) error }) (LoginFailures, erro
 	return f, nil
 }
 
-// LoginState is what a login attempt is decided on: the account of the
-// login name, if there is one, and the failed-login counts of the subjects
-// the attempt would count against.
-type LoginState struct {
-	Account  model.Account
-	Known    bool // an account has the login name
-	Failures []LoginFailures
-	// KnownSince is when the account last logged in successfully from
-	// the source asked about (as recorded: at most a day stale), or zero.
-	KnownSince time.Time
-}
-
 // LoginStateOf reads, in one statement, the account of login, when it last
 // logged in from source ("" for none), and the counts of the given
 // subjects (subjects without one are left out). Every API call reads them;
 // one statement is one read transaction instead of three. It changes
 // nothing, so that a locked subject's refused attempts cost no write.
-func (q Reads) LoginStateOf(ctx context.Context, login, source string, subjects ...string) (LoginState, error) {
+func (q Reads) LoginStateOf(ctx context.Context, login, source string, subjects ...string) (model.LoginState, error) {
 	marks := make([]string, len(subjects))
 	args := make([]any, 2, 2+len(subjects))
 	args[0], args[1] = login, source
@@ -78,10 +50,10 @@ func (q Reads) LoginStateOf(ctx context.Context, login, source string, subjects 
 		 LEFT JOIN login_sources ls ON ls.account_id = a.id AND ls.source = $2
 		 LEFT JOIN login_failures f ON `+on, args...)
 	if err != nil {
-		return LoginState{}, err
+		return model.LoginState{}, err
 	}
 	defer rows.Close()
-	var st LoginState
+	var st model.LoginState
 	for rows.Next() {
 		var (
 			id, ro, dis, created, updated sql.NullInt64
@@ -92,7 +64,7 @@ func (q Reads) LoginStateOf(ctx context.Context, login, source string, subjects 
 		)
 		if err := rows.Scan(&id, &login, &hash, &ro, &dis, &created, &updated, &lastSuccess,
 			&subject, &label, &failures, &start, &until); err != nil {
-			return LoginState{}, err
+			return model.LoginState{}, err
 		}
 		if id.Valid && !st.Known {
 			st.Known = true
@@ -103,7 +75,7 @@ func (q Reads) LoginStateOf(ctx context.Context, login, source string, subjects 
 			}
 		}
 		if subject.Valid {
-			f := LoginFailures{Subject: subject.String, Label: label.String, Failures: int(failures.Int64), WindowStart: fromMS(start.Int64)}
+			f := model.LoginFailures{Subject: subject.String, Label: label.String, Failures: int(failures.Int64), WindowStart: fromMS(start.Int64)}
 			if until.Int64 != 0 {
 				f.LockedUntil = fromMS(until.Int64)
 			}
@@ -119,9 +91,9 @@ func (q Reads) LoginStateOf(ctx context.Context, login, source string, subjects 
 // expired is over: its count starts again at 1 in a window starting at now.
 // On PostgreSQL the upsert's row lock serializes the failures of one
 // subject on every node; SQLite's one writer does the same.
-func (s *Store) CountLoginFailures(ctx context.Context, subjects []LoginSubject, now, expired time.Time) ([]LoginFailures, error) {
-	out := make([]LoginFailures, 0, len(subjects))
-	err := s.Tx(ctx, func(tx *Tx) error {
+func (s *Store) CountLoginFailures(ctx context.Context, subjects []model.LoginSubject, now, expired time.Time) ([]model.LoginFailures, error) {
+	out := make([]model.LoginFailures, 0, len(subjects))
+	err := s.tx(ctx, func(tx *Tx) error {
 		for _, sub := range subjects {
 			f, err := scanLoginFailures(tx.ex.QueryRowContext(ctx,
 				`INSERT INTO login_failures (subject, label, window_start_ms, failures, locked_until_ms) VALUES ($1, $2, $3, 1, 0)
@@ -163,14 +135,14 @@ func (q Queries) LockLogin(ctx context.Context, subject string, threshold int, n
 // EndLoginLocks clears up to 100 locks that ended at or before now and
 // returns them with the time each ended. Each ended lock is returned by
 // one call only, on whichever node, so that its end is logged once.
-func (q Queries) EndLoginLocks(ctx context.Context, now time.Time) ([]LoginFailures, error) {
+func (q Queries) EndLoginLocks(ctx context.Context, now time.Time) ([]model.LoginFailures, error) {
 	rows, err := q.ex.QueryContext(ctx,
 		`SELECT `+loginFailureColumns+` FROM login_failures
 		 WHERE locked_until_ms > 0 AND locked_until_ms <= $1 ORDER BY locked_until_ms LIMIT 100`, ms(now))
 	if err != nil {
 		return nil, err
 	}
-	var ended []LoginFailures
+	var ended []model.LoginFailures
 	for rows.Next() {
 		f, err := scanLoginFailures(rows)
 		if err != nil {

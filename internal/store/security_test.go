@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
 
@@ -18,8 +19,8 @@ func TestLoginFailures(t *testing.T) {
 	each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		const window = 15 * time.Minute
-		subjects := []store.LoginSubject{{Subject: "login:aa", Label: "alice"}, {Subject: "source:192.0.2.1", Label: "192.0.2.1"}}
-		count := func(at time.Time) []store.LoginFailures {
+		subjects := []model.LoginSubject{{Subject: "login:aa", Label: "alice"}, {Subject: "source:192.0.2.1", Label: "192.0.2.1"}}
+		count := func(at time.Time) []model.LoginFailures {
 			t.Helper()
 			got, err := s.CountLoginFailures(ctx, subjects, at, at.Add(-window))
 			if err != nil {
@@ -89,7 +90,7 @@ func TestLoginFailures(t *testing.T) {
 		}
 
 		// Pruning removes counts whose window is over and that hold no lock.
-		if _, err := s.CountLoginFailures(ctx, []store.LoginSubject{{Subject: "source:198.51.100.7"}}, t0.Add(39*time.Minute), t0.Add(24*time.Minute)); err != nil {
+		if _, err := s.CountLoginFailures(ctx, []model.LoginSubject{{Subject: "source:198.51.100.7"}}, t0.Add(39*time.Minute), t0.Add(24*time.Minute)); err != nil {
 			t.Fatal(err)
 		}
 		if ok, err := s.LockLogin(ctx, "source:198.51.100.7", 1, t0.Add(39*time.Minute), t0.Add(99*time.Minute)); !ok || err != nil {
@@ -107,7 +108,7 @@ func TestLoginFailures(t *testing.T) {
 }
 
 // failuresOf reads the counts of subjects (no login name is an account's "").
-func failuresOf(s *store.Store, subjects ...string) ([]store.LoginFailures, error) {
+func failuresOf(s *store.Store, subjects ...string) ([]model.LoginFailures, error) {
 	st, err := s.LoginStateOf(context.Background(), "", "", subjects...)
 	return st.Failures, err
 }
@@ -118,7 +119,7 @@ func TestLoginStateOf(t *testing.T) {
 	each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		alice := account(t, s, "alice")
-		if _, err := s.CountLoginFailures(ctx, []store.LoginSubject{{Subject: "login:aa", Label: "alice"}, {Subject: "source:192.0.2.1", Label: "192.0.2.1"}},
+		if _, err := s.CountLoginFailures(ctx, []model.LoginSubject{{Subject: "login:aa", Label: "alice"}, {Subject: "source:192.0.2.1", Label: "192.0.2.1"}},
 			t0, t0.Add(-15*time.Minute)); err != nil {
 			t.Fatal(err)
 		}

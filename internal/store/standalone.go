@@ -91,7 +91,7 @@ func (s *Store) LockLogin(ctx context.Context, subject string, threshold int, no
 
 // EndLoginLocks clears locks that ended at or before now (see
 // Queries.EndLoginLocks).
-func (s *Store) EndLoginLocks(ctx context.Context, now time.Time) ([]LoginFailures, error) {
+func (s *Store) EndLoginLocks(ctx context.Context, now time.Time) ([]model.LoginFailures, error) {
 	return s.direct().EndLoginLocks(ctx, now)
 }
 

@@ -158,7 +158,19 @@ func (s *Store) migrationFS() (fs.FS, error) {
 // savepoint of a shared transaction, and Tx returns after the shared
 // commit); on PostgreSQL rows are locked as fn reads them with the
 // ...ForUpdate methods.
-func (s *Store) Tx(ctx context.Context, fn func(*Tx) error) error {
+func (s *Store) Tx(ctx context.Context, fn func(model.Tx) error) error {
+	return s.tx(ctx, func(tx *Tx) error { return fn(tx) })
+}
+
+// Both are what the packages that decide are given (package model).
+var (
+	_ model.Tx    = (*Tx)(nil)
+	_ model.Reads = (*Store)(nil)
+)
+
+// tx is Tx for the store's own code, which also reaches the transaction's
+// unexported statements.
+func (s *Store) tx(ctx context.Context, fn func(*Tx) error) error {
 	if s.group != nil {
 		return s.group.tx(ctx, fn)
 	}

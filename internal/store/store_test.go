@@ -64,7 +64,7 @@ func order(t *testing.T, s *store.Store, acct model.Account, number, base int64)
 	t.Helper()
 	ctx := context.Background()
 	var id int64
-	err := s.Tx(ctx, func(tx *store.Tx) error {
+	err := s.Tx(ctx, func(tx model.Tx) error {
 		o := model.Order{Number: number, AccountID: acct.ID, BaseNumber: base, Status: model.OrderActive, Created: t0}
 		if err := tx.CreateOrder(ctx, o, []model.Domain{{Position: 1, Name: "example.com", FQDN: "example.com", Method: model.MethodEmail}}); err != nil {
 			return err
@@ -128,7 +128,7 @@ func TestOrdersChainsAndScoping(t *testing.T) {
 		if _, err := s.Order(ctx, alice.ID, 555); !errors.Is(err, model.ErrNotFound) {
 			t.Fatalf("another account's order: %v", err)
 		}
-		err := s.Tx(ctx, func(tx *store.Tx) error {
+		err := s.Tx(ctx, func(tx model.Tx) error {
 			o, err := tx.LockOrderState(ctx, alice.ID, n2)
 			if err != nil || o.BaseNumber != n1 {
 				return fmt.Errorf("lock: %+v %v", o, err)
@@ -152,7 +152,7 @@ func TestLockOrderState(t *testing.T) {
 		ctx := context.Background()
 		alice, bob := account(t, s, "alice"), account(t, s, "bob")
 		var shared, single int64
-		err := s.Tx(ctx, func(tx *store.Tx) error {
+		err := s.Tx(ctx, func(tx model.Tx) error {
 			o := model.Order{Number: 42, AccountID: alice.ID, BaseNumber: 40, Status: model.OrderActive, TemplateID: 3, Created: t0}
 			err := tx.CreateOrder(ctx, o, []model.Domain{
 				{Position: 3, Name: "c.example.com", FQDN: "c.example.com", Method: model.MethodHTTPCSRHash},
@@ -182,7 +182,7 @@ func TestLockOrderState(t *testing.T) {
 			t.Fatal(err)
 		}
 		var st model.OrderState
-		if err := s.Tx(ctx, func(tx *store.Tx) error { st, err = tx.LockOrderState(ctx, alice.ID, 42); return err }); err != nil {
+		if err := s.Tx(ctx, func(tx model.Tx) error { st, err = tx.LockOrderState(ctx, alice.ID, 42); return err }); err != nil {
 			t.Fatal(err)
 		}
 		if st.Number != 42 || st.BaseNumber != 40 || st.TemplateID != 3 || st.Status != model.OrderActive || !st.Created.Equal(t0) {
@@ -223,7 +223,7 @@ func TestTxRollsBack(t *testing.T) {
 	each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		boom := errors.New("boom")
-		err := s.Tx(ctx, func(tx *store.Tx) error {
+		err := s.Tx(ctx, func(tx model.Tx) error {
 			if _, err := tx.CreateAccount(ctx, model.Account{Login: "ghost", PasswordHash: "x", Created: t0}); err != nil {
 				return err
 			}
@@ -245,7 +245,7 @@ func TestValidateOnlyLiveDomains(t *testing.T) {
 		alice := account(t, s, "alice")
 		old := order(t, s, alice, 1, 1)
 		var fresh int64
-		err := s.Tx(ctx, func(tx *store.Tx) error {
+		err := s.Tx(ctx, func(tx model.Tx) error {
 			var err error
 			fresh, err = tx.CreateEmail(ctx, model.Email{OrderNumber: 1, Recipient: "webmaster@example.com", CodeHash: "fresh", Subject: "s", Text: "t", Created: t0, Expires: t0.Add(time.Hour)})
 			if err != nil {
@@ -282,7 +282,7 @@ func TestOutboxClaimsEachDeliveryOnce(t *testing.T) {
 		ctx := context.Background()
 		alice := account(t, s, "alice")
 		email := order(t, s, alice, 1, 1)
-		err := s.Tx(ctx, func(tx *store.Tx) error {
+		err := s.Tx(ctx, func(tx model.Tx) error {
 			for i := range 1000 {
 				if _, err := tx.Enqueue(ctx, email, "admin@example.com", fmt.Sprintf("m%d@test", i), t0); err != nil {
 					return err
@@ -424,7 +424,7 @@ func TestOffersWindowAndSettingsAndTemplates(t *testing.T) {
 			t.Fatalf("missing setting: %q %v", v, err)
 		}
 
-		err = s.Tx(ctx, func(tx *store.Tx) error {
+		err = s.Tx(ctx, func(tx model.Tx) error {
 			if err := tx.PutTemplate(ctx, model.Template{ID: 1, Subject: "open", Text: "t", Created: t0}, nil); err != nil {
 				return err
 			}
