@@ -74,7 +74,6 @@ func (q Reads) LoginLocks(ctx context.Context, now time.Time) ([]model.LoginFail
 	return out, rows.Err()
 }
 
-
 // ValidateByControl marks the domains of an order at the given positions
 // (all when none) validated at at, by a test control, whatever their
 // method; domains validated already keep their evidence. It returns how
