@@ -110,7 +110,7 @@ func seed(ctx context.Context, app *server.App, f *fixture, accountsN, orders in
 				chunk[j] = store.SeedOrder{
 					Order: model.Order{Number: number, AccountID: ids[(done+j)%len(ids)], BaseNumber: number, Status: model.OrderActive, Created: now},
 					Domains: []model.Domain{{Position: 1, Name: fqdn, FQDN: fqdn, Method: model.MethodEmail,
-						Recipient: recipient, Source: string(contacts.Constructed)}},
+						Recipient: recipient, Source: contacts.Constructed}},
 					Email: model.Email{OrderNumber: number, Recipient: recipient, CodeHash: hash,
 						Subject: r.Subject, Text: r.Text, HTML: r.HTML, Created: now, Expires: expires},
 					MessageID: randomHex(16) + "@bench.dcvmail.invalid",

@@ -1,32 +1,17 @@
 package contacts
 
-// Source says by which BR method an address qualifies as a recipient.
-type Source string
+import "github.com/dcvmail/dcvmail/internal/model"
 
+// Source says by which BR method an address qualifies as a recipient (the
+// model's type: the store keeps it with the offer and the domain).
+type Source = model.Source
+
+// The sources, as package contacts finds them.
 const (
-	// Constructed is BR 3.2.2.4.4: admin, administrator, hostmaster,
-	// postmaster or webmaster at an ADN.
-	Constructed Source = "constructed"
-	// DNSTXT is BR 3.2.2.4.14: the RDATA of a TXT record at
-	// _validation-contactemail.<ADN>.
-	DNSTXT Source = "dns-txt"
-	// DNSCAA is BR 3.2.2.4.13: a CAA contactemail property.
-	DNSCAA Source = "dns-caa"
+	Constructed = model.SourceConstructed // BR 3.2.2.4.4
+	DNSTXT      = model.SourceDNSTXT      // BR 3.2.2.4.14
+	DNSCAA      = model.SourceDNSCAA      // BR 3.2.2.4.13
 )
-
-// BRSection names the Baseline Requirements section of a source, for the
-// evidence trail.
-func (s Source) BRSection() string {
-	switch s {
-	case Constructed:
-		return "3.2.2.4.4"
-	case DNSTXT:
-		return "3.2.2.4.14"
-	case DNSCAA:
-		return "3.2.2.4.13"
-	}
-	return ""
-}
 
 // Address is one permitted recipient and why it is permitted.
 type Address struct {

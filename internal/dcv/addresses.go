@@ -25,7 +25,7 @@ func (s *Service) AddressList(ctx context.Context, account model.Account, fqdn s
 			AccountID: account.ID,
 			FQDN:      fqdn,
 			Mailbox:   a.Mailbox,
-			Source:    string(a.Source),
+			Source:    a.Source,
 			ADN:       a.ADN,
 			Product:   product,
 			At:        now,

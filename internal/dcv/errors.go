@@ -11,7 +11,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/dcvmail/dcvmail/internal/contacts"
+	"github.com/dcvmail/dcvmail/internal/model"
 )
 
 // Kind classifies a refusal.
@@ -65,9 +65,9 @@ const (
 
 // BRSection names the Baseline Requirements section of a recipient's
 // source ("" when none).
-func BRSection(source string) string {
+func BRSection(source model.Source) string {
 	if source == "" {
 		return ""
 	}
-	return "BR " + contacts.Source(source).BRSection()
+	return "BR " + source.BRSection()
 }

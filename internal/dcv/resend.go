@@ -83,7 +83,7 @@ func (s *Service) Resend(ctx context.Context, r ResendRequest) error {
 			var to []recipient
 			for _, d := range awaiting {
 				if d.CurrentEmailID == e.ID {
-					to = append(to, recipient{d, contacts.Source(d.Source)})
+					to = append(to, recipient{d, d.Source})
 				}
 			}
 			if err := s.sendNew(ctx, tx, order, e.Recipient, to, tmplID); err != nil {
@@ -170,8 +170,8 @@ func (s *Service) permittedDomains(ctx context.Context, tx model.Tx, accountID i
 		}
 		// A DNS contact covers only the name it was found for.
 		for _, o := range offers {
-			if o.FQDN == d.FQDN && o.Source != string(contacts.Constructed) {
-				out = append(out, recipient{d, contacts.Source(o.Source)})
+			if o.FQDN == d.FQDN && o.Source != contacts.Constructed {
+				out = append(out, recipient{d, o.Source})
 				break
 			}
 		}

@@ -273,7 +273,7 @@ func (e *Env) Count(order int64) Counts {
 		}
 		c.OrderState = o.ResendTAT.String()
 		for _, d := range ds {
-			c.OrderState += "|" + d.Recipient + "|" + d.Source + "|" + d.Validated.String()
+			c.OrderState += "|" + d.Recipient + "|" + string(d.Source) + "|" + d.Validated.String()
 		}
 	}
 	return c

@@ -81,7 +81,7 @@ type Offer struct {
 	AccountID int64
 	FQDN      string
 	Mailbox   string
-	Source    string
+	Source    Source
 	ADN       string
 	Product   int64 // 0 when not given
 	At        time.Time

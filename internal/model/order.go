@@ -22,7 +22,7 @@ type Domain struct {
 	FQDN             string // normalized
 	Method           Method
 	Recipient        string // current DCV email address, "" when none
-	Source           string // BR method by which Recipient qualifies
+	Source           Source // BR method by which Recipient qualifies
 	CurrentEmailID   int64  // the email whose random value is live for it; 0 none
 	Validated        time.Time
 	ValidatedEmailID int64

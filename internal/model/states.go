@@ -63,3 +63,33 @@ const (
 
 // Awaiting reports whether the domain still awaits email validation.
 func (d Domain) Awaiting() bool { return d.Method == MethodEmail && d.Validated.IsZero() }
+
+// Source says by which Baseline Requirements method an address qualifies
+// as a DCV email's recipient.
+type Source string
+
+// Sources of recipients.
+const (
+	// SourceConstructed is BR 3.2.2.4.4: admin, administrator, hostmaster,
+	// postmaster or webmaster at an ADN.
+	SourceConstructed Source = "constructed"
+	// SourceDNSTXT is BR 3.2.2.4.14: the RDATA of a TXT record at
+	// _validation-contactemail.<ADN>.
+	SourceDNSTXT Source = "dns-txt"
+	// SourceDNSCAA is BR 3.2.2.4.13: a CAA contactemail property.
+	SourceDNSCAA Source = "dns-caa"
+)
+
+// BRSection names the Baseline Requirements section of a source, for the
+// evidence trail; "" for an unknown source.
+func (s Source) BRSection() string {
+	switch s {
+	case SourceConstructed:
+		return "3.2.2.4.4"
+	case SourceDNSTXT:
+		return "3.2.2.4.14"
+	case SourceDNSCAA:
+		return "3.2.2.4.13"
+	}
+	return ""
+}

@@ -123,7 +123,7 @@ func (q Reads) LockOrderState(ctx context.Context, accountID, number int64) (mod
 		}
 		st.Domains = append(st.Domains, model.Domain{
 			OrderNumber: o.Number, Position: int(pos.Int64), Name: name.String, FQDN: fqdn.String,
-			Method: model.Method(method.String), Recipient: to.String, Source: by.String,
+			Method: model.Method(method.String), Recipient: to.String, Source: model.Source(by.String),
 			CurrentEmailID: cur.Int64, Validated: nullTime(val), ValidatedEmailID: valEmail.Int64,
 		})
 		if cur.Valid && eHash.Valid {
