@@ -39,27 +39,31 @@ const (
 
 // Options are the flags of `dcvmail bench`.
 type Options struct {
-	DB           string // database of the small run; "" is SQLite in the work directory
-	LargeDB      string // database of the large run; "" is SQLite beside it (required for postgres)
-	Dir          string // work directory; "" makes a temporary one, removed afterwards
-	Accounts     int
-	Orders       int // orders in the small database
-	LargeOrders  int // orders in the large database; 0 skips the large run
-	Concurrency  []int
-	Warm         time.Duration // warm-up before each closed-loop step, not counted
-	Step         time.Duration // each closed-loop step
-	RateStep     time.Duration // each constant-rate run
-	RateRounds   int           // constant-rate runs per database, interleaved
-	RateShare    float64       // the constant rate as a share of the best closed-loop resend throughput on random orders
-	Messages     int           // the outbox backlog of the delivery step
-	PlainSMTP    bool          // the sink without STARTTLS
-	Starts       int           // child starts per database
-	Settle       time.Duration // pause before reading a child's idle memory
-	Out          string        // JSON result file
-	Markdown     string        // file whose marked section is rewritten
-	Quiet        bool          // no progress lines
-	CPUProfile   string        // pprof CPU profile of the whole run
-	BlockProfile string        // pprof profile of where goroutines waited
+	DB          string // database of the small run; "" is SQLite in the work directory
+	LargeDB     string // database of the large run; "" is SQLite beside it (required for postgres)
+	Dir         string // work directory; "" makes a temporary one, removed afterwards
+	Accounts    int
+	Orders      int // orders in the small database
+	LargeOrders int // orders in the large database; 0 skips the large run
+	Concurrency []int
+	// CallConcurrency: the concurrencies of the per-call table; none
+	// skips it.
+	CallConcurrency []int
+	Codes           int           // live codes for the right-code POSTs of the per-call table
+	Warm            time.Duration // warm-up before each closed-loop step, not counted
+	Step            time.Duration // each closed-loop step
+	RateStep        time.Duration // each constant-rate run
+	RateRounds      int           // constant-rate runs per database, interleaved
+	RateShare       float64       // the constant rate as a share of the best closed-loop resend throughput on random orders
+	Messages        int           // the outbox backlog of the delivery step
+	PlainSMTP       bool          // the sink without STARTTLS
+	Starts          int           // child starts per database
+	Settle          time.Duration // pause before reading a child's idle memory
+	Out             string        // JSON result file
+	Markdown        string        // file whose marked section is rewritten
+	Quiet           bool          // no progress lines
+	CPUProfile      string        // pprof CPU profile of the whole run
+	BlockProfile    string        // pprof profile of where goroutines waited
 }
 
 func (o *Options) bind(fs *flag.FlagSet) {
@@ -71,6 +75,9 @@ func (o *Options) bind(fs *flag.FlagSet) {
 	fs.IntVar(&o.LargeOrders, "large-orders", 1_000_000, "orders in the database of the large run (0: skip it)")
 	o.Concurrency = []int{1, 4, 16, 64, 128, 256}
 	fs.Var((*intList)(&o.Concurrency), "concurrency", "requests in flight of the closed-loop steps, comma-separated")
+	o.CallConcurrency = []int{4, 32}
+	fs.Var((*intList)(&o.CallConcurrency), "calls-concurrency", "requests in flight of the per-call table's steps (every API call and the confirmation page against the ceiling), comma-separated; \"none\" skips the table")
+	fs.IntVar(&o.Codes, "codes", 30_000, "orders seeded with live codes for the confirmation page's right-code POSTs (each POST uses one; a step that runs out ends early, with a note)")
 	fs.DurationVar(&o.Warm, "warm", 500*time.Millisecond, "warm-up before each closed-loop step (not counted)")
 	fs.DurationVar(&o.Step, "step", 3*time.Second, "length of each closed-loop step")
 	fs.DurationVar(&o.RateStep, "rate-step", 10*time.Second, "length of each constant-rate run")
@@ -99,6 +106,10 @@ func (l *intList) String() string {
 }
 
 func (l *intList) Set(v string) error {
+	if v == "none" {
+		*l = nil
+		return nil
+	}
 	var out []int
 	for _, f := range strings.Split(v, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))

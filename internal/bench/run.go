@@ -63,6 +63,9 @@ type Result struct {
 	Random    []Step `json:"random"`
 	LargeSeed *Seed  `json:"largeSeed,omitempty"`
 
+	// Calls is the per-call closed loop, one table per database.
+	Calls []CallTable `json:"calls"`
+
 	Delivery Delivery `json:"delivery"`
 	Starts   []Start  `json:"starts"`
 
@@ -145,7 +148,8 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 	}
 	defer b.stopBeds() // on an early return; stopping twice is nothing
 	for _, step := range []func() error{
-		func() error { return b.startSmall(dir) }, b.sweep, func() error { return b.startLarge(dir) },
+		func() error { return b.startSmall(dir) }, b.sweep, func() error { return b.callTable(b.small) },
+		func() error { return b.startLarge(dir) },
 		b.randomOrders, b.rates, b.delivery, b.stopBeds, b.starts,
 	} {
 		if err := step(); err != nil {
@@ -193,9 +197,9 @@ func (b *run) startSmall(dir string) error {
 
 // roundRobin picks the orders of bd in turn.
 func (b *run) roundRobin(bd *bed, path string) target {
-	return func() (string, string) {
+	return func() hit {
 		i := int(b.next.Add(1)-1) % bd.fix.orders
-		return path, bd.fix.body(i)
+		return postHit(path, bd.fix.body(i))
 	}
 }
 
@@ -389,7 +393,7 @@ func (b *run) rateStep(bd *bed, rate float64, held, recent bool) error {
 	pick := randomOrder(bd)
 	if recent {
 		n := min(o.Orders, bd.fix.orders)
-		pick = func() (string, string) { return resendPath, bd.fix.body(bd.fix.orders - 1 - rand.IntN(n)) }
+		pick = func() hit { return postHit(resendPath, bd.fix.body(bd.fix.orders-1-rand.IntN(n))) }
 	}
 	s := bd.load.rate("resend", pick, rate, o.Warm, o.RateStep)
 	s.Orders, s.Delivery = bd.fix.orders, deliveryHeld
@@ -504,11 +508,17 @@ func startBed(ctx context.Context, name, data, db string, sk *sink) (*bed, error
 		return nil, err
 	}
 	cfg := config.Serve{
-		Common:       config.Common{Data: data, DB: db},
-		Listen:       "127.0.0.1:0",
-		SMTP:         sk.url(),
-		MailFrom:     "dcv@bench.dcvmail.invalid",
-		DNSResolvers: config.List{"127.0.0.1:9"}, // never asked: every recipient is a constructed address
+		Common:   config.Common{Data: data, DB: db},
+		Listen:   "127.0.0.1:0",
+		SMTP:     sk.url(),
+		MailFrom: "dcv@bench.dcvmail.invalid",
+		// No DNS: every recipient is a constructed address, the address
+		// lists are the constructed ones and CAA goes unchecked, so that
+		// no call measures a resolver.
+		DNSResolvers: config.List{"none"},
+		// The order calls (AutoApplySSL, CollectSSL) need the plain
+		// listener: the test CA's certificates name http:// URLs on it.
+		HTTPListen:   "127.0.0.1:0",
 		DNSTimeout:   time.Second,
 		LogFormat:    "json",
 		CodeValidity: dcv.DefaultPolicy.CodeValidity,
@@ -678,7 +688,7 @@ func median(v []float64) float64 {
 // randomOrder picks the bed's orders at random (math/rand/v2's top-level
 // functions are safe for concurrent use).
 func randomOrder(b *bed) target {
-	return func() (string, string) { return resendPath, b.fix.body(rand.IntN(b.fix.orders)) }
+	return func() hit { return postHit(resendPath, b.fix.body(rand.IntN(b.fix.orders))) }
 }
 
 // best is the closed-loop resend step with the highest throughput.

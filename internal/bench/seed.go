@@ -24,6 +24,10 @@ type fixture struct {
 	first             int64   // order numbers are first, first+1, ...
 	orders            int     // order first+i belongs to account i % len(logins)
 	emailIDs          []int64 // of order first+i, by i
+	// keepCodes keeps each order's code in codes (by i), for the
+	// confirmation page's right-code POSTs.
+	keepCodes bool
+	codes     []string
 }
 
 // recipient is the address order i's email went to.
@@ -80,6 +84,7 @@ func seed(ctx context.Context, app *server.App, f *fixture, accountsN, orders in
 	// One goroutine builds the next chunk while the store writes this one.
 	type built struct {
 		chunk []store.SeedOrder
+		codes []string
 		err   error
 	}
 	chunks := make(chan built, 1)
@@ -90,6 +95,7 @@ func seed(ctx context.Context, app *server.App, f *fixture, accountsN, orders in
 		values := app.DCV.RandomValues()
 		for done := f.orders; done < orders; {
 			chunk := make([]store.SeedOrder, min(seedChunk, orders-done))
+			var codes []string
 			now := app.DCV.Now()
 			expires := now.Add(app.DCV.Policy().CodeValidity)
 			for j := range chunk {
@@ -98,6 +104,9 @@ func seed(ctx context.Context, app *server.App, f *fixture, accountsN, orders in
 				if err != nil {
 					chunks <- built{err: err}
 					return
+				}
+				if f.keepCodes {
+					codes = append(codes, code)
 				}
 				fqdn := orderDomain(number)
 				recipient := "admin@" + fqdn
@@ -113,7 +122,7 @@ func seed(ctx context.Context, app *server.App, f *fixture, accountsN, orders in
 			}
 			done += len(chunk)
 			select {
-			case chunks <- built{chunk: chunk}:
+			case chunks <- built{chunk: chunk, codes: codes}:
 			case <-stop:
 				return
 			}
@@ -128,6 +137,7 @@ func seed(ctx context.Context, app *server.App, f *fixture, accountsN, orders in
 			return err
 		}
 		f.emailIDs = append(f.emailIDs, emails...)
+		f.codes = append(f.codes, b.codes...)
 		f.orders += len(b.chunk)
 		if progress != nil {
 			progress(f.orders)
