@@ -34,6 +34,8 @@ type Step struct {
 	// CPUMicros is this process's CPU time (user and system, all threads:
 	// server, worker and load generator) per OK answer. Unlike throughput it
 	// hardly moves when other processes load the machine.
+	// With a PostgreSQL the bench started, its processes' CPU time is
+	// added: the database's work is part of each call's.
 	CPUMicros float64 `json:"cpuMicrosPerRequest"`
 	// CPUWithDelivery adds the CPU time spent after the step until the
 	// outbox had delivered what the step queued (resend steps).
@@ -54,10 +56,11 @@ func (s Step) picked() int {
 	return s.Orders
 }
 
-// addDelivery sets CPUWithDelivery once the step's deliveries are done.
-func (s *Step) addDelivery() {
+// addDelivery sets CPUWithDelivery once the step's deliveries are done,
+// from the CPU time now of the loader that ran the step.
+func (s *Step) addDelivery(now time.Duration) {
 	if s.OK > 0 {
-		s.CPUWithDelivery = round(float64(cpuTime()-s.cpuStart)/1e3/float64(s.OK), 1)
+		s.CPUWithDelivery = round(float64(now-s.cpuStart)/1e3/float64(s.OK), 1)
 	}
 }
 
@@ -136,6 +139,18 @@ func isSuccess(body []byte) bool { return string(body) == string(wire.Success) }
 type loader struct {
 	base   string // https://127.0.0.1:port
 	client *http.Client
+	// dbCPU, when set, is the CPU time of the database's own processes
+	// (a PostgreSQL the bench started), added to this process's.
+	dbCPU func() time.Duration
+}
+
+// cpu is the CPU time that the steps of l count per answer.
+func (l *loader) cpu() time.Duration {
+	t := cpuTime()
+	if l.dbCPU != nil {
+		t += l.dbCPU()
+	}
+	return t
 }
 
 var formHeader = http.Header{"Content-Type": []string{"application/x-www-form-urlencoded"}}
@@ -205,7 +220,7 @@ func (l *loader) attack(name string, t target, ok answered, pace vegeta.Rate, wo
 	var lat []time.Duration
 	s := Step{Name: name}
 	var first, last time.Time
-	cpu0 := cpuTime()
+	cpu0 := l.cpu()
 	for r := range atk.Attack(l.targeter(t), pace, d, name) {
 		if r.URL == "" && r.Error == errExhausted.Error() {
 			s.Exhausted = true // not a request: the target had none left
@@ -234,7 +249,7 @@ func (l *loader) attack(name string, t target, ok answered, pace vegeta.Rate, wo
 	}
 	s.cpuStart = cpu0
 	if s.OK > 0 {
-		s.CPUMicros = round(float64(cpuTime()-cpu0)/1e3/float64(s.OK), 1)
+		s.CPUMicros = round(float64(l.cpu()-cpu0)/1e3/float64(s.OK), 1)
 	}
 	s.Latency = latencyOf(lat)
 	return s

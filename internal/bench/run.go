@@ -18,6 +18,7 @@ import (
 
 	"github.com/dcvmail/dcvmail/internal/config"
 	"github.com/dcvmail/dcvmail/internal/dcv"
+	"github.com/dcvmail/dcvmail/internal/pgcluster"
 	"github.com/dcvmail/dcvmail/internal/server"
 	"github.com/dcvmail/dcvmail/internal/wire"
 )
@@ -117,7 +118,8 @@ type run struct {
 	small *bed
 	beds  []*bed // small, and large when there is one
 	prof  *cpuProfile
-	next  atomic.Int64 // the round-robin order counter
+	pg    *pgcluster.Cluster // the throwaway PostgreSQL, once started
+	next  atomic.Int64       // the round-robin order counter
 
 	// The constant-rate steps' rate and p99s, one a round.
 	rate                                                 float64
@@ -138,6 +140,10 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 		return nil, err
 	}
 	defer cleanup()
+	defer b.stopPostgres() // after the servers on it have stopped
+	if err := b.ownDatabases(); err != nil {
+		return nil, err
+	}
 	if b.sk, err = startSink(dir, !o.PlainSMTP); err != nil {
 		return nil, fmt.Errorf("bench: SMTP sink: %w", err)
 	}
@@ -149,6 +155,7 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 	defer b.stopBeds() // on an early return; stopping twice is nothing
 	for _, step := range []func() error{
 		func() error { return b.startSmall(dir) }, b.sweep, func() error { return b.callTable(b.small) },
+		func() error { return b.postgresCalls(dir) },
 		func() error { return b.startLarge(dir) },
 		b.randomOrders, b.rates, b.delivery, b.stopBeds, b.starts,
 	} {
@@ -179,7 +186,7 @@ func (b *run) startSmall(dir string) error {
 	if o.PlainSMTP {
 		r.Delivery.SMTP = "plain"
 	}
-	small, err := startBed(b.ctx, "small", filepath.Join(dir, "small"), o.DB, b.sk)
+	small, err := b.startBed("small", filepath.Join(dir, "small"), o.DB)
 	if err != nil {
 		return err
 	}
@@ -237,7 +244,7 @@ func (b *run) sweep() error {
 		if err := small.drain(5 * time.Minute); err != nil {
 			return err
 		}
-		rs.addDelivery()
+		rs.addDelivery(small.load.cpu())
 		r.Ceiling, r.Resend = append(r.Ceiling, cs), append(r.Resend, rs)
 		b.say("concurrency %3d: ceiling %6.0f/s p99 %6.2f ms %4.0f µs CPU | resend %5.0f/s p99 %6.2f ms %4.0f µs CPU (%4.0f with delivery) | errors %d/%d",
 			c, cs.Throughput, cs.P99, cs.CPUMicros, rs.Throughput, rs.P99, rs.CPUMicros, rs.CPUWithDelivery, cs.Errors, rs.Errors)
@@ -267,7 +274,7 @@ func (b *run) startLarge(dir string) error {
 		r.Notes = append(r.Notes, "large run skipped: --db is PostgreSQL and no --large-db was given")
 		return nil
 	}
-	large, err := startBed(b.ctx, "large", filepath.Join(dir, "large"), largeDB, b.sk)
+	large, err := b.startBed("large", filepath.Join(dir, "large"), largeDB)
 	if err != nil {
 		return err
 	}
@@ -410,7 +417,7 @@ func (b *run) rateStep(bd *bed, rate float64, held, recent bool) error {
 	if err := b.drainAll(); err != nil {
 		return err
 	}
-	s.addDelivery()
+	s.addDelivery(bd.load.cpu())
 	b.r.Rate = append(b.r.Rate, s)
 	b.say("rate %.0f/s on %d orders (picking from %d), delivery %s: got %.0f/s p50 %.2f p99 %.2f p99.9 %.2f ms, errors %d",
 		rate, s.Orders, s.picked(), s.Delivery, s.Throughput, s.P50, s.P99, s.P999, s.Errors)
