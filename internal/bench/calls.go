@@ -52,10 +52,14 @@ type CallTable struct {
 }
 
 // CallStep is one call at one concurrency. Share is its throughput as a
-// share of the ceiling's at the same concurrency, measured just before.
+// share of the ceiling's at the same concurrency, measured just before;
+// CPUShare is the ceiling's CPU per answer as a share of the call's, the
+// same ratio as far as CPU decides it, and one that the machine's other
+// work barely moves.
 type CallStep struct {
-	Call  string  `json:"call"`
-	Share float64 `json:"share"`
+	Call     string  `json:"call"`
+	Share    float64 `json:"share"`
+	CPUShare float64 `json:"cpuShare"`
 	Step
 }
 
@@ -76,6 +80,10 @@ func (t CallTable) Best(call string) (got, ceiling, share float64) {
 	}
 	return got, ceiling, share
 }
+
+// applyNames is how many certificate requests, each for names of its own,
+// the AutoApplySSL steps cycle through.
+const applyNames = 4096
 
 // callSpec is how to make one call and recognize its success.
 type callSpec struct {
@@ -124,9 +132,17 @@ func (b *run) callSpecs(bd *bed, page *fixture, collectBody string) []callSpec {
 	if collectBody == "" {
 		return specs // the order calls are off
 	}
-	csr := url.QueryEscape(newCSR("apply.bench.example.com"))
+	// Each order names other domains, as integrators' orders do: the
+	// same name again and again would make each order's check for a
+	// validation to reuse read all the earlier ones.
+	csrs := make([]string, applyNames)
+	for i := range csrs {
+		csrs[i] = url.QueryEscape(newCSR("a" + strconv.Itoa(i) + "-" + b.runID + ".bench.example.com"))
+	}
+	var applied atomic.Int64
 	return append(specs,
 		callSpec{name: callApply, ok: prefixed("errorCode=0&"), target: func() hit {
+			csr := csrs[int(applied.Add(1)-1)%len(csrs)]
 			return postHit(applyPath, form(turn(), "&product=287&serverSoftware=-1&dcvMethod=HTTP_CSR_HASH&responseFormat=1&csr="+csr))
 		}},
 		callSpec{name: callCollect, ok: prefixed("errorCode=2&"), target: func() hit { return postHit(collectPath, collectBody) }},
@@ -206,7 +222,7 @@ func (b *run) callTable(bd *bed) error {
 			return err
 		}
 		ceil := bd.load.closed("ceiling", b.roundRobin(bd, ceilingPath), c, o.Warm, o.Step)
-		t.Steps = append(t.Steps, CallStep{Call: callCeiling, Share: 1, Step: ceil})
+		t.Steps = append(t.Steps, CallStep{Call: callCeiling, Share: 1, CPUShare: 1, Step: ceil})
 		b.say("%s, concurrency %d: ceiling %.0f/s", t.Backend, c, ceil.Throughput)
 		for _, sp := range specs {
 			s, err := b.callStep(bd, sp, c)
@@ -217,9 +233,12 @@ func (b *run) callTable(bd *bed) error {
 			if ceil.Throughput > 0 {
 				cs.Share = round(s.Throughput/ceil.Throughput, 3)
 			}
+			if s.CPUMicros > 0 {
+				cs.CPUShare = round(ceil.CPUMicros/s.CPUMicros, 3)
+			}
 			t.Steps = append(t.Steps, cs)
-			b.say("  %-36s %6.0f/s %5.1f%% p50 %6.2f p99 %6.2f ms %5.0f µs CPU, errors %d",
-				sp.name, s.Throughput, 100*cs.Share, s.P50, s.P99, s.CPUMicros, s.Errors)
+			b.say("  %-36s %6.0f/s %5.1f%% p50 %6.2f p99 %6.2f ms %5.0f µs CPU (%4.1f%% of the ceiling's), errors %d",
+				sp.name, s.Throughput, 100*cs.Share, s.P50, s.P99, s.CPUMicros, 100*cs.CPUShare, s.Errors)
 			if s.Errors > 0 {
 				b.r.Notes = append(b.r.Notes, fmt.Sprintf("%s on %s at concurrency %d: %d errors, first: %s", sp.name, t.Backend, c, s.Errors, s.FirstError))
 			}
@@ -287,9 +306,15 @@ func (r *Result) callChecks() []Check {
 			if got == 0 && ceiling == 0 {
 				continue
 			}
+			var byCPU float64
+			for _, s := range t.Steps {
+				if s.Call == tg.call {
+					byCPU = max(byCPU, s.CPUShare)
+				}
+			}
 			out = append(out, Check{
-				Target: fmt.Sprintf("%s ≥ %.0f%% of the ceiling (%s)", tg.call, 100*tg.share, t.Backend),
-				Got:    fmt.Sprintf("%.0f / %.0f = %.1f%%", got, ceiling, 100*share),
+				Target: fmt.Sprintf("%s ≥ %.0f%% of the ceiling (%s)", tg.call, 100*tg.share, backendName(t.Backend)),
+				Got:    fmt.Sprintf("%.0f / %.0f = %.1f%% (by CPU per answer: %.1f%%)", got, ceiling, 100*share, 100*byCPU),
 				Met:    share >= tg.share,
 			})
 		}
@@ -301,9 +326,9 @@ func (r *Result) callChecks() []Check {
 func (r *Result) writeCallsText(w io.Writer) {
 	for _, t := range r.Calls {
 		fmt.Fprintf(w, "per call, %s, %s orders (answers/s; share of the ceiling at the same concurrency; latency ms)\n", t.Backend, thousands(t.Orders))
-		fmt.Fprintf(w, "%-36s %5s %9s %7s %7s %7s %6s %6s\n", "call", "conc", "/s", "share", "p50", "p99", "µsCPU", "errors")
+		fmt.Fprintf(w, "%-36s %5s %9s %7s %7s %7s %6s %7s %6s\n", "call", "conc", "/s", "share", "p50", "p99", "µsCPU", "byCPU", "errors")
 		for _, s := range t.Steps {
-			fmt.Fprintf(w, "%-36s %5d %9.0f %6.1f%% %7.2f %7.2f %6.0f %6d\n", s.Call, s.Concurrency, s.Throughput, 100*s.Share, s.P50, s.P99, s.CPUMicros, s.Errors)
+			fmt.Fprintf(w, "%-36s %5d %9.0f %6.1f%% %7.2f %7.2f %6.0f %6.1f%% %6d\n", s.Call, s.Concurrency, s.Throughput, 100*s.Share, s.P50, s.P99, s.CPUMicros, 100*s.CPUShare, s.Errors)
 		}
 		fmt.Fprintln(w)
 	}
@@ -314,13 +339,13 @@ func (r *Result) writeCallsMarkdown(b io.Writer) {
 	for _, t := range r.Calls {
 		fmt.Fprintf(b, "\n**Per call, %s** (closed loop, %s orders; each step %v after %v of warm-up; share of the ceiling measured just before at the same concurrency; latency in ms)\n\n",
 			backendName(t.Backend), thousands(t.Orders), r.Options.Step, r.Options.Warm)
-		fmt.Fprintf(b, "| Call | In flight | Answers /s | Share of the ceiling | p50 | p99 | CPU µs per call | Errors |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
+		fmt.Fprintf(b, "| Call | In flight | Answers /s | Share of the ceiling | p50 | p99 | CPU µs per call | Ceiling's CPU µs / call's | Errors |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, s := range t.Steps {
 			name := s.Call
 			if s.Call == callCeiling {
 				name = "*ceiling*"
 			}
-			fmt.Fprintf(b, "| %s | %d | %.0f | %.1f%% | %.2f | %.2f | %.0f | %d |\n", name, s.Concurrency, s.Throughput, 100*s.Share, s.P50, s.P99, s.CPUMicros, s.Errors)
+			fmt.Fprintf(b, "| %s | %d | %.0f | %.1f%% | %.2f | %.2f | %.0f | %.1f%% | %d |\n", name, s.Concurrency, s.Throughput, 100*s.Share, s.P50, s.P99, s.CPUMicros, 100*s.CPUShare, s.Errors)
 		}
 	}
 }
