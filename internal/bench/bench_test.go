@@ -160,6 +160,14 @@ func TestPostgresCalls(t *testing.T) {
 	for _, table := range r.Calls {
 		checkCalls(t, table, 2)
 	}
+	if n := r.Nodes; n == nil || n.Concurrency != 2 || n.Ratio <= 0 {
+		t.Fatalf("two nodes: %+v", n)
+	}
+	for i, s := range []bench.Step{r.Nodes.One, r.Nodes.Two[0], r.Nodes.Two[1]} {
+		if s.OK == 0 || s.Errors != 0 {
+			t.Errorf("two nodes, step %d: %d answered, %d errors (first: %s)", i, s.OK, s.Errors, s.FirstError)
+		}
+	}
 }
 
 // The flags refuse what they cannot use.

@@ -322,6 +322,17 @@ func (r *Result) callChecks() []Check {
 	return out
 }
 
+// nodesCheck is the target of two nodes on one PostgreSQL.
+func (r *Result) nodesCheck() []Check {
+	n := r.Nodes
+	if n == nil {
+		return nil
+	}
+	return []Check{{Target: "two serve nodes on one PostgreSQL serve more than one (ResendDCVEmail)",
+		Got: fmt.Sprintf("%.0f + %.0f = %.0f/s against %.0f/s: %.2f×", n.Two[0].Throughput, n.Two[1].Throughput, n.TwoTotal, n.One.Throughput, n.Ratio),
+		Met: n.Ratio > 1}}
+}
+
 // writeCallsText prints the per-call tables for a terminal.
 func (r *Result) writeCallsText(w io.Writer) {
 	for _, t := range r.Calls {
@@ -331,6 +342,10 @@ func (r *Result) writeCallsText(w io.Writer) {
 			fmt.Fprintf(w, "%-36s %5d %9.0f %6.1f%% %7.2f %7.2f %6.0f %6.1f%% %6d\n", s.Call, s.Concurrency, s.Throughput, 100*s.Share, s.P50, s.P99, s.CPUMicros, 100*s.CPUShare, s.Errors)
 		}
 		fmt.Fprintln(w)
+	}
+	if n := r.Nodes; n != nil {
+		fmt.Fprintf(w, "two nodes on one PostgreSQL, ResendDCVEmail at %d in flight: one node %.0f/s; two %.0f + %.0f = %.0f/s (%.2f×)\n\n",
+			n.Concurrency, n.One.Throughput, n.Two[0].Throughput, n.Two[1].Throughput, n.TwoTotal, n.Ratio)
 	}
 }
 
@@ -347,6 +362,15 @@ func (r *Result) writeCallsMarkdown(b io.Writer) {
 			}
 			fmt.Fprintf(b, "| %s | %d | %.0f | %.1f%% | %.2f | %.2f | %.0f | %.1f%% | %d |\n", name, s.Concurrency, s.Throughput, 100*s.Share, s.P50, s.P99, s.CPUMicros, 100*s.CPUShare, s.Errors)
 		}
+	}
+	if n := r.Nodes; n != nil {
+		fmt.Fprintf(b, "\n**Two `serve` nodes on one PostgreSQL database** (both in this process, sharing the same cores and the same database; ResendDCVEmail, deliveries held)\n\n")
+		fmt.Fprintf(b, "| Nodes | In flight | Answers /s | p50 | p99 | Errors |\n|---|---:|---:|---:|---:|---:|\n")
+		fmt.Fprintf(b, "| one | %d | %.0f | %.2f | %.2f | %d |\n", n.Concurrency, n.One.Throughput, n.One.P50, n.One.P99, n.One.Errors)
+		for i, s := range n.Two {
+			fmt.Fprintf(b, "| two: node %d | %d | %.0f | %.2f | %.2f | %d |\n", i+1, s.Concurrency, s.Throughput, s.P50, s.P99, s.Errors)
+		}
+		fmt.Fprintf(b, "| **two, together** | %d | **%.0f** (%.2f × one) | | | |\n", n.Two[0].Concurrency+n.Two[1].Concurrency, n.TwoTotal, n.Ratio)
 	}
 }
 

@@ -2,8 +2,12 @@ package bench
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -125,5 +129,88 @@ func (b *run) postgresCalls(dir string) error {
 	if err := b.callTable(bd); err != nil {
 		return err
 	}
+	if err := b.twoNodes(bd, dir); err != nil {
+		return err
+	}
 	return bd.stop()
+}
+
+// Nodes compares ResendDCVEmail on one `serve` node with two nodes on the
+// same PostgreSQL database (issue 18: two nodes must serve more than
+// one), both in this process, on this machine's cores.
+type Nodes struct {
+	Concurrency int     `json:"concurrency"` // requests in flight in all
+	One         Step    `json:"one"`
+	Two         [2]Step `json:"two"` // half of the requests in flight each
+	TwoTotal    float64 `json:"twoTotal"`
+	Ratio       float64 `json:"ratio"` // TwoTotal over One's throughput
+}
+
+// twoNodes starts a second node on a's database, with a's message key (the
+// nodes of a cluster share it), and measures ResendDCVEmail at the largest
+// of --calls-concurrency on a alone, then split over both at once.
+func (b *run) twoNodes(a *bed, dir string) error {
+	c := slices.Max(b.o.CallConcurrency)
+	key, err := os.ReadFile(filepath.Join(a.data, "message.key"))
+	if err != nil {
+		return err
+	}
+	data := filepath.Join(dir, "postgres-second")
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(data, "message.key"), key, 0o600); err != nil {
+		return err
+	}
+	second, err := b.startBed("second", data, a.db)
+	if err != nil {
+		return err
+	}
+	defer second.stop()
+	second.fix = a.fix // the same orders, through the other node
+	if err := second.warmCredentials(); err != nil {
+		return err
+	}
+	n := Nodes{Concurrency: c}
+	err = a.heldResends(b.sk, func() {
+		n.One = a.load.closed("resend", b.roundRobin(a, resendPath), c, b.o.Warm, b.o.Step)
+	})
+	if err != nil {
+		return err
+	}
+	err = a.heldResends(b.sk, func() {
+		var wg sync.WaitGroup
+		for i, bd := range []*bed{a, second} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				n.Two[i] = bd.load.closed("resend", b.roundRobin(bd, resendPath), max(1, c/2), b.o.Warm, b.o.Step)
+			}()
+		}
+		wg.Wait()
+	})
+	if err != nil {
+		return err
+	}
+	n.TwoTotal = n.Two[0].Throughput + n.Two[1].Throughput
+	if n.One.Throughput > 0 {
+		n.Ratio = round(n.TwoTotal/n.One.Throughput, 2)
+	}
+	b.r.Nodes = &n
+	b.say("two nodes on one PostgreSQL, ResendDCVEmail at %d in flight: one %.0f/s, two %.0f + %.0f = %.0f/s (%.2f×), errors %d, %d+%d",
+		c, n.One.Throughput, n.Two[0].Throughput, n.Two[1].Throughput, n.TwoTotal, n.Ratio, n.One.Errors, n.Two[0].Errors, n.Two[1].Errors)
+	return second.stop()
+}
+
+// heldResends runs measure with the outbox of bd's database empty before
+// and after, and the sink's deliveries held during it, as the sweep's
+// resend steps do.
+func (bd *bed) heldResends(sk *sink, measure func()) error {
+	if err := bd.drain(5 * time.Minute); err != nil {
+		return err
+	}
+	sk.hold()
+	measure()
+	sk.release()
+	return bd.drain(5 * time.Minute)
 }

@@ -123,6 +123,7 @@ func (r *Result) Checks() []Check {
 		add("outbox → SMTP ≥ 1,000 messages/s", fmt.Sprintf("%.0f /s", r.Delivery.PerSecond), r.Delivery.PerSecond >= targetDelivery)
 	}
 	out = append(out, r.callChecks()...)
+	out = append(out, r.nodesCheck()...)
 	for _, s := range r.Starts {
 		add(fmt.Sprintf("idle RSS ≤ 40 MB (%s orders)", thousands(s.Orders)),
 			fmt.Sprintf("%.1f MB idle, %.1f MB after %d resends", s.IdleRSSMB, s.AfterLoadRSSMB, s.Requests),

@@ -66,6 +66,9 @@ type Result struct {
 
 	// Calls is the per-call closed loop, one table per database.
 	Calls []CallTable `json:"calls"`
+	// Nodes: one serve node against two on the PostgreSQL of the per-call
+	// table.
+	Nodes *Nodes `json:"nodes,omitempty"`
 
 	Delivery Delivery `json:"delivery"`
 	Starts   []Start  `json:"starts"`
