@@ -38,7 +38,7 @@ const (
 	debianBinDir = "/usr/lib/postgresql/15/bin"
 
 	dirPrefix     = "dcvmail-pgtest-" // temporary cluster directories
-	ownerFile     = "owner.pid"       // pid of the test process that owns a directory
+	ownerFile     = "owner.pid"       // pid of the process that started the cluster in a directory
 	logName       = "postgres.log"
 	superuser     = "postgres" // database superuser created by initdb
 	runAsUser     = "postgres" // OS user for initdb/postgres when we are root
@@ -493,8 +493,8 @@ func tail(b []byte, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// removeStale removes cluster directories left behind by test processes
-// that are gone (killed before Main could clean up). Their postmasters have
+// removeStale removes cluster directories left behind by processes
+// that are gone (killed before they could call Stop). Their postmasters have
 // already shut down on the parent-death signal; a directory whose postmaster
 // still runs is left alone.
 func removeStale() {
