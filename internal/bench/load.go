@@ -3,6 +3,7 @@ package bench
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -33,10 +34,15 @@ type Step struct {
 	// CPUMicros is this process's CPU time (user and system, all threads:
 	// server, worker and load generator) per OK answer. Unlike throughput it
 	// hardly moves when other processes load the machine.
+	// With a PostgreSQL the bench started, its processes' CPU time is
+	// added: the database's work is part of each call's.
 	CPUMicros float64 `json:"cpuMicrosPerRequest"`
 	// CPUWithDelivery adds the CPU time spent after the step until the
 	// outbox had delivered what the step queued (resend steps).
 	CPUWithDelivery float64 `json:"cpuMicrosWithDelivery,omitempty"`
+	// Exhausted: the step ended early, its target having no request left
+	// (the confirmation page's live codes were used up).
+	Exhausted bool `json:"exhausted,omitempty"`
 	Latency
 
 	cpuStart time.Duration // this process's CPU time when the step began
@@ -50,10 +56,11 @@ func (s Step) picked() int {
 	return s.Orders
 }
 
-// addDelivery sets CPUWithDelivery once the step's deliveries are done.
-func (s *Step) addDelivery() {
+// addDelivery sets CPUWithDelivery once the step's deliveries are done,
+// from the CPU time now of the loader that ran the step.
+func (s *Step) addDelivery(now time.Duration) {
 	if s.OK > 0 {
-		s.CPUWithDelivery = round(float64(cpuTime()-s.cpuStart)/1e3/float64(s.OK), 1)
+		s.CPUWithDelivery = round(float64(now-s.cpuStart)/1e3/float64(s.OK), 1)
 	}
 }
 
@@ -108,24 +115,57 @@ func client(certPEM []byte) (*http.Client, error) {
 	return &http.Client{Transport: tr, Timeout: 30 * time.Second}, nil
 }
 
+// hit is one request: a POST of a URL-encoded form, or a GET when method
+// says so. The zero hit means there is none left (the live codes of the
+// confirmation page are used up): the step ends there.
+type hit struct{ method, path, body string }
+
 // target makes the request of one hit.
-type target func() (path, body string)
+type target func() hit
+
+// postHit is a form POST to path.
+func postHit(path, body string) hit { return hit{method: http.MethodPost, path: path, body: body} }
+
+// errExhausted ends a step whose target has no request left.
+var errExhausted = errors.New("bench: no request left to make")
+
+// answered tells whether an HTTP 200 answer's body is the call's success.
+type answered func(body []byte) bool
+
+// isSuccess is the answer of a successful ResendDCVEmail (and the ceiling).
+func isSuccess(body []byte) bool { return string(body) == string(wire.Success) }
 
 // loader runs steps against one server with one client.
 type loader struct {
 	base   string // https://127.0.0.1:port
 	client *http.Client
+	// dbCPU, when set, is the CPU time of the database's own processes
+	// (a PostgreSQL the bench started), added to this process's.
+	dbCPU func() time.Duration
+}
+
+// cpu is the CPU time that the steps of l count per answer.
+func (l *loader) cpu() time.Duration {
+	t := cpuTime()
+	if l.dbCPU != nil {
+		t += l.dbCPU()
+	}
+	return t
 }
 
 var formHeader = http.Header{"Content-Type": []string{"application/x-www-form-urlencoded"}}
 
 func (l *loader) targeter(t target) vegeta.Targeter {
 	return func(tgt *vegeta.Target) error {
-		path, body := t()
-		tgt.Method = http.MethodPost
-		tgt.URL = l.base + path
-		tgt.Body = []byte(body)
-		tgt.Header = formHeader
+		h := t()
+		if h.path == "" {
+			return errExhausted
+		}
+		tgt.Method, tgt.URL = h.method, l.base+h.path
+		tgt.Body, tgt.Header = nil, nil
+		if h.method != http.MethodGet {
+			tgt.Body, tgt.Header = []byte(h.body), formHeader
+		}
 		return nil
 	}
 }
@@ -133,11 +173,16 @@ func (l *loader) targeter(t target) vegeta.Targeter {
 // closed runs concurrency requests at a time back to back for d (after a
 // warm-up of warm, not counted) and measures them.
 func (l *loader) closed(name string, t target, concurrency int, warm, d time.Duration) Step {
+	return l.closedCall(name, t, isSuccess, concurrency, warm, d)
+}
+
+// closedCall is closed for a call whose successful answers ok recognizes.
+func (l *loader) closedCall(name string, t target, ok answered, concurrency int, warm, d time.Duration) Step {
 	if warm > 0 {
 		l.client.CloseIdleConnections()
-		l.attack(name, t, vegeta.Rate{}, uint64(concurrency), uint64(concurrency), warm)
+		l.attack(name, t, ok, vegeta.Rate{}, uint64(concurrency), uint64(concurrency), warm)
 	}
-	s := l.attack(name, t, vegeta.Rate{}, uint64(concurrency), uint64(concurrency), d)
+	s := l.attack(name, t, ok, vegeta.Rate{}, uint64(concurrency), uint64(concurrency), d)
 	s.Mode, s.Concurrency = "closed", concurrency
 	return s
 }
@@ -160,9 +205,9 @@ func (l *loader) rate(name string, t target, rate float64, warm, d time.Duration
 	pace := vegeta.Rate{Freq: freq, Per: time.Second}
 	l.client.CloseIdleConnections()
 	if warm > 0 {
-		l.attack(name, t, pace, 16, maxOpen, warm)
+		l.attack(name, t, isSuccess, pace, 16, maxOpen, warm)
 	}
-	s := l.attack(name, t, pace, 16, maxOpen, d)
+	s := l.attack(name, t, isSuccess, pace, 16, maxOpen, d)
 	s.Mode, s.Rate = "rate", float64(freq)
 	return s
 }
@@ -170,14 +215,17 @@ func (l *loader) rate(name string, t target, rate float64, warm, d time.Duration
 // maxOpen bounds the requests in flight of a constant-rate step.
 const maxOpen = 512
 
-func (l *loader) attack(name string, t target, pace vegeta.Rate, workers, maxWorkers uint64, d time.Duration) Step {
+func (l *loader) attack(name string, t target, ok answered, pace vegeta.Rate, workers, maxWorkers uint64, d time.Duration) Step {
 	atk := vegeta.NewAttacker(vegeta.Client(l.client), vegeta.Workers(workers), vegeta.MaxWorkers(maxWorkers), vegeta.Redirects(vegeta.NoFollow))
-	want := string(wire.Success)
 	var lat []time.Duration
 	s := Step{Name: name}
 	var first, last time.Time
-	cpu0 := cpuTime()
+	cpu0 := l.cpu()
 	for r := range atk.Attack(l.targeter(t), pace, d, name) {
+		if r.URL == "" && r.Error == errExhausted.Error() {
+			s.Exhausted = true // not a request: the target had none left
+			continue
+		}
 		s.Requests++
 		if first.IsZero() || r.Timestamp.Before(first) {
 			first = r.Timestamp
@@ -185,7 +233,7 @@ func (l *loader) attack(name string, t target, pace vegeta.Rate, workers, maxWor
 		if end := r.End(); end.After(last) {
 			last = end
 		}
-		if r.Error == "" && r.Code == http.StatusOK && string(r.Body) == want {
+		if r.Error == "" && r.Code == http.StatusOK && ok(r.Body) {
 			s.OK++
 			lat = append(lat, r.Latency)
 			continue
@@ -201,7 +249,7 @@ func (l *loader) attack(name string, t target, pace vegeta.Rate, workers, maxWor
 	}
 	s.cpuStart = cpu0
 	if s.OK > 0 {
-		s.CPUMicros = round(float64(cpuTime()-cpu0)/1e3/float64(s.OK), 1)
+		s.CPUMicros = round(float64(l.cpu()-cpu0)/1e3/float64(s.OK), 1)
 	}
 	s.Latency = latencyOf(lat)
 	return s

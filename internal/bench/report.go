@@ -122,6 +122,8 @@ func (r *Result) Checks() []Check {
 	if r.Delivery.Messages > 0 {
 		add("outbox → SMTP ≥ 1,000 messages/s", fmt.Sprintf("%.0f /s", r.Delivery.PerSecond), r.Delivery.PerSecond >= targetDelivery)
 	}
+	out = append(out, r.callChecks()...)
+	out = append(out, r.nodesCheck()...)
 	for _, s := range r.Starts {
 		add(fmt.Sprintf("idle RSS ≤ 40 MB (%s orders)", thousands(s.Orders)),
 			fmt.Sprintf("%.1f MB idle, %.1f MB after %d resends", s.IdleRSSMB, s.AfterLoadRSSMB, s.Requests),
@@ -168,6 +170,7 @@ func (r *Result) WriteText(w io.Writer) {
 		}
 		fmt.Fprintln(w)
 	}
+	r.writeCallsText(w)
 	for _, s := range r.Random {
 		fmt.Fprintf(w, "closed loop, %d in flight, random orders of %s: %.0f/s p50 %.2f p99 %.2f ms, %.0f µs CPU\n",
 			s.Concurrency, thousands(s.Orders), s.Throughput, s.P50, s.P99, s.CPUMicros)
@@ -264,6 +267,7 @@ func (r *Result) Markdown() string {
 			c.Concurrency, c.Throughput, c.P50, c.P99, c.P999, c.CPUMicros, s.Throughput, s.P50, s.P99, s.P999, s.CPUMicros, s.CPUWithDelivery, pct(s.Throughput, c.Throughput))
 	}
 	fmt.Fprintf(&b, "| **best** | **%.0f** | | | | | **%.0f** | | | | | | **%.1f%%** |\n", r.CeilingMax, r.ResendMax, 100*r.Ratio)
+	r.writeCallsMarkdown(&b)
 	if len(r.Rate) > 0 {
 		fmt.Fprintf(&b, "\n**Constant rate** (open loop, %.0f%% of %.0f/s, the best ResendDCVEmail throughput with orders picked at random on 1,000 orders (below), %v per run, orders picked at random; latency in ms)\n\n",
 			100*r.Options.RateShare, r.RateBase, r.Options.RateStep)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/dcvmail/dcvmail/internal/config"
 	"github.com/dcvmail/dcvmail/internal/dcv"
+	"github.com/dcvmail/dcvmail/internal/pgcluster"
 	"github.com/dcvmail/dcvmail/internal/server"
 	"github.com/dcvmail/dcvmail/internal/wire"
 )
@@ -62,6 +63,12 @@ type Result struct {
 	// locality, at full load.
 	Random    []Step `json:"random"`
 	LargeSeed *Seed  `json:"largeSeed,omitempty"`
+
+	// Calls is the per-call closed loop, one table per database.
+	Calls []CallTable `json:"calls"`
+	// Nodes: one serve node against two on the PostgreSQL of the per-call
+	// table.
+	Nodes *Nodes `json:"nodes,omitempty"`
 
 	Delivery Delivery `json:"delivery"`
 	Starts   []Start  `json:"starts"`
@@ -114,7 +121,8 @@ type run struct {
 	small *bed
 	beds  []*bed // small, and large when there is one
 	prof  *cpuProfile
-	next  atomic.Int64 // the round-robin order counter
+	pg    *pgcluster.Cluster // the throwaway PostgreSQL, once started
+	next  atomic.Int64       // the round-robin order counter
 
 	// The constant-rate steps' rate and p99s, one a round.
 	rate                                                 float64
@@ -135,6 +143,10 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 		return nil, err
 	}
 	defer cleanup()
+	defer b.stopPostgres() // after the servers on it have stopped
+	if err := b.ownDatabases(); err != nil {
+		return nil, err
+	}
 	if b.sk, err = startSink(dir, !o.PlainSMTP); err != nil {
 		return nil, fmt.Errorf("bench: SMTP sink: %w", err)
 	}
@@ -145,7 +157,9 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 	}
 	defer b.stopBeds() // on an early return; stopping twice is nothing
 	for _, step := range []func() error{
-		func() error { return b.startSmall(dir) }, b.sweep, func() error { return b.startLarge(dir) },
+		func() error { return b.startSmall(dir) }, b.sweep, func() error { return b.callTable(b.small) },
+		func() error { return b.postgresCalls(dir) },
+		func() error { return b.startLarge(dir) },
 		b.randomOrders, b.rates, b.delivery, b.stopBeds, b.starts,
 	} {
 		if err := step(); err != nil {
@@ -175,7 +189,7 @@ func (b *run) startSmall(dir string) error {
 	if o.PlainSMTP {
 		r.Delivery.SMTP = "plain"
 	}
-	small, err := startBed(b.ctx, "small", filepath.Join(dir, "small"), o.DB, b.sk)
+	small, err := b.startBed("small", filepath.Join(dir, "small"), o.DB)
 	if err != nil {
 		return err
 	}
@@ -193,9 +207,9 @@ func (b *run) startSmall(dir string) error {
 
 // roundRobin picks the orders of bd in turn.
 func (b *run) roundRobin(bd *bed, path string) target {
-	return func() (string, string) {
+	return func() hit {
 		i := int(b.next.Add(1)-1) % bd.fix.orders
-		return path, bd.fix.body(i)
+		return postHit(path, bd.fix.body(i))
 	}
 }
 
@@ -233,7 +247,7 @@ func (b *run) sweep() error {
 		if err := small.drain(5 * time.Minute); err != nil {
 			return err
 		}
-		rs.addDelivery()
+		rs.addDelivery(small.load.cpu())
 		r.Ceiling, r.Resend = append(r.Ceiling, cs), append(r.Resend, rs)
 		b.say("concurrency %3d: ceiling %6.0f/s p99 %6.2f ms %4.0f µs CPU | resend %5.0f/s p99 %6.2f ms %4.0f µs CPU (%4.0f with delivery) | errors %d/%d",
 			c, cs.Throughput, cs.P99, cs.CPUMicros, rs.Throughput, rs.P99, rs.CPUMicros, rs.CPUWithDelivery, cs.Errors, rs.Errors)
@@ -263,7 +277,7 @@ func (b *run) startLarge(dir string) error {
 		r.Notes = append(r.Notes, "large run skipped: --db is PostgreSQL and no --large-db was given")
 		return nil
 	}
-	large, err := startBed(b.ctx, "large", filepath.Join(dir, "large"), largeDB, b.sk)
+	large, err := b.startBed("large", filepath.Join(dir, "large"), largeDB)
 	if err != nil {
 		return err
 	}
@@ -389,7 +403,7 @@ func (b *run) rateStep(bd *bed, rate float64, held, recent bool) error {
 	pick := randomOrder(bd)
 	if recent {
 		n := min(o.Orders, bd.fix.orders)
-		pick = func() (string, string) { return resendPath, bd.fix.body(bd.fix.orders - 1 - rand.IntN(n)) }
+		pick = func() hit { return postHit(resendPath, bd.fix.body(bd.fix.orders-1-rand.IntN(n))) }
 	}
 	s := bd.load.rate("resend", pick, rate, o.Warm, o.RateStep)
 	s.Orders, s.Delivery = bd.fix.orders, deliveryHeld
@@ -406,7 +420,7 @@ func (b *run) rateStep(bd *bed, rate float64, held, recent bool) error {
 	if err := b.drainAll(); err != nil {
 		return err
 	}
-	s.addDelivery()
+	s.addDelivery(bd.load.cpu())
 	b.r.Rate = append(b.r.Rate, s)
 	b.say("rate %.0f/s on %d orders (picking from %d), delivery %s: got %.0f/s p50 %.2f p99 %.2f p99.9 %.2f ms, errors %d",
 		rate, s.Orders, s.picked(), s.Delivery, s.Throughput, s.P50, s.P99, s.P999, s.Errors)
@@ -504,11 +518,17 @@ func startBed(ctx context.Context, name, data, db string, sk *sink) (*bed, error
 		return nil, err
 	}
 	cfg := config.Serve{
-		Common:       config.Common{Data: data, DB: db},
-		Listen:       "127.0.0.1:0",
-		SMTP:         sk.url(),
-		MailFrom:     "dcv@bench.dcvmail.invalid",
-		DNSResolvers: config.List{"127.0.0.1:9"}, // never asked: every recipient is a constructed address
+		Common:   config.Common{Data: data, DB: db},
+		Listen:   "127.0.0.1:0",
+		SMTP:     sk.url(),
+		MailFrom: "dcv@bench.dcvmail.invalid",
+		// No DNS: every recipient is a constructed address, the address
+		// lists are the constructed ones and CAA goes unchecked, so that
+		// no call measures a resolver.
+		DNSResolvers: config.List{"none"},
+		// The order calls (AutoApplySSL, CollectSSL) need the plain
+		// listener: the test CA's certificates name http:// URLs on it.
+		HTTPListen:   "127.0.0.1:0",
 		DNSTimeout:   time.Second,
 		LogFormat:    "json",
 		CodeValidity: dcv.DefaultPolicy.CodeValidity,
@@ -678,7 +698,7 @@ func median(v []float64) float64 {
 // randomOrder picks the bed's orders at random (math/rand/v2's top-level
 // functions are safe for concurrent use).
 func randomOrder(b *bed) target {
-	return func() (string, string) { return resendPath, b.fix.body(rand.IntN(b.fix.orders)) }
+	return func() hit { return postHit(resendPath, b.fix.body(rand.IntN(b.fix.orders))) }
 }
 
 // best is the closed-loop resend step with the highest throughput.

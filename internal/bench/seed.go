@@ -25,6 +25,10 @@ type fixture struct {
 	first             int64   // order numbers are first, first+1, ...
 	orders            int     // order first+i belongs to account i % len(logins)
 	emailIDs          []int64 // of order first+i, by i
+	// keepCodes keeps each order's code in codes (by i), for the
+	// confirmation page's right-code POSTs.
+	keepCodes bool
+	codes     []string
 }
 
 // recipient is the address order i's email went to.
@@ -85,6 +89,7 @@ func seed(ctx context.Context, app *server.App, f *fixture, accountsN, orders in
 	// One goroutine builds the next chunk while the store writes this one.
 	type built struct {
 		chunk []store.SeedOrder
+		codes []string
 		err   error
 	}
 	chunks := make(chan built, 1)
@@ -95,6 +100,7 @@ func seed(ctx context.Context, app *server.App, f *fixture, accountsN, orders in
 		values := app.DCV.RandomValues()
 		for done := f.orders; done < orders; {
 			chunk := make([]store.SeedOrder, min(seedChunk, orders-done))
+			var codes []string
 			now := app.DCV.Now()
 			expires := now.Add(app.DCV.Policy().CodeValidity)
 			for j := range chunk {
@@ -103,6 +109,9 @@ func seed(ctx context.Context, app *server.App, f *fixture, accountsN, orders in
 				if err != nil {
 					chunks <- built{err: err}
 					return
+				}
+				if f.keepCodes {
+					codes = append(codes, code)
 				}
 				fqdn := orderDomain(number)
 				recipient := "admin@" + fqdn
@@ -118,7 +127,7 @@ func seed(ctx context.Context, app *server.App, f *fixture, accountsN, orders in
 			}
 			done += len(chunk)
 			select {
-			case chunks <- built{chunk: chunk}:
+			case chunks <- built{chunk: chunk, codes: codes}:
 			case <-stop:
 				return
 			}
@@ -133,6 +142,7 @@ func seed(ctx context.Context, app *server.App, f *fixture, accountsN, orders in
 			return err
 		}
 		f.emailIDs = append(f.emailIDs, emails...)
+		f.codes = append(f.codes, b.codes...)
 		f.orders += len(b.chunk)
 		if progress != nil {
 			progress(f.orders)

@@ -53,20 +53,26 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/dcvmail/dcvmail/internal/pgcluster"
 )
 
 // Environment variables understood by this package.
 const (
 	EnvURL     = "DCVMAIL_TEST_POSTGRES_URL"
 	EnvRequire = "DCVMAIL_REQUIRE_POSTGRES"
-	EnvBin     = "DCVMAIL_PG_BIN"
+	EnvBin     = pgcluster.EnvBin
 	// EnvDurable=1 keeps PostgreSQL's durable defaults (fsync and
 	// synchronous_commit on), for benchmarks that compare with SQLite's
 	// synchronous=FULL fairly.
 	EnvDurable = "DCVMAIL_PG_DURABLE"
 )
+
+// opTimeout bounds CREATE and DROP DATABASE.
+const opTimeout = time.Minute
 
 var (
 	once     sync.Once
@@ -82,9 +88,9 @@ var (
 // server is where URL creates databases: either our own cluster or the
 // server named by DCVMAIL_TEST_POSTGRES_URL.
 type server struct {
-	admin    *url.URL // connects to an existing database, as a user that may CREATE DATABASE
-	external bool     // DCVMAIL_TEST_POSTGRES_URL; databases are dropped after each test
-	cluster  *cluster // nil when external
+	admin    *url.URL           // connects to an existing database, as a user that may CREATE DATABASE
+	external bool               // DCVMAIL_TEST_POSTGRES_URL; databases are dropped after each test
+	cluster  *pgcluster.Cluster // nil when external
 }
 
 // Main runs the tests of a package and then stops and removes the cluster, if
@@ -112,7 +118,7 @@ func StartupInfo() string {
 	if Available() != nil || srv.cluster == nil {
 		return ""
 	}
-	return srv.cluster.info
+	return srv.cluster.Info()
 }
 
 // URL returns a postgres:// URL of a new, empty database, created for the
@@ -180,17 +186,17 @@ func setup() {
 		srv = &server{admin: u, external: true}
 		return
 	}
-	c, err := startCluster()
+	c, err := pgcluster.Start(pgcluster.Options{Durable: os.Getenv(EnvDurable) == "1"})
 	if err != nil {
 		setupErr = err
 		return
 	}
-	srv = &server{admin: c.adminURL(), cluster: c}
+	srv = &server{admin: c.AdminURL(), cluster: c}
 }
 
 // stop stops and removes the cluster, if one was started.
 func stop() error {
-	var c *cluster
+	var c *pgcluster.Cluster
 	once.Do(func() { setupErr = errors.New("pgtest: already stopped") })
 	if srv != nil {
 		c = srv.cluster
@@ -198,7 +204,7 @@ func stop() error {
 	if c == nil {
 		return nil
 	}
-	return c.stop()
+	return c.Stop()
 }
 
 func parseURL(raw string) (*url.URL, error) {
@@ -216,17 +222,7 @@ func parseURL(raw string) (*url.URL, error) {
 }
 
 // execSQL runs one statement on a fresh connection to u.
-func execSQL(ctx context.Context, u *url.URL, sql string) error {
-	conn, err := pgx.Connect(ctx, u.String())
-	if err != nil {
-		return fmt.Errorf("connect to %s: %w", u.Redacted(), err)
-	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, sql); err != nil {
-		return fmt.Errorf("%s: %w", sql, err)
-	}
-	return nil
-}
+func execSQL(ctx context.Context, u *url.URL, sql string) error { return pgcluster.Exec(ctx, u, sql) }
 
 // dbName makes a database name that is unique among the test processes
 // sharing a server and tells which test it belongs to.

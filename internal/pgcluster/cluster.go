@@ -1,4 +1,17 @@
-package pgtest
+// Package pgcluster starts a throwaway PostgreSQL cluster: initdb into a
+// fresh temporary directory named "dcvmail-pgtest-*", a postmaster on a
+// free port of 127.0.0.1 only, trust authentication. Package pgtest gives
+// tests databases on one; `dcvmail bench` measures on one.
+//
+// initdb and postgres refuse to run as root. When this process is root,
+// they are run as the "postgres" OS user (which must exist), and the
+// temporary directory is handed to that user.
+//
+// If this process dies without calling Stop, the kernel sends the
+// postmaster SIGQUIT, which makes it shut down immediately (Linux
+// parent-death signal). Its directory is left behind; the next Start
+// removes leftover directories whose owning process is gone.
+package pgcluster
 
 import (
 	"bytes"
@@ -15,6 +28,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 const (
@@ -23,7 +38,7 @@ const (
 	debianBinDir = "/usr/lib/postgresql/15/bin"
 
 	dirPrefix     = "dcvmail-pgtest-" // temporary cluster directories
-	ownerFile     = "owner.pid"       // pid of the test process that owns a directory
+	ownerFile     = "owner.pid"       // pid of the process that started the cluster in a directory
 	logName       = "postgres.log"
 	superuser     = "postgres" // database superuser created by initdb
 	runAsUser     = "postgres" // OS user for initdb/postgres when we are root
@@ -32,8 +47,21 @@ const (
 	initdbTimeout = 2 * time.Minute
 	startTimeout  = time.Minute
 	stopTimeout   = 15 * time.Second
-	opTimeout     = time.Minute // CREATE/DROP DATABASE
+	opTimeout     = time.Minute // the first query
 )
+
+// EnvBin names the directory holding initdb and postgres. Without it the
+// Debian location of PostgreSQL 15 is tried, then `pg_config --bindir`,
+// then PATH.
+const EnvBin = "DCVMAIL_PG_BIN"
+
+// Options say how to start a cluster.
+type Options struct {
+	// Durable keeps PostgreSQL's durable defaults (fsync and
+	// synchronous_commit on: every commit is flushed). Without it they are
+	// off, for speed.
+	Durable bool
+}
 
 // osUser is the OS user that runs initdb and postgres; nil means ourselves.
 type osUser struct {
@@ -41,20 +69,38 @@ type osUser struct {
 	uid, gid uint32
 }
 
-type cluster struct {
-	dir    string // temporary directory holding everything below
-	data   string // data directory
-	log    string // server log
-	binDir string
-	runAs  *osUser
-	port   int
-	proc   *proc
-	info   string // for StartupInfo
+// Cluster is a running throwaway cluster.
+type Cluster struct {
+	dir     string // temporary directory holding everything below
+	data    string // data directory
+	log     string // server log
+	binDir  string
+	runAs   *osUser
+	port    int
+	proc    *proc
+	info    string // for Info
+	durable bool
 }
 
-// startCluster creates and starts a new cluster. The error says why it
+// Info describes how the cluster came up, for logging.
+func (c *Cluster) Info() string { return c.info }
+
+// Check tells whether Start could start a cluster here, without starting
+// one: the server programs are found and may be run.
+func Check() error {
+	if !supported {
+		return fmt.Errorf("starting PostgreSQL is not supported on %s", runtime.GOOS)
+	}
+	if _, err := findBinDir(); err != nil {
+		return err
+	}
+	_, err := pickUser()
+	return err
+}
+
+// Start creates and starts a new cluster. The error says why it
 // could not, with the tail of the server log when there is one.
-func startCluster() (_ *cluster, err error) {
+func Start(o Options) (_ *Cluster, err error) {
 	if !supported {
 		return nil, fmt.Errorf("starting PostgreSQL is not supported on %s", runtime.GOOS)
 	}
@@ -68,7 +114,7 @@ func startCluster() (_ *cluster, err error) {
 	}
 	removeStale()
 
-	c := &cluster{binDir: binDir, runAs: runAs}
+	c := &Cluster{binDir: binDir, runAs: runAs, durable: o.Durable}
 	c.dir, err = os.MkdirTemp("", dirPrefix)
 	if err != nil {
 		return nil, err
@@ -103,7 +149,7 @@ func startCluster() (_ *cluster, err error) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
-	if err := execSQL(ctx, c.adminURL(), "SELECT 1"); err != nil {
+	if err := Exec(ctx, c.AdminURL(), "SELECT 1"); err != nil {
 		c.stopProc()
 		return nil, fmt.Errorf("started PostgreSQL but cannot use it: %w%s", err, c.logTail())
 	}
@@ -117,7 +163,9 @@ func startCluster() (_ *cluster, err error) {
 	return c, nil
 }
 
-func (c *cluster) adminURL() *url.URL {
+// AdminURL is the superuser's URL of the database "postgres", which may
+// CREATE DATABASE.
+func (c *Cluster) AdminURL() *url.URL {
 	return &url.URL{
 		Scheme:   "postgres",
 		User:     url.User(superuser),
@@ -188,7 +236,7 @@ func pickUser() (*osUser, error) {
 }
 
 // command prepares one of the server programs, run as c.runAs in c.dir.
-func (c *cluster) command(ctx context.Context, prog string, args ...string) *exec.Cmd {
+func (c *Cluster) command(ctx context.Context, prog string, args ...string) *exec.Cmd {
 	var cmd *exec.Cmd
 	if ctx != nil {
 		cmd = exec.CommandContext(ctx, filepath.Join(c.binDir, prog), args...)
@@ -213,7 +261,7 @@ func serverEnv() []string {
 	return env
 }
 
-func (c *cluster) initdb() error {
+func (c *Cluster) initdb() error {
 	ctx, cancel := context.WithTimeout(context.Background(), initdbTimeout)
 	defer cancel()
 	cmd := c.command(ctx, "initdb",
@@ -238,11 +286,11 @@ func (c *cluster) initdb() error {
 		socketDir = "" // TCP only
 	}
 	durability := "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
-	if os.Getenv(EnvDurable) == "1" {
+	if c.durable {
 		durability = "" // the server's defaults: every commit is flushed
 	}
 	conf := fmt.Sprintf(`
-# pgtest: throwaway test cluster.
+# dcvmail: throwaway cluster (internal/pgcluster).
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '%s'
 max_connections = 200
@@ -254,7 +302,7 @@ logging_collector = off
 	// Trust, but only on the Unix socket (in our private directory) and
 	// 127.0.0.1. The file exists (owned by the server user); overwriting
 	// keeps its owner.
-	hba := "# pgtest\nlocal all all trust\nhost all all 127.0.0.1/32 trust\n"
+	hba := "# dcvmail\nlocal all all trust\nhost all all 127.0.0.1/32 trust\n"
 	return os.WriteFile(filepath.Join(c.data, "pg_hba.conf"), []byte(hba), 0o600)
 }
 
@@ -272,7 +320,7 @@ func appendFile(name, s string) error {
 
 // start starts the postmaster on a free port, retrying with another port if
 // someone else took the one we picked.
-func (c *cluster) start() error {
+func (c *Cluster) start() error {
 	logf, err := os.OpenFile(c.log, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
@@ -321,7 +369,7 @@ func freePort() (int, error) {
 
 // portTaken tells whether the log written since offset reports that the
 // port was in use.
-func (c *cluster) portTaken(offset int64) bool {
+func (c *Cluster) portTaken(offset int64) bool {
 	b, err := os.ReadFile(c.log)
 	if err != nil || int64(len(b)) < offset {
 		return false
@@ -333,7 +381,7 @@ func (c *cluster) portTaken(offset int64) bool {
 // waitReady waits until the postmaster reports "ready" in postmaster.pid,
 // as pg_ctl -w does. (Connecting would not do: if our postmaster failed to
 // bind, we could reach whoever holds the port.)
-func (c *cluster) waitReady() error {
+func (c *Cluster) waitReady() error {
 	want := strconv.Itoa(c.proc.cmd.Process.Pid)
 	deadline := time.NewTimer(startTimeout)
 	defer deadline.Stop()
@@ -358,8 +406,8 @@ func (c *cluster) waitReady() error {
 	}
 }
 
-// stop shuts the server down and removes the cluster directory.
-func (c *cluster) stop() error {
+// Stop shuts the server down and removes the cluster directory.
+func (c *Cluster) Stop() error {
 	c.stopProc()
 	if err := os.RemoveAll(c.dir); err != nil {
 		return fmt.Errorf("remove %s: %w", c.dir, err)
@@ -369,7 +417,7 @@ func (c *cluster) stop() error {
 
 // stopProc stops the postmaster with an immediate shutdown (SIGQUIT; the
 // data is thrown away anyway), killing it if it does not go in time.
-func (c *cluster) stopProc() {
+func (c *Cluster) stopProc() {
 	p := c.proc
 	if p == nil {
 		return
@@ -385,7 +433,7 @@ func (c *cluster) stopProc() {
 	select {
 	case <-p.done:
 	case <-time.After(5 * time.Second):
-		fmt.Fprintf(os.Stderr, "pgtest: postgres (pid %d) did not exit\n", p.cmd.Process.Pid)
+		fmt.Fprintf(os.Stderr, "pgcluster: postgres (pid %d) did not exit\n", p.cmd.Process.Pid)
 	}
 }
 
@@ -419,7 +467,7 @@ func startProc(cmd *exec.Cmd) (*proc, error) {
 	return p, nil
 }
 
-func (c *cluster) version() string {
+func (c *Cluster) version() string {
 	out, err := exec.Command(filepath.Join(c.binDir, "postgres"), "--version").Output()
 	if err != nil {
 		return "PostgreSQL"
@@ -428,7 +476,7 @@ func (c *cluster) version() string {
 }
 
 // logTail returns the end of the server log, formatted for an error message.
-func (c *cluster) logTail() string {
+func (c *Cluster) logTail() string {
 	b, err := os.ReadFile(c.log)
 	if err != nil || len(bytes.TrimSpace(b)) == 0 {
 		return ""
@@ -445,8 +493,8 @@ func tail(b []byte, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// removeStale removes cluster directories left behind by test processes
-// that are gone (killed before Main could clean up). Their postmasters have
+// removeStale removes cluster directories left behind by processes
+// that are gone (killed before they could call Stop). Their postmasters have
 // already shut down on the parent-death signal; a directory whose postmaster
 // still runs is left alone.
 func removeStale() {
@@ -482,4 +530,17 @@ func readPid(name string) (int, bool) {
 		return 0, false
 	}
 	return pid, true
+}
+
+// Exec runs one statement on a fresh connection to u.
+func Exec(ctx context.Context, u *url.URL, sql string) error {
+	conn, err := pgx.Connect(ctx, u.String())
+	if err != nil {
+		return fmt.Errorf("connect to %s: %w", u.Redacted(), err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, sql); err != nil {
+		return fmt.Errorf("%s: %w", sql, err)
+	}
+	return nil
 }

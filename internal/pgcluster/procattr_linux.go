@@ -1,4 +1,4 @@
-package pgtest
+package pgcluster
 
 import (
 	"bytes"
@@ -11,8 +11,8 @@ const supported = true
 
 // sysProcAttr runs a program as u (nil: ourselves). A server (long-running
 // postmaster) gets its own process group, so a terminal's Ctrl-C reaches
-// only the test process, and SIGQUIT — immediate shutdown — when the test
-// process dies, so it does not outlive the tests.
+// only the process that started it, and SIGQUIT — immediate shutdown — when
+// that process dies, so that it does not outlive it.
 func sysProcAttr(u *osUser, server bool) *syscall.SysProcAttr {
 	a := &syscall.SysProcAttr{}
 	if u != nil {

@@ -1,0 +1,394 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/dcvmail/dcvmail/internal/dcv"
+	"github.com/dcvmail/dcvmail/internal/model"
+)
+
+// The paths of the calls measured one by one, besides resendPath.
+const (
+	addressListPath = "/products/!GetDCVEmailAddressList"
+	detailsPath     = "/products/!GetMDCDomainDetails"
+	applyPath       = "/products/!AutoApplySSL"
+	collectPath     = "/products/download/CollectSSL"
+	pagePath        = dcv.PagePath
+)
+
+// The names of the calls in the per-call table.
+const (
+	callCeiling     = "ceiling"
+	callResend      = "ResendDCVEmail"
+	callAddressList = "GetDCVEmailAddressList"
+	callDetails     = "GetMDCDomainDetails"
+	callPageGET     = "confirmation page GET"
+	callPagePOST    = "confirmation page POST, right code"
+	callApply       = "AutoApplySSL"
+	callCollect     = "CollectSSL"
+)
+
+// CallTable is the per-call closed loop on one database: at each
+// concurrency the ceiling, then every call, in the same run.
+type CallTable struct {
+	Backend string `json:"backend"` // sqlite or postgres
+	Orders  int    `json:"orders"`  // orders in the database the calls pick from
+	// Codes is how many live codes the right-code POSTs had to use.
+	Codes int        `json:"codes"`
+	Steps []CallStep `json:"steps"`
+}
+
+// CallStep is one call at one concurrency. Share is its throughput as a
+// share of the ceiling's at the same concurrency, measured just before;
+// CPUShare is the ceiling's CPU per answer as a share of the call's, the
+// same ratio as far as CPU decides it, and one that the machine's other
+// work barely moves.
+type CallStep struct {
+	Call     string  `json:"call"`
+	Share    float64 `json:"share"`
+	CPUShare float64 `json:"cpuShare"`
+	Step
+}
+
+// Best is the call's best throughput over the concurrencies as a share of
+// the best ceiling of the same table (as the ResendDCVEmail target of the
+// sweep is computed); 0 when the call was not measured.
+func (t CallTable) Best(call string) (got, ceiling, share float64) {
+	for _, s := range t.Steps {
+		switch s.Call {
+		case call:
+			got = max(got, s.Throughput)
+		case callCeiling:
+			ceiling = max(ceiling, s.Throughput)
+		}
+	}
+	if ceiling > 0 {
+		share = got / ceiling
+	}
+	return got, ceiling, share
+}
+
+// applyNames is how many certificate requests, each for names of its own,
+// the AutoApplySSL steps cycle through.
+const applyNames = 4096
+
+// callSpec is how to make one call and recognize its success.
+type callSpec struct {
+	name   string
+	target target
+	ok     answered
+	held   bool // its deliveries are held until the step ends (ResendDCVEmail)
+}
+
+// callSpecs are the calls measured on bd, in the order of the table. The
+// right-code POSTs use the live codes of the confirmation orders, each
+// once; the GETs open the same links.
+func (b *run) callSpecs(bd *bed, page *fixture, collectBody string) []callSpec {
+	f := &bd.fix
+	var next, nextPage, used atomic.Int64
+	turn := func() int { return int(next.Add(1)-1) % f.orders }
+	form := func(i int, rest string) string {
+		a := i % len(f.logins)
+		return "loginName=" + f.logins[a] + "&loginPassword=" + f.passwords[a] + rest
+	}
+	link := func(i int) string {
+		return "orderNumber=" + strconv.FormatInt(page.first+int64(i), 10) + "&dcvCode=" + page.codes[i]
+	}
+	specs := []callSpec{
+		{name: callResend, target: func() hit { return postHit(resendPath, f.body(turn())) }, ok: isSuccess, held: true},
+		{name: callAddressList, ok: prefixed("0\n"), target: func() hit {
+			i := turn()
+			return postHit(addressListPath, form(i, "&domainName="+orderDomain(f.first+int64(i))))
+		}},
+		{name: callDetails, ok: prefixed("errorCode=0&"), target: func() hit {
+			i := turn()
+			return postHit(detailsPath, form(i, "&orderNumber="+strconv.FormatInt(f.first+int64(i), 10)))
+		}},
+		{name: callPageGET, ok: containing(`data-state="form"`), target: func() hit {
+			i := int(nextPage.Add(1)-1) % len(page.codes)
+			return hit{method: http.MethodGet, path: pagePath + "?" + link(i)}
+		}},
+		{name: callPagePOST, ok: containing(`data-state="confirmed"`), target: func() hit {
+			i := int(used.Add(1) - 1)
+			if i >= len(page.codes) {
+				return hit{}
+			}
+			return postHit(pagePath, link(i))
+		}},
+	}
+	if collectBody == "" {
+		return specs // the order calls are off
+	}
+	// Each order names other domains, as integrators' orders do: the
+	// same name again and again would make each order's check for a
+	// validation to reuse read all the earlier ones.
+	csrs := make([]string, applyNames)
+	for i := range csrs {
+		csrs[i] = url.QueryEscape(newCSR("a" + strconv.Itoa(i) + "-" + b.runID + ".bench.example.com"))
+	}
+	var applied atomic.Int64
+	return append(specs,
+		callSpec{name: callApply, ok: prefixed("errorCode=0&"), target: func() hit {
+			csr := csrs[int(applied.Add(1)-1)%len(csrs)]
+			return postHit(applyPath, form(turn(), "&product=287&serverSoftware=-1&dcvMethod=HTTP_CSR_HASH&responseFormat=1&csr="+csr))
+		}},
+		callSpec{name: callCollect, ok: prefixed("errorCode=2&"), target: func() hit { return postHit(collectPath, collectBody) }},
+	)
+}
+
+func prefixed(p string) answered {
+	return func(body []byte) bool { return bytes.HasPrefix(body, []byte(p)) }
+}
+
+func containing(s string) answered {
+	return func(body []byte) bool { return bytes.Contains(body, []byte(s)) }
+}
+
+// newCSR is a P-256 certificate request for name.
+func newCSR(name string) string {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: name}}, key)
+	if err != nil {
+		panic(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
+}
+
+// issuedOrder places an order straight through the service, validates its
+// domains and issues its certificate, and returns the CollectSSL form
+// that collects it; "" when the order calls are off on bd.
+func issuedOrder(ctx context.Context, bd *bed) (string, error) {
+	app, f := bd.srv.App, &bd.fix
+	if app.DCV.Orders() == nil {
+		return "", nil
+	}
+	acct, err := app.Store.AccountByLogin(ctx, f.logins[0])
+	if err != nil {
+		return "", err
+	}
+	res, err := app.DCV.Apply(ctx, dcv.ApplyRequest{Account: acct, Product: 287, CSR: newCSR("collect.bench.example.com"), Method: "HTTP_CSR_HASH"})
+	if err != nil {
+		return "", fmt.Errorf("bench: place the order to collect: %w", err)
+	}
+	err = app.Store.Tx(ctx, func(tx model.Tx) error {
+		for p := 1; p <= 2; p++ { // the name and its www. name
+			if err := tx.ValidateDomainNow(ctx, res.OrderNumber, p, app.DCV.Now()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("bench: validate the order to collect: %w", err)
+	}
+	if ok, err := app.DCV.TryIssue(ctx, res.OrderNumber); !ok {
+		return "", fmt.Errorf("bench: issue the order to collect: %v", err)
+	}
+	return "loginName=" + f.logins[0] + "&loginPassword=" + f.passwords[0] +
+		"&orderNumber=" + strconv.FormatInt(res.OrderNumber, 10) + "&queryType=1&responseFormat=1", nil
+}
+
+// callTable measures every call on bd at each of --calls-concurrency,
+// the ceiling first at each, and adds the table to the result.
+func (b *run) callTable(bd *bed) error {
+	o := b.o
+	if len(o.CallConcurrency) == 0 {
+		return nil
+	}
+	page := &fixture{logins: bd.fix.logins, passwords: bd.fix.passwords, keepCodes: true}
+	b.say("seeding %d orders for the confirmation page's right codes (%s)", o.Codes, bd.name)
+	if err := seed(b.ctx, bd.srv.App, page, len(page.logins), o.Codes, b.runID, nil); err != nil {
+		return err
+	}
+	collect, err := issuedOrder(b.ctx, bd)
+	if err != nil {
+		return err
+	}
+	t := CallTable{Backend: bd.srv.App.Store.Dialect(), Orders: bd.fix.orders, Codes: o.Codes}
+	if collect == "" {
+		b.r.Notes = append(b.r.Notes, "AutoApplySSL and CollectSSL not measured: the order calls are off")
+	}
+	specs := b.callSpecs(bd, page, collect)
+	for _, c := range o.CallConcurrency {
+		if err := bd.drain(5 * time.Minute); err != nil {
+			return err
+		}
+		ceil := bd.load.closed("ceiling", b.roundRobin(bd, ceilingPath), c, o.Warm, o.Step)
+		t.Steps = append(t.Steps, CallStep{Call: callCeiling, Share: 1, CPUShare: 1, Step: ceil})
+		b.say("%s, concurrency %d: ceiling %.0f/s", t.Backend, c, ceil.Throughput)
+		for _, sp := range specs {
+			s, err := b.callStep(bd, sp, c)
+			if err != nil {
+				return err
+			}
+			cs := CallStep{Call: sp.name, Step: s}
+			if ceil.Throughput > 0 {
+				cs.Share = round(s.Throughput/ceil.Throughput, 3)
+			}
+			if s.CPUMicros > 0 {
+				cs.CPUShare = round(ceil.CPUMicros/s.CPUMicros, 3)
+			}
+			t.Steps = append(t.Steps, cs)
+			b.say("  %-36s %6.0f/s %5.1f%% p50 %6.2f p99 %6.2f ms %5.0f µs CPU (%4.1f%% of the ceiling's), errors %d",
+				sp.name, s.Throughput, 100*cs.Share, s.P50, s.P99, s.CPUMicros, 100*cs.CPUShare, s.Errors)
+			if s.Errors > 0 {
+				b.r.Notes = append(b.r.Notes, fmt.Sprintf("%s on %s at concurrency %d: %d errors, first: %s", sp.name, t.Backend, c, s.Errors, s.FirstError))
+			}
+			if s.Exhausted {
+				b.r.Notes = append(b.r.Notes, fmt.Sprintf("%s on %s at concurrency %d ran out of live codes after %.1f s (--codes %d)", sp.name, t.Backend, c, s.Seconds, o.Codes))
+			}
+		}
+	}
+	b.r.Calls = append(b.r.Calls, t)
+	return nil
+}
+
+// callStep is one call's closed-loop step at concurrency c, profiled
+// under FILE-call-NAME-cN with --cpuprofile.
+func (b *run) callStep(bd *bed, sp callSpec, c int) (Step, error) {
+	if sp.held {
+		b.sk.hold()
+	}
+	bd.load.closedCall(sp.name, sp.target, sp.ok, c, 0, b.o.Warm) // warm-up
+	s := b.profiled(fmt.Sprintf("call-%s-%s-c%d", bd.srv.App.Store.Dialect(), profileName(sp.name), c), func() Step {
+		return bd.load.closedCall(sp.name, sp.target, sp.ok, c, 0, b.o.Step)
+	})
+	s.Orders = bd.fix.orders
+	if sp.held {
+		s.Delivery = deliveryHeld
+		b.sk.release()
+	}
+	return s, bd.drain(5 * time.Minute)
+}
+
+// profileName is a call's name as a file name.
+func profileName(call string) string {
+	out := []byte(call)
+	for i, c := range out {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			out[i] = '-'
+		}
+	}
+	return string(out)
+}
+
+// The per-call targets of issue 18: a call's best throughput as a share
+// of the best ceiling of the same table. Backend "" applies to both.
+var callTargets = []struct {
+	call, backend string
+	share         float64
+}{
+	{callAddressList, "sqlite", 0.25},
+	{callAddressList, "postgres", 0.15},
+	{callDetails, "sqlite", 0.50},
+	{callPageGET, "", 0.25},
+	{callPagePOST, "", 0.25},
+	{callResend, "postgres", 0.20},
+}
+
+// callChecks compares each table with the per-call targets.
+func (r *Result) callChecks() []Check {
+	var out []Check
+	for _, t := range r.Calls {
+		for _, tg := range callTargets {
+			if tg.backend != "" && tg.backend != t.Backend {
+				continue
+			}
+			got, ceiling, share := t.Best(tg.call)
+			if got == 0 && ceiling == 0 {
+				continue
+			}
+			var byCPU float64
+			for _, s := range t.Steps {
+				if s.Call == tg.call {
+					byCPU = max(byCPU, s.CPUShare)
+				}
+			}
+			out = append(out, Check{
+				Target: fmt.Sprintf("%s ≥ %.0f%% of the ceiling (%s)", tg.call, 100*tg.share, backendName(t.Backend)),
+				Got:    fmt.Sprintf("%.0f / %.0f = %.1f%% (by CPU per answer: %.1f%%)", got, ceiling, 100*share, 100*byCPU),
+				Met:    share >= tg.share,
+			})
+		}
+	}
+	return out
+}
+
+// nodesCheck is the target of two nodes on one PostgreSQL.
+func (r *Result) nodesCheck() []Check {
+	n := r.Nodes
+	if n == nil {
+		return nil
+	}
+	return []Check{{Target: "two serve nodes on one PostgreSQL serve more than one (ResendDCVEmail)",
+		Got: fmt.Sprintf("%.0f + %.0f = %.0f/s against %.0f/s: %.2f×", n.Two[0].Throughput, n.Two[1].Throughput, n.TwoTotal, n.One.Throughput, n.Ratio),
+		Met: n.Ratio > 1}}
+}
+
+// writeCallsText prints the per-call tables for a terminal.
+func (r *Result) writeCallsText(w io.Writer) {
+	for _, t := range r.Calls {
+		fmt.Fprintf(w, "per call, %s, %s orders (answers/s; share of the ceiling at the same concurrency; latency ms)\n", t.Backend, thousands(t.Orders))
+		fmt.Fprintf(w, "%-36s %5s %9s %7s %7s %7s %6s %7s %6s\n", "call", "conc", "/s", "share", "p50", "p99", "µsCPU", "byCPU", "errors")
+		for _, s := range t.Steps {
+			fmt.Fprintf(w, "%-36s %5d %9.0f %6.1f%% %7.2f %7.2f %6.0f %6.1f%% %6d\n", s.Call, s.Concurrency, s.Throughput, 100*s.Share, s.P50, s.P99, s.CPUMicros, 100*s.CPUShare, s.Errors)
+		}
+		fmt.Fprintln(w)
+	}
+	if n := r.Nodes; n != nil {
+		fmt.Fprintf(w, "two nodes on one PostgreSQL, ResendDCVEmail at %d in flight: one node %.0f/s; two %.0f + %.0f = %.0f/s (%.2f×)\n\n",
+			n.Concurrency, n.One.Throughput, n.Two[0].Throughput, n.Two[1].Throughput, n.TwoTotal, n.Ratio)
+	}
+}
+
+// writeCallsMarkdown writes one table per database.
+func (r *Result) writeCallsMarkdown(b io.Writer) {
+	for _, t := range r.Calls {
+		fmt.Fprintf(b, "\n**Per call, %s** (closed loop, %s orders; each step %v after %v of warm-up; share of the ceiling measured just before at the same concurrency; latency in ms)\n\n",
+			backendName(t.Backend), thousands(t.Orders), r.Options.Step, r.Options.Warm)
+		fmt.Fprintf(b, "| Call | In flight | Answers /s | Share of the ceiling | p50 | p99 | CPU µs per call | Ceiling's CPU µs / call's | Errors |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		for _, s := range t.Steps {
+			name := s.Call
+			if s.Call == callCeiling {
+				name = "*ceiling*"
+			}
+			fmt.Fprintf(b, "| %s | %d | %.0f | %.1f%% | %.2f | %.2f | %.0f | %.1f%% | %d |\n", name, s.Concurrency, s.Throughput, 100*s.Share, s.P50, s.P99, s.CPUMicros, 100*s.CPUShare, s.Errors)
+		}
+	}
+	if n := r.Nodes; n != nil {
+		fmt.Fprintf(b, "\n**Two `serve` nodes on one PostgreSQL database** (both in this process, sharing the same cores and the same database; ResendDCVEmail, deliveries held)\n\n")
+		fmt.Fprintf(b, "| Nodes | In flight | Answers /s | p50 | p99 | Errors |\n|---|---:|---:|---:|---:|---:|\n")
+		fmt.Fprintf(b, "| one | %d | %.0f | %.2f | %.2f | %d |\n", n.Concurrency, n.One.Throughput, n.One.P50, n.One.P99, n.One.Errors)
+		for i, s := range n.Two {
+			fmt.Fprintf(b, "| two: node %d | %d | %.0f | %.2f | %.2f | %d |\n", i+1, s.Concurrency, s.Throughput, s.P50, s.P99, s.Errors)
+		}
+		fmt.Fprintf(b, "| **two, together** | %d | **%.0f** (%.2f × one) | | | |\n", n.Two[0].Concurrency+n.Two[1].Concurrency, n.TwoTotal, n.Ratio)
+	}
+}
+
+func backendName(dialect string) string {
+	switch dialect {
+	case "sqlite":
+		return "SQLite"
+	case "postgres":
+		return "PostgreSQL"
+	}
+	return dialect
+}
