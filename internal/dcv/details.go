@@ -2,6 +2,7 @@ package dcv
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/dcvmail/dcvmail/internal/model"
@@ -29,35 +30,37 @@ type DomainState struct {
 
 // DomainStates reads the DCV state of every domain of an order of the
 // account, as ordered. A missing order and another account's are refused
-// alike (Invalid on orderNumber).
+// alike (Invalid on orderNumber). It reads the order, its domains and a
+// summary of their live emails' deliveries, never a message: resellers
+// poll it.
 func (s *Service) DomainStates(ctx context.Context, account model.Account, number int64) ([]DomainState, error) {
-	d, err := s.Details(ctx, account.ID, number)
+	if _, err := s.store.Order(ctx, account.ID, number); errors.Is(err, model.ErrNotFound) {
+		return nil, invalid(ItemOrderNumber, "no such order for this account")
+	} else if err != nil {
+		return nil, err
+	}
+	domains, err := s.store.Domains(ctx, number)
 	if err != nil {
 		return nil, err
 	}
-	// The newest sending and the newest attempt of each email.
-	lastSent := map[int64]time.Time{}
-	emailOf := map[int64]int64{} // delivery id -> email id
-	queued := map[int64]bool{}   // email id -> has a delivery
-	for _, dl := range d.Deliveries {
-		emailOf[dl.ID] = dl.EmailID
-		queued[dl.EmailID] = true
-		if dl.Sent.After(lastSent[dl.EmailID]) {
-			lastSent[dl.EmailID] = dl.Sent
+	var live []int64
+	for _, d := range domains {
+		if d.CurrentEmailID != 0 {
+			live = append(live, d.CurrentEmailID)
 		}
 	}
-	lastAttempt := map[int64]model.Attempt{} // email id -> newest attempt
-	for _, a := range d.Attempts {
-		lastAttempt[emailOf[a.DeliveryID]] = a
+	sendings, err := s.store.SendingsOf(ctx, live)
+	if err != nil {
+		return nil, err
 	}
-	out := make([]DomainState, len(d.Domains))
-	for i, dom := range d.Domains {
+	out := make([]DomainState, len(domains))
+	for i, dom := range domains {
 		st := DomainState{Name: dom.Name, Method: dom.Method, Validated: dom.Validated, Recipient: dom.Recipient}
-		if id := dom.CurrentEmailID; id != 0 {
-			st.LastSentAt = lastSent[id]
-			if a, tried := lastAttempt[id]; tried {
+		if sg, queued := sendings[dom.CurrentEmailID]; dom.CurrentEmailID != 0 && queued {
+			st.LastSentAt = sg.LastSent
+			if a := sg.Last; a.DeliveryID != 0 {
 				st.LastDelivery, st.LastReply = string(a.Outcome), ResellerReply(a.Outcome, a.Reply)
-			} else if queued[id] {
+			} else {
 				st.LastDelivery = string(model.DeliveryPending)
 			}
 		}

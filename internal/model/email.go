@@ -86,3 +86,12 @@ type Offer struct {
 	Product   int64 // 0 when not given
 	At        time.Time
 }
+
+// Sendings is what became of one DCV email's deliveries, as a reseller
+// sees it: whether it was queued, when it was last handed to a mail
+// server, and its newest attempt.
+type Sendings struct {
+	Queued   bool
+	LastSent time.Time // zero when never sent
+	Last     Attempt   // the newest attempt; zero DeliveryID when none
+}

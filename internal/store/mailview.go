@@ -181,12 +181,9 @@ func (q Queries) DeleteMail(ctx context.Context, ids []int64) (int64, error) {
 	query := `DELETE FROM mailbox`
 	var args []any
 	if len(ids) > 0 {
-		marks := make([]string, len(ids))
-		for i, id := range ids {
-			args = append(args, id)
-			marks[i] = "$" + strconv.Itoa(i+1)
-		}
-		query += ` WHERE id IN (` + strings.Join(marks, ", ") + `)`
+		var in string
+		in, args = inList(ids)
+		query += ` WHERE id IN (` + in + `)`
 	}
 	res, err := q.ex.ExecContext(ctx, query, args...)
 	if err != nil {

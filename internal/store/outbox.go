@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -154,4 +156,68 @@ func (q Queries) Release(ctx context.Context, owner string, ids []int64, now tim
 		}
 	}
 	return nil
+}
+
+// SendingsOf sums up the deliveries of the given DCV emails, by email id
+// (an email never queued is absent). Two statements on the emails'
+// indexes, and no message is read: GetMDCDomainDetails asks this on every
+// call.
+func (q Reads) SendingsOf(ctx context.Context, emailIDs []int64) (map[int64]model.Sendings, error) {
+	out := map[int64]model.Sendings{}
+	if len(emailIDs) == 0 {
+		return out, nil
+	}
+	in, args := inList(emailIDs)
+	rows, err := q.ex.QueryContext(ctx,
+		`SELECT email_id, MAX(sent_ms) FROM outbox WHERE email_id IN (`+in+`) GROUP BY email_id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var id int64
+		var sent sql.NullInt64
+		if err := rows.Scan(&id, &sent); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out[id] = model.Sendings{Queued: true, LastSent: nullTime(sent)}
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, err
+	}
+	rows, err = q.ex.QueryContext(ctx,
+		`SELECT o.email_id, a.outbox_id, a.attempted_ms, a.outcome, a.reply, a.worker FROM delivery_attempts a
+		 JOIN outbox o ON o.id = a.outbox_id
+		 WHERE a.id IN (SELECT MAX(a2.id) FROM delivery_attempts a2 JOIN outbox o2 ON o2.id = a2.outbox_id
+		                WHERE o2.email_id IN (`+in+`) GROUP BY o2.email_id)`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, at int64
+		var a model.Attempt
+		if err := rows.Scan(&id, &a.DeliveryID, &at, &a.Outcome, &a.Reply, &a.Worker); err != nil {
+			return nil, err
+		}
+		a.At = fromMS(at)
+		s := out[id]
+		s.Last = a
+		out[id] = s
+	}
+	return out, rows.Err()
+}
+
+// inList makes the placeholders $1, $2, … of ids for an IN list.
+func inList(ids []int64) (string, []any) {
+	var b strings.Builder
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("$" + strconv.Itoa(i+1))
+		args[i] = id
+	}
+	return b.String(), args
 }
