@@ -2,6 +2,7 @@ package dcv
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/dcvmail/dcvmail/internal/contacts"
@@ -43,12 +44,39 @@ func (s *Service) AddressList(ctx context.Context, account model.Account, fqdn s
 // their own: address_offers holds one row per (account, name, address)
 // offered within the window, and no more. A failure only delays pruning.
 func (s *Service) pruneOffers(ctx context.Context, now time.Time) {
-	prev := s.lastOfferPrune.Load()
-	if now.UnixMilli()-prev < time.Minute.Milliseconds() || !s.lastOfferPrune.CompareAndSwap(prev, now.UnixMilli()) {
+	if !s.offerPrune.take(now, time.Minute) {
 		return
 	}
 	n, err := s.store.PruneOffers(ctx, now.Add(-s.policy.OfferWindow))
 	if err == nil && n == 1000 {
-		s.lastOfferPrune.Store(0)
+		s.offerPrune.again()
 	}
 }
+
+// pruneCodeAttempts deletes wrong-code counts past their window, at most
+// once a second per node (again at once while a full batch came back), in
+// a statement of its own, outside the transaction that holds a source's
+// counts, so that it never waits on a lock. A failure leaves counts over,
+// which is harmless: a later call prunes them.
+func (s *Service) pruneCodeAttempts(ctx context.Context, now time.Time) {
+	if !s.codePrune.take(now, time.Second) {
+		return
+	}
+	n, err := s.store.PruneCodeAttempts(ctx, now.Add(-CodeAttemptWindow))
+	if err == nil && n == 100 {
+		s.codePrune.again()
+	}
+}
+
+// throttle lets a housekeeping statement run at most once an interval on
+// this node.
+type throttle struct{ last atomic.Int64 } // Unix ms of the last run
+
+// take reports whether the statement may run at now, and if so records it.
+func (t *throttle) take(now time.Time, every time.Duration) bool {
+	prev := t.last.Load()
+	return now.UnixMilli()-prev >= every.Milliseconds() && t.last.CompareAndSwap(prev, now.UnixMilli())
+}
+
+// again lets the next call run at once (a full batch came back).
+func (t *throttle) again() { t.last.Store(0) }

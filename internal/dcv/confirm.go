@@ -174,10 +174,7 @@ func (s *Service) Confirm(ctx context.Context, r ConfirmRequest) (Confirmation, 
 	if err != nil {
 		return Confirmation{}, err
 	}
-	// Old counts go in a statement of their own, outside the transaction
-	// that holds this source's counts, so that it never waits on a lock. A
-	// failure leaves a count over, which is harmless: the next call prunes.
-	_, _ = s.store.PruneCodeAttempts(ctx, s.clock.Now().Add(-CodeAttemptWindow))
+	s.pruneCodeAttempts(ctx, s.clock.Now())
 	if c.Outcome == Confirmed {
 		// The last domain of an API order: issue now (issue.go).
 		s.AfterValidation(ctx, r.OrderNumber)

@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/dcvmail/dcvmail/internal/clock"
@@ -55,7 +54,8 @@ type Service struct {
 	msgHost  string
 	enqueued func()
 
-	lastOfferPrune atomic.Int64 // Unix ms of this node's last pruning of offers
+	offerPrune throttle // pruneOffers
+	codePrune  throttle // pruneCodeAttempts
 
 	orders *OrdersConfig // the order life (EnableOrders); nil: orders are the operator's only
 }
