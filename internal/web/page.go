@@ -127,26 +127,29 @@ type phrases struct{ Confirmed, Invalid, AlreadyIssued string }
 var fixedPhrases = phrases{PhraseConfirmed, PhraseInvalid, PhraseAlreadyIssued}
 
 // ServeHTTP answers every method with HTTP 200: POST judges a code, any
-// other method shows the form.
+// other method shows the form. The answer is counted before it is sent, so
+// that whoever has read it finds it in the metrics.
 func (p *Page) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cl := p.proxies.Of(r)
-	v := view{}
+	v := p.answer(r, cl)
+	if p.observe != nil {
+		p.observe(v.State, v.Reason)
+	}
+	p.render(w, cl, v)
+}
+
+// answer decides what the page shows; a panic shows the failed state.
+func (p *Page) answer(r *http.Request, cl origin.Origin) (v view) {
 	defer func() {
 		if e := recover(); e != nil {
 			v = view{State: "failed", RequestID: newRequestID()}
 			p.log.Error("panic in confirmation page", "request", v.RequestID, "panic", e, "stack", string(debug.Stack()))
-			p.render(w, cl, v)
-		}
-		if p.observe != nil {
-			p.observe(v.State, v.Reason)
 		}
 	}()
 	if r.Method == http.MethodPost {
-		v = p.confirm(r, cl)
-	} else {
-		v = p.form(r)
+		return p.confirm(r, cl)
 	}
-	p.render(w, cl, v)
+	return p.form(r)
 }
 
 // form is the GET: the fields filled in from the link, and nothing else.
