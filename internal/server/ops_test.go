@@ -362,12 +362,15 @@ func TestGivenUpDeliveryIsAnError(t *testing.T) {
 	s.sendOne(t, "reseller")
 	s.waitReady(t, "the first failure", func(code int, rep health.Report) bool { return !rep.Checks["smtp"].OK })
 	s.clock.Advance(time.Hour)
-	rep := s.waitReady(t, "the delivery given up", func(code int, rep health.Report) bool {
+	// The worker hears of the give-up just after it is recorded: wait for
+	// the outbox to be empty and for /readyz to say 503 on smtp; waitReady
+	// fails the test if it never does.
+	rep := s.waitReady(t, "the delivery given up, and 503 on smtp with an empty outbox", func(code int, rep health.Report) bool {
 		n, _ := s.App.Store.PendingDeliveries(t.Context())
-		return n == 0 && rep.Checks["outbox"].OK // the report taken after the give-up
+		return n == 0 && rep.Checks["outbox"].OK && !rep.Checks["smtp"].OK && code == http.StatusServiceUnavailable
 	})
-	if rep.Ready || rep.Checks["smtp"].OK || !rep.Checks["outbox"].OK {
-		t.Errorf("after the give-up: %+v; want 503 on smtp with an empty outbox", rep)
+	if rep.Ready {
+		t.Errorf("after the give-up: %+v; want not ready", rep)
 	}
 	if !regexp.MustCompile(`level=ERROR msg="outbox: delivery given up: too old to retry" delivery=\d+ order=\d+ reply=`).MatchString(logs.String()) {
 		t.Errorf("no ERROR line for the given-up delivery:\n%s", logs.String())
