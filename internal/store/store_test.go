@@ -473,3 +473,60 @@ func TestConcurrentMigrate(t *testing.T) {
 		})
 	}
 }
+
+// SendingsOf (GetMDCDomainDetails): an email never queued is absent; a
+// queued one is Queued with no attempt; its last send time is the newest
+// of its deliveries'; its last attempt is the newest of all its
+// deliveries', an older delivery's later retry included; other emails'
+// deliveries do not mix in.
+func TestSendingsOf(t *testing.T) {
+	each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		alice := account(t, s, "alice")
+		email, other := order(t, s, alice, 1, 1), order(t, s, alice, 2, 2)
+		got, err := s.SendingsOf(ctx, []int64{email, other})
+		if err != nil || len(got) != 0 {
+			t.Fatalf("nothing queued: %+v %v", got, err)
+		}
+		enqueue := func(id int64, msg string) int64 {
+			t.Helper()
+			d, err := s.Direct().Enqueue(ctx, id, "admin@example.com", msg, t0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return d
+		}
+		// attempt claims the one delivery due at at, which must be want.
+		attempt := func(want int64, at time.Time, outcome model.Outcome, reply string) {
+			t.Helper()
+			batch, err := s.Claim(ctx, "w", at, time.Minute, 1)
+			if err != nil || len(batch) != 1 || batch[0].ID != want {
+				t.Fatalf("claim at %s: %+v %v, want delivery %d", at, batch, err, want)
+			}
+			if ok, err := s.Direct().FinishAttempt(ctx, "w", model.Attempt{DeliveryID: want, At: at, Outcome: outcome, Reply: reply}, at.Add(time.Hour)); !ok || err != nil {
+				t.Fatal(ok, err)
+			}
+		}
+		first := enqueue(email, "m1@test")
+		if got, _ := s.SendingsOf(ctx, []int64{email}); !got[email].Queued || got[email].Last.DeliveryID != 0 || !got[email].LastSent.IsZero() {
+			t.Fatalf("queued, never tried: %+v", got)
+		}
+		attempt(first, t0, model.OutcomeRetry, "451 first")
+		second := enqueue(email, "m2@test")
+		attempt(second, t0.Add(time.Second), model.OutcomeSent, "250 second")
+		attempt(first, t0.Add(time.Hour), model.OutcomeRetry, "451 again") // the older delivery's retry, after the newer one was sent
+		third := enqueue(other, "m3@test")
+		attempt(third, t0.Add(time.Hour+time.Second), model.OutcomeFailed, "550 other")
+		got, err = s.SendingsOf(ctx, []int64{email, other})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := got[email]
+		if !e.Queued || !e.LastSent.Equal(t0.Add(time.Second)) || e.Last.DeliveryID != first || e.Last.Outcome != model.OutcomeRetry || e.Last.Reply != "451 again" {
+			t.Fatalf("email: %+v", e)
+		}
+		if o := got[other]; !o.Queued || !o.LastSent.IsZero() || o.Last.DeliveryID != third || o.Last.Outcome != model.OutcomeFailed || o.Last.Reply != "550 other" {
+			t.Fatalf("other email: %+v", o)
+		}
+	})
+}
