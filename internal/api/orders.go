@@ -53,6 +53,24 @@ func (h *Handler) answer(w http.ResponseWriter, c *call, pairs []wire.Pair) {
 	h.write(w, c, []byte(b.String()))
 }
 
+// certificateRequest reads what AutoApplySSL and AutoReplaceSSL share: the
+// CSR, the names and how each is validated.
+func certificateRequest(a args, acct model.Account) dcv.ApplyRequest {
+	req := dcv.ApplyRequest{
+		Account:       acct,
+		CSR:           a.str("csr"),
+		DomainNames:   strings.Fields(a.str("domainNames")),
+		PrimaryDomain: a.str("primaryDomainName"),
+		Method:        model.Method(a.str("dcvMethod")),
+		Address:       a.str("dcvEmailAddress"),
+		UniqueValue:   a.str("uniqueValue"),
+	}
+	if v := a.str("dcvEmailAddresses"); v != "" {
+		req.Addresses = strings.Split(v, ",")
+	}
+	return req
+}
+
 // apply serves !AutoApplySSL and !AutoApplyOrder.
 func (h *Handler) apply(w http.ResponseWriter, r *http.Request, c *call) {
 	a, acct, ok := h.begin(w, r, c, &applyEndpoint)
@@ -63,22 +81,9 @@ func (h *Handler) apply(w http.ResponseWriter, r *http.Request, c *call) {
 	if days == 0 && a.int("years") > 0 {
 		days = int(a.int("years")) * 365
 	}
-	req := dcv.ApplyRequest{
-		Account:       acct,
-		Product:       a.int("product"),
-		Days:          days,
-		CSR:           a.str("csr"),
-		DomainNames:   strings.Fields(a.str("domainNames")),
-		PrimaryDomain: a.str("primaryDomainName"),
-		Method:        model.Method(a.str("dcvMethod")),
-		Address:       a.str("dcvEmailAddress"),
-		UniqueValue:   a.str("uniqueValue"),
-		Test:          a.str("test") == "Y",
-		ForeignNumber: a.str("foreignOrderNumber"),
-	}
-	if v := a.str("dcvEmailAddresses"); v != "" {
-		req.Addresses = strings.Split(v, ",")
-	}
+	req := certificateRequest(a, acct)
+	req.Product, req.Days = a.int("product"), days
+	req.Test, req.ForeignNumber = a.str("test") == "Y", a.str("foreignOrderNumber")
 	res, err := h.dcv.Apply(r.Context(), req)
 	if err != nil {
 		h.failOrder(w, r, c, err)

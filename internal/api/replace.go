@@ -3,11 +3,9 @@ package api
 import (
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/dcvmail/dcvmail/internal/csr"
 	"github.com/dcvmail/dcvmail/internal/dcv"
-	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/wire"
 )
 
@@ -39,18 +37,7 @@ func (h *Handler) replace(w http.ResponseWriter, r *http.Request, c *call) {
 	if !ok {
 		return
 	}
-	req := dcv.ReplaceRequest{OrderNumber: a.int("orderNumber"), ApplyRequest: dcv.ApplyRequest{
-		Account:       acct,
-		CSR:           a.str("csr"),
-		DomainNames:   strings.Fields(a.str("domainNames")),
-		PrimaryDomain: a.str("primaryDomainName"),
-		Method:        model.Method(a.str("dcvMethod")),
-		Address:       a.str("dcvEmailAddress"),
-		UniqueValue:   a.str("uniqueValue"),
-	}}
-	if v := a.str("dcvEmailAddresses"); v != "" {
-		req.Addresses = strings.Split(v, ",")
-	}
+	req := dcv.ReplaceRequest{OrderNumber: a.int("orderNumber"), ApplyRequest: certificateRequest(a, acct)}
 	res, err := h.dcv.Replace(r.Context(), req)
 	if err != nil {
 		h.failOrder(w, r, c, err)
