@@ -19,13 +19,12 @@ import (
 	"github.com/dcvmail/dcvmail/internal/pgtest"
 )
 
-// TestCAExportAndOrderShow: `ca export` prints the root the server signs
-// under (no key), and `order show` lists an issued order's certificate with
-// its serial and, once revoked, the revocation.
-func TestCAExportAndOrderShow(t *testing.T) {
-	t.Parallel()
-	var o dcvtest.Options
-	o.HTTPListen = true
+// startOrderServer starts a server that takes orders (the plain listener
+// on), and returns the environment that points admin commands at its
+// database.
+func startOrderServer(t *testing.T) (*dcvtest.Env, map[string]string) {
+	t.Helper()
+	o := dcvtest.Options{HTTPListen: true}
 	env := map[string]string{}
 	if os.Getenv(dcvtest.EnvBackend) == "postgres" {
 		o.DB = pgtest.URL(t)
@@ -35,6 +34,15 @@ func TestCAExportAndOrderShow(t *testing.T) {
 	if o.DB == "" {
 		env["DCVMAIL_DATA"] = srv.Dir
 	}
+	return srv, env
+}
+
+// TestCAExportAndOrderShow: `ca export` prints the root the server signs
+// under (no key), and `order show` lists an issued order's certificate with
+// its serial and, once revoked, the revocation.
+func TestCAExportAndOrderShow(t *testing.T) {
+	t.Parallel()
+	srv, env := startOrderServer(t)
 	acct := srv.AddAccount("alice", "alice-secret-pass", false)
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	der, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "shop.example.com"}}, key)
@@ -84,17 +92,7 @@ func TestCAExportAndOrderShow(t *testing.T) {
 // order whose names are validated, signing with the CA serve keeps.
 func TestOrderValidateIssues(t *testing.T) {
 	t.Parallel()
-	var o dcvtest.Options
-	o.HTTPListen = true
-	env := map[string]string{}
-	if os.Getenv(dcvtest.EnvBackend) == "postgres" {
-		o.DB = pgtest.URL(t)
-		env["DCVMAIL_DB"] = o.DB
-	}
-	srv := dcvtest.Start(t, o)
-	if o.DB == "" {
-		env["DCVMAIL_DATA"] = srv.Dir
-	}
+	srv, env := startOrderServer(t)
 	acct := srv.AddAccount("alice", "alice-secret-pass", false)
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	der, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "shop.example.com",
