@@ -209,3 +209,43 @@ func TestMigrationRekeysOrders(t *testing.T) {
 		})
 	}
 }
+
+// Migration 00015 names each delivery's newest attempt, which SendingsOf
+// reads: deliveries attempted before it report their newest attempt after
+// it, and one never attempted reports none.
+func TestMigrationNamesNewestAttempt(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			s, a := openAtVersion(t, b.url(t), 14)
+			email, other := order(t, s, a, 1, 1), order(t, s, a, 2, 2)
+			tried, err := s.Direct().Enqueue(ctx, email, "admin@example.com", "m1@test", t0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Direct().Enqueue(ctx, other, "admin@example.com", "m2@test", t0); err != nil {
+				t.Fatal(err)
+			}
+			for i, reply := range []string{"451 first", "451 second"} {
+				if err := s.Exec(ctx, `INSERT INTO delivery_attempts (outbox_id, attempted_ms, outcome, reply, worker) VALUES ($1, $2, 'retry', $3, 'w')`,
+					tried, t0.Add(time.Duration(i)*time.Minute).UnixMilli(), reply); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.SendingsOf(ctx, []int64{email, other})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e := got[email]; !e.Queued || e.Last.DeliveryID != tried || e.Last.Reply != "451 second" || !e.Last.At.Equal(t0.Add(time.Minute)) {
+				t.Fatalf("attempted delivery: %+v", e)
+			}
+			if o := got[other]; !o.Queued || o.Last.DeliveryID != 0 {
+				t.Fatalf("delivery never attempted: %+v", o)
+			}
+		})
+	}
+}

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -115,9 +114,14 @@ func (q Queries) FinishAttempt(ctx context.Context, owner string, a model.Attemp
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
 		return false, err
 	}
-	_, err = q.ex.ExecContext(ctx,
+	id, err := q.insertID(ctx,
 		`INSERT INTO delivery_attempts (outbox_id, attempted_ms, outcome, reply, worker) VALUES ($1, $2, $3, $4, $5)`,
 		a.DeliveryID, ms(a.At), a.Outcome, a.Reply, owner)
+	if err != nil {
+		return false, err
+	}
+	// The delivery names its newest attempt, for SendingsOf.
+	_, err = q.ex.ExecContext(ctx, `UPDATE outbox SET last_attempt_id = $2 WHERE id = $1`, a.DeliveryID, id)
 	return err == nil, err
 }
 
@@ -159,9 +163,11 @@ func (q Queries) Release(ctx context.Context, owner string, ids []int64, now tim
 }
 
 // SendingsOf sums up the deliveries of the given DCV emails, by email id
-// (an email never queued is absent). Two statements on the emails'
-// indexes, and no message is read: GetMDCDomainDetails asks this on every
-// call.
+// (an email never queued is absent). One statement, which walks the
+// outbox's index by email (it holds each delivery's send time and newest
+// attempt) and reads one attempt per email; no message is read.
+// GetMDCDomainDetails asks this on every call, so its cost must not grow
+// with the deliveries an email has had beyond that walk.
 func (q Reads) SendingsOf(ctx context.Context, emailIDs []int64) (map[int64]model.Sendings, error) {
 	out := map[int64]model.Sendings{}
 	if len(emailIDs) == 0 {
@@ -169,40 +175,26 @@ func (q Reads) SendingsOf(ctx context.Context, emailIDs []int64) (map[int64]mode
 	}
 	in, args := inList(emailIDs)
 	rows, err := q.ex.QueryContext(ctx,
-		`SELECT email_id, MAX(sent_ms) FROM outbox WHERE email_id IN (`+in+`) GROUP BY email_id`, args...)
-	if err != nil {
-		return nil, err
-	}
-	for rows.Next() {
-		var id int64
-		var sent sql.NullInt64
-		if err := rows.Scan(&id, &sent); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		out[id] = model.Sendings{Queued: true, LastSent: nullTime(sent)}
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return nil, err
-	}
-	rows, err = q.ex.QueryContext(ctx,
-		`SELECT o.email_id, a.outbox_id, a.attempted_ms, a.outcome, a.reply, a.worker FROM delivery_attempts a
-		 JOIN outbox o ON o.id = a.outbox_id
-		 WHERE a.id IN (SELECT MAX(a2.id) FROM delivery_attempts a2 JOIN outbox o2 ON o2.id = a2.outbox_id
-		                WHERE o2.email_id IN (`+in+`) GROUP BY o2.email_id)`, args...)
+		`SELECT s.email_id, s.sent, a.outbox_id, a.attempted_ms, a.outcome, a.reply, a.worker
+		 FROM (SELECT email_id, MAX(sent_ms) AS sent, MAX(last_attempt_id) AS newest
+		       FROM outbox WHERE email_id IN (`+in+`) GROUP BY email_id) s
+		 LEFT JOIN delivery_attempts a ON a.id = s.newest`, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var id, at int64
-		var a model.Attempt
-		if err := rows.Scan(&id, &a.DeliveryID, &at, &a.Outcome, &a.Reply, &a.Worker); err != nil {
+		var id int64
+		var sent, delivery, at sql.NullInt64
+		var outcome, reply, worker sql.NullString
+		if err := rows.Scan(&id, &sent, &delivery, &at, &outcome, &reply, &worker); err != nil {
 			return nil, err
 		}
-		a.At = fromMS(at)
-		s := out[id]
-		s.Last = a
+		s := model.Sendings{Queued: true, LastSent: nullTime(sent)}
+		if delivery.Valid {
+			s.Last = model.Attempt{DeliveryID: delivery.Int64, At: fromMS(at.Int64),
+				Outcome: model.Outcome(outcome.String), Reply: reply.String, Worker: worker.String}
+		}
 		out[id] = s
 	}
 	return out, rows.Err()

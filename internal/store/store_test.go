@@ -60,7 +60,7 @@ func account(t *testing.T, s *store.Store, login string) model.Account {
 
 // order creates an order with one domain and one email that is its live
 // email, and returns the email id.
-func order(t *testing.T, s *store.Store, acct model.Account, number, base int64) int64 {
+func order(t testing.TB, s *store.Store, acct model.Account, number, base int64) int64 {
 	t.Helper()
 	ctx := context.Background()
 	var id int64

@@ -1,0 +1,46 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/dcvmail/dcvmail/internal/model"
+)
+
+// BenchmarkSendingsOf reads the delivery summary of one live email, what
+// every GetMDCDomainDetails asks, after the email has had 1 and 100
+// deliveries, each attempted once: the cost should barely grow.
+//
+//	go test -run '^$' -bench SendingsOf ./internal/store
+func BenchmarkSendingsOf(b *testing.B) {
+	for _, deliveries := range []int{1, 100} {
+		b.Run(fmt.Sprintf("deliveries=%d", deliveries), func(b *testing.B) {
+			ctx := context.Background()
+			s, acct := benchStore(b)
+			email := order(b, s, acct, 1, 1)
+			for i := range deliveries {
+				at := t0.Add(time.Duration(i) * time.Second)
+				id, err := s.Direct().Enqueue(ctx, email, "admin@example.com", fmt.Sprintf("m%d@bench", i), at)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if claimed, err := s.Claim(ctx, "w", at, time.Minute, 1); err != nil || len(claimed) != 1 {
+					b.Fatal(claimed, err)
+				}
+				if ok, err := s.Direct().FinishAttempt(ctx, "w", model.Attempt{DeliveryID: id, At: at, Outcome: model.OutcomeSent, Reply: "250 ok"}, at); !ok || err != nil {
+					b.Fatal(ok, err)
+				}
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				got, err := s.SendingsOf(ctx, []int64{email})
+				if err != nil || got[email].Last.DeliveryID == 0 {
+					b.Fatal(got, err)
+				}
+			}
+		})
+	}
+}
