@@ -1,0 +1,2 @@
+-- One round trip and nothing else (BENCHMARKS.md, "PostgreSQL alone").
+SELECT 1;
