@@ -32,7 +32,7 @@ func (s *Service) AddressList(ctx context.Context, account model.Account, fqdn s
 			At:        now,
 		}
 	}
-	if err = s.store.Tx(ctx, func(tx model.Tx) error { return tx.RecordOffers(ctx, offers) }); err != nil {
+	if err = s.store.RecordOffers(ctx, offers); err != nil {
 		return list, err
 	}
 	s.pruneOffers(ctx, now)

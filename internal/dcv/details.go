@@ -30,19 +30,17 @@ type DomainState struct {
 
 // DomainStates reads the DCV state of every domain of an order of the
 // account, as ordered. A missing order and another account's are refused
-// alike (Invalid on orderNumber). It reads the order, its domains and a
-// summary of their live emails' deliveries, never a message: resellers
-// poll it.
+// alike (Invalid on orderNumber). It reads the order with its domains (one
+// statement) and a summary of their live emails' deliveries (another),
+// never a message: resellers poll it.
 func (s *Service) DomainStates(ctx context.Context, account model.Account, number int64) ([]DomainState, error) {
-	if _, err := s.store.Order(ctx, account.ID, number); errors.Is(err, model.ErrNotFound) {
+	order, err := s.store.OrderState(ctx, account.ID, number)
+	if errors.Is(err, model.ErrNotFound) {
 		return nil, invalid(ItemOrderNumber, "no such order for this account")
 	} else if err != nil {
 		return nil, err
 	}
-	domains, err := s.store.Domains(ctx, number)
-	if err != nil {
-		return nil, err
-	}
+	domains := order.Domains
 	var live []int64
 	for _, d := range domains {
 		if d.CurrentEmailID != 0 {

@@ -67,13 +67,13 @@ func (q Reads) OrderByNumber(ctx context.Context, number int64) (model.Order, er
 }
 
 // LockOrderState reads an order of an account with its domains and their
-// live emails and, on PostgreSQL, first locks the order's row until the
-// transaction ends, so that concurrent resends of one order serialize
-// (SQLite's immediate transactions already do). The lock is a statement of
-// its own: a join that waited for a row lock would return the locked row as
-// the other transaction left it but the joined rows (the domains) as they
-// were when the statement began. ErrNotFound covers a missing order and
-// another account's alike.
+// live emails (OrderState) and, on PostgreSQL, first locks the order's row
+// until the transaction ends, so that concurrent resends of one order
+// serialize (SQLite's immediate transactions already do). The lock is a
+// statement of its own: a join that waited for a row lock would return the
+// locked row as the other transaction left it but the joined rows (the
+// domains) as they were when the statement began. ErrNotFound covers a
+// missing order and another account's alike.
 func (q Reads) LockOrderState(ctx context.Context, accountID, number int64) (model.OrderState, error) {
 	if q.d.forUpdate != "" {
 		var n int64
@@ -83,6 +83,13 @@ func (q Reads) LockOrderState(ctx context.Context, accountID, number int64) (mod
 			return model.OrderState{}, notFound(err)
 		}
 	}
+	return q.OrderState(ctx, accountID, number)
+}
+
+// OrderState reads an order of an account with its domains, in order, and
+// their live emails, in one statement. ErrNotFound covers a missing order
+// and another account's alike.
+func (q Reads) OrderState(ctx context.Context, accountID, number int64) (model.OrderState, error) {
 	rows, err := q.ex.QueryContext(ctx,
 		`SELECT o.order_number, o.account_id, o.base_order_number, o.status, o.template_id, o.resend_tat_ms, o.created_ms,
 		        d.position, d.domain_name, d.fqdn, d.dcv_method, d.dcv_email, d.dcv_source, d.current_email_id, d.validated_ms, d.validated_email_id,

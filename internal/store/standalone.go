@@ -45,6 +45,18 @@ func (s *Store) EnsureSetting(ctx context.Context, name, value string) (string, 
 	return s.direct().EnsureSetting(ctx, name, value)
 }
 
+// RecordOffers stores what GetDCVEmailAddressList returned: one upsert
+// (offers.go), whole by itself. On SQLite it joins the group commit as a
+// transaction does; on PostgreSQL, when the offers fit one statement, it
+// runs alone, which spares the BEGIN and COMMIT round trips (two of the
+// call's four).
+func (s *Store) RecordOffers(ctx context.Context, offers []model.Offer) error {
+	if s.group == nil && len(offers) <= offersPerStatement {
+		return s.direct().RecordOffers(ctx, offers)
+	}
+	return s.tx(ctx, func(tx *Tx) error { return tx.RecordOffers(ctx, offers) })
+}
+
 // PruneOffers deletes address offers made before cutoff, at most a batch
 // (housekeeping, outside the transactions it would otherwise wait on).
 func (s *Store) PruneOffers(ctx context.Context, cutoff time.Time) (int64, error) {

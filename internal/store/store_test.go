@@ -215,6 +215,15 @@ func TestLockOrderState(t *testing.T) {
 		if _, err := s.LockOrderState(ctx, bob.ID, 42); !errors.Is(err, model.ErrNotFound) {
 			t.Fatalf("another account's order: %v", err)
 		}
+		// OrderState is the same read without the lock (GetMDCDomainDetails).
+		if read, err := s.OrderState(ctx, alice.ID, 42); err != nil || fmt.Sprint(read) != fmt.Sprint(st) {
+			t.Fatalf("OrderState %+v %v, want %+v", read, err, st)
+		}
+		for _, n := range []int64{44, 42} {
+			if _, err := s.OrderState(ctx, bob.ID, n); !errors.Is(err, model.ErrNotFound) {
+				t.Fatalf("order %d of another account or none: %v", n, err)
+			}
+		}
 	})
 }
 
@@ -441,6 +450,49 @@ func TestOffersWindowAndSettingsAndTemplates(t *testing.T) {
 		}
 		if _, err := s.UsableTemplate(ctx, 2, bob.ID); err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+// Store.RecordOffers, which runs without a transaction of its own on
+// PostgreSQL when the offers fit one statement, writes all or nothing,
+// however many offers there are.
+func TestRecordOffersWritesAllOrNothing(t *testing.T) {
+	each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		alice := account(t, s, "alice")
+		offers := func(n int, badLast bool) []model.Offer {
+			out := make([]model.Offer, n)
+			for i := range out {
+				out[i] = model.Offer{AccountID: alice.ID, FQDN: "example.com", Mailbox: fmt.Sprintf("m%d@example.com", i),
+					Source: "constructed", ADN: "example.com", At: t0}
+			}
+			if badLast {
+				out[n-1].AccountID = alice.ID + 1000 // no such account
+			}
+			return out
+		}
+		count := func() int {
+			t.Helper()
+			n, err := s.CountOffers(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		if err := s.RecordOffers(ctx, offers(3, false)); err != nil || count() != 3 {
+			t.Fatalf("three offers: %v, %d stored", err, count())
+		}
+		for _, n := range []int{4, 700} { // one statement; two
+			if err := s.RecordOffers(ctx, offers(n, true)); err == nil {
+				t.Fatalf("%d offers, one for no account: no error", n)
+			}
+			if got := count(); got != 3 {
+				t.Fatalf("%d offers, one refused: %d stored, want the 3 from before", n, got)
+			}
+		}
+		if err := s.RecordOffers(ctx, offers(700, false)); err != nil || count() != 700 {
+			t.Fatalf("700 offers: %v, %d stored", err, count())
 		}
 	})
 }
