@@ -78,7 +78,6 @@ type Tx interface {
 	Capture(ctx context.Context, m CapturedMail) error
 	MarkMailRead(ctx context.Context, id int64) error
 	DeleteMail(ctx context.Context, ids []int64) (int64, error)
-	RecordOffers(ctx context.Context, offers []Offer) error
 	PruneOffers(ctx context.Context, expired time.Time) (int64, error)
 	NextOrderNumber(ctx context.Context) (int64, error)
 	CreateOrder(ctx context.Context, o Order, domains []Domain) error
