@@ -42,7 +42,8 @@ func (s *Service) AddressList(ctx context.Context, account model.Account, fqdn s
 // pruneOffers deletes offers past the offer window, at most once a minute
 // per node (again at once while a full batch came back), in statements of
 // their own: address_offers holds one row per (account, name, address)
-// offered within the window, and no more. A failure only delays pruning.
+// offered within the window or the hour before it (the store prunes by
+// whole hours), and no more. A failure only delays pruning.
 func (s *Service) pruneOffers(ctx context.Context, now time.Time) {
 	if !s.offerPrune.take(now, time.Minute) {
 		return

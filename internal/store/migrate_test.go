@@ -249,3 +249,43 @@ func TestMigrationNamesNewestAttempt(t *testing.T) {
 		})
 	}
 }
+
+// Migration 00016 gives each existing offer the hour it was made in, by
+// which pruning finds it, and its Down removes the hour again.
+func TestMigrationGivesOffersTheirHour(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			s, a := openAtVersion(t, b.url(t), 15)
+			made := t0.Add(90 * time.Minute) // 13:30
+			if err := s.Exec(ctx, `INSERT INTO address_offers (account_id, fqdn, mailbox, source, adn, offered_ms) VALUES ($1, 'example.com', 'admin@example.com', 'constructed', 'example.com', $2)`,
+				a.ID, made.UnixMilli()); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			var hour int64
+			if err := s.QueryRow(ctx, `SELECT offered_hour FROM address_offers`, &hour); err != nil || hour != made.Unix()/3600 {
+				t.Fatalf("offered_hour %d (%v), want %d", hour, err, made.Unix()/3600)
+			}
+			// Its hour ends at 14:00: a cutoff before keeps it, one at 14:00 prunes it.
+			for _, c := range []struct {
+				cutoff time.Time
+				want   int64
+			}{{made.Add(29 * time.Minute), 0}, {made.Add(30 * time.Minute), 1}} {
+				if n, err := s.PruneOffers(ctx, c.cutoff); err != nil || n != c.want {
+					t.Fatalf("prune at %s: %d (%v), want %d", c.cutoff.Format("15:04"), n, err, c.want)
+				}
+			}
+			if err := s.MigrateTo(ctx, 15); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Exec(ctx, `INSERT INTO address_offers (account_id, fqdn, mailbox, source, adn, offered_ms) VALUES ($1, 'example.com', 'admin@example.com', 'constructed', 'example.com', $2)`,
+				a.ID, made.UnixMilli()); err != nil {
+				t.Fatalf("after Down, an offer without an hour: %v", err)
+			}
+		})
+	}
+}

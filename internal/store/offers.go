@@ -9,13 +9,21 @@ import (
 	"github.com/dcvmail/dcvmail/internal/model"
 )
 
-// offersPerStatement bounds the rows of one upsert (7 parameters each;
+// offersPerStatement bounds the rows of one upsert (8 parameters each;
 // SQLite allows 32,766 and PostgreSQL 65,535).
 const offersPerStatement = 500
 
+// offerHour is the span by which pruning finds offers (offered_hour,
+// migration 00016): an offer made again within the same hour changes no
+// indexed column, so PostgreSQL updates it in place.
+const offerHour = time.Hour
+
+// hourOf is the offered_hour of a time: whole hours since the Unix epoch.
+func hourOf(t time.Time) int64 { return ms(t) / offerHour.Milliseconds() }
+
 // RecordOffers stores what GetDCVEmailAddressList returned: one row per
 // (account, name, address), whose source, ADN, product and time become
-// those of this offer. One statement per call (per 500 offers), so that a
+// those of this offer (and its hour, see offerHour). One statement per call (per 500 offers), so that a
 // call costs the same whatever was offered before; repeated addresses in
 // offers count once (the first).
 func (q Queries) RecordOffers(ctx context.Context, offers []model.Offer) error {
@@ -36,18 +44,19 @@ func (q Queries) RecordOffers(ctx context.Context, offers []model.Offer) error {
 		chunk := unique[:min(len(unique), offersPerStatement)]
 		unique = unique[len(chunk):]
 		var b strings.Builder
-		args := make([]any, 0, 7*len(chunk))
-		b.WriteString(`INSERT INTO address_offers (account_id, fqdn, mailbox, source, adn, product, offered_ms) VALUES `)
+		args := make([]any, 0, 8*len(chunk))
+		b.WriteString(`INSERT INTO address_offers (account_id, fqdn, mailbox, source, adn, product, offered_ms, offered_hour) VALUES `)
 		for i, o := range chunk {
 			if i > 0 {
 				b.WriteString(", ")
 			}
 			n := len(args)
-			fmt.Fprintf(&b, "($%d, $%d, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7)
-			args = append(args, o.AccountID, o.FQDN, o.Mailbox, o.Source, o.ADN, nullInt(o.Product), ms(o.At))
+			fmt.Fprintf(&b, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8)
+			args = append(args, o.AccountID, o.FQDN, o.Mailbox, o.Source, o.ADN, nullInt(o.Product), ms(o.At), hourOf(o.At))
 		}
 		b.WriteString(` ON CONFLICT (account_id, fqdn, mailbox) DO UPDATE SET
-		   source = excluded.source, adn = excluded.adn, product = excluded.product, offered_ms = excluded.offered_ms`)
+		   source = excluded.source, adn = excluded.adn, product = excluded.product,
+		   offered_ms = excluded.offered_ms, offered_hour = excluded.offered_hour`)
 		if _, err := q.ex.ExecContext(ctx, b.String(), args...); err != nil {
 			return err
 		}
@@ -55,14 +64,15 @@ func (q Queries) RecordOffers(ctx context.Context, offers []model.Offer) error {
 	return nil
 }
 
-// PruneOffers deletes up to 1,000 offers made at or before expired, and
+// PruneOffers deletes up to 1,000 offers made in an hour that ended at or
+// before expired (so an offer outlives expired by less than an hour), and
 // returns how many. On PostgreSQL it skips rows that another transaction
 // holds, so it never waits.
 func (q Queries) PruneOffers(ctx context.Context, expired time.Time) (int64, error) {
 	res, err := q.ex.ExecContext(ctx,
 		`DELETE FROM address_offers WHERE id IN
-		   (SELECT id FROM address_offers WHERE offered_ms <= $1 LIMIT 1000`+q.d.skipLocked+`)`,
-		ms(expired))
+		   (SELECT id FROM address_offers WHERE offered_hour < $1 LIMIT 1000`+q.d.skipLocked+`)`,
+		hourOf(expired))
 	if err != nil {
 		return 0, err
 	}

@@ -497,6 +497,58 @@ func TestRecordOffersWritesAllOrNothing(t *testing.T) {
 	})
 }
 
+// An offer made again moves to the hour of its new time, and pruning
+// deletes the offers whose hour ended by the cutoff: an offer made again
+// within the window is kept, however old its first offer.
+func TestPruneOffersByHour(t *testing.T) {
+	each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		alice := account(t, s, "alice")
+		offer := func(mailbox string, at time.Time) model.Offer {
+			return model.Offer{AccountID: alice.ID, FQDN: "example.com", Mailbox: mailbox, Source: "constructed", ADN: "example.com", At: at}
+		}
+		// t0 is 12:00. a and b are offered at 12:10, c at 12:50 and 13:20.
+		if err := s.RecordOffers(ctx, []model.Offer{offer("a@example.com", t0.Add(10*time.Minute)), offer("b@example.com", t0.Add(10*time.Minute)), offer("c@example.com", t0.Add(50*time.Minute))}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RecordOffers(ctx, []model.Offer{offer("b@example.com", t0.Add(40*time.Minute)), offer("c@example.com", t0.Add(80*time.Minute))}); err != nil {
+			t.Fatal(err)
+		}
+		left := func() []string {
+			t.Helper()
+			var out []string
+			for _, m := range []string{"a@example.com", "b@example.com", "c@example.com"} {
+				got, err := s.OffersOf(ctx, alice.ID, m, time.Time{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(got) > 0 {
+					out = append(out, m)
+				}
+			}
+			return out
+		}
+		for _, c := range []struct {
+			cutoff time.Time
+			pruned int64
+			left   string
+		}{
+			{t0.Add(59 * time.Minute), 0, "[a@example.com b@example.com c@example.com]"}, // 12:00's hour has not ended
+			{t0.Add(time.Hour), 2, "[c@example.com]"},                                    // it has: a and b (b's second offer was 12:40)
+			{t0.Add(119 * time.Minute), 0, "[c@example.com]"},                            // c was offered again at 13:20
+			{t0.Add(2 * time.Hour), 1, "[]"},
+		} {
+			n, err := s.PruneOffers(ctx, c.cutoff)
+			if err != nil || n != c.pruned {
+				t.Fatalf("prune at %s: %d (%v), want %d", c.cutoff.Format("15:04"), n, err, c.pruned)
+			}
+			if got := fmt.Sprint(left()); got != c.left {
+				t.Fatalf("after pruning at %s: %s left, want %s", c.cutoff.Format("15:04"), got, c.left)
+			}
+		}
+	})
+}
+
 // Several nodes may start at once: concurrent migrations all succeed.
 func TestConcurrentMigrate(t *testing.T) {
 	for _, b := range backends {
