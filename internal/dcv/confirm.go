@@ -129,7 +129,9 @@ func (s *Service) Confirm(ctx context.Context, r ConfirmRequest) (Confirmation, 
 	}
 	perOrder := fmt.Sprintf("order:%d %s", r.OrderNumber, source)
 	var c Confirmation
-	err := s.store.Tx(ctx, func(tx model.Tx) error {
+	// The source's count is locked from its upsert to the commit, so one
+	// source's POSTs are judged one at a time (and queue as TxFor says).
+	err := s.store.TxFor(ctx, source, func(tx model.Tx) error {
 		now := s.clock.Now()
 		expired := now.Add(-CodeAttemptWindow)
 		exists, epoch, err := tx.CodeEpoch(ctx, r.OrderNumber)

@@ -245,6 +245,7 @@ func (s *Service) Now() time.Time { return s.clock.Now() }
 type Store interface {
 	model.Store
 	EnsureSetting(ctx context.Context, name, value string) (string, error)
+	TxFor(ctx context.Context, key string, fn func(model.Tx) error) error
 	RecordOffers(ctx context.Context, offers []model.Offer) error
 	PruneOffers(ctx context.Context, cutoff time.Time) (int64, error)
 	PruneCodeAttempts(ctx context.Context, cutoff time.Time) (int64, error)

@@ -94,13 +94,16 @@ func (q Reads) CodeAttemptsOf(ctx context.Context, subject string) (model.CodeAt
 	return a, err
 }
 
+// codeEpochSQL reads the newest email of an order from the last entry of
+// dcv_emails_order_id (migration 00017).
+const codeEpochSQL = `SELECT (SELECT MAX(e.id) FROM dcv_emails e WHERE e.order_number = o.order_number)
+ FROM orders o WHERE o.order_number = $1`
+
 // CodeEpoch tells whether an order exists and the id of its newest DCV
 // email (0 when none was sent), in one statement.
 func (q Reads) CodeEpoch(ctx context.Context, orderNumber int64) (exists bool, epoch int64, err error) {
 	var last sql.NullInt64
-	err = q.ex.QueryRowContext(ctx,
-		`SELECT (SELECT MAX(e.id) FROM dcv_emails e WHERE e.order_number = o.order_number)
-		 FROM orders o WHERE o.order_number = $1`, orderNumber).Scan(&last)
+	err = q.ex.QueryRowContext(ctx, codeEpochSQL, orderNumber).Scan(&last)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, 0, nil
 	}

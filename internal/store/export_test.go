@@ -25,3 +25,20 @@ func (s *Store) Exec(ctx context.Context, query string, args ...any) error {
 	_, err := s.db.ExecContext(ctx, query, args...)
 	return err
 }
+
+// CodeEpochSQL is CodeEpoch's statement (its plan is tested).
+const CodeEpochSQL = codeEpochSQL
+
+// KeysWaiting counts the keys of TxFor with a transaction running or
+// waiting on this node.
+func (s *Store) KeysWaiting() int { return s.keyed.inUse() }
+
+// KeyUsers counts the callers of TxFor holding or waiting for key.
+func (s *Store) KeyUsers(key string) int {
+	s.keyed.mu.Lock()
+	defer s.keyed.mu.Unlock()
+	if l := s.keyed.locks[key]; l != nil {
+		return l.users
+	}
+	return 0
+}

@@ -41,6 +41,8 @@ type Store struct {
 	// (groupcommit.go) and stmts keeps prepared statements (stmtcache.go).
 	group *groupCommit
 	stmts *stmtCache
+	// On PostgreSQL, TxFor's callers of one key wait here.
+	keyed keyLocks
 }
 
 // Open connects to the database named by a --db URL. It does not migrate.
@@ -160,6 +162,28 @@ func (s *Store) migrationFS() (fs.FS, error) {
 // ...ForUpdate methods.
 func (s *Store) Tx(ctx context.Context, fn func(model.Tx) error) error {
 	return s.tx(ctx, func(tx *Tx) error { return fn(tx) })
+}
+
+// TxFor is Tx for a transaction that locks the row of key early and holds
+// it to the end, such as the page's count of wrong codes per source. On
+// PostgreSQL the transactions of one key run one at a time on this node and
+// wait for their turn in the process, without a connection: waiting on the
+// row instead, each held a connection of the pool, so that one source's
+// flood of POSTs took every connection of the node from everyone else, and
+// the waiters, all woken at each commit, spent more CPU retrying than the
+// POSTs did (BENCHMARKS.md, "Fourth round"). On SQLite it is Tx: group
+// commit already runs transactions one at a time without a connection
+// each, and lets one key's transactions share a commit.
+func (s *Store) TxFor(ctx context.Context, key string, fn func(model.Tx) error) error {
+	if s.group != nil {
+		return s.Tx(ctx, fn)
+	}
+	unlock, err := s.keyed.lock(ctx, key)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return s.Tx(ctx, fn)
 }
 
 // Both are what the packages that decide are given (package model).

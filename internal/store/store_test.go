@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -32,6 +33,12 @@ func each(t *testing.T, fn func(t *testing.T, s *store.Store)) {
 			fn(t, open(t, b.url(t)))
 		})
 	}
+}
+
+// onPostgres runs fn against a fresh, migrated PostgreSQL database alone,
+// for what concerns its planner or its connections.
+func onPostgres(t *testing.T, fn func(t *testing.T, s *store.Store)) {
+	t.Run("postgres", func(t *testing.T) { fn(t, open(t, pgtest.URL(t))) })
 }
 
 func open(t *testing.T, url string) *store.Store {
@@ -545,6 +552,97 @@ func TestPruneOffersByHour(t *testing.T) {
 			if got := fmt.Sprint(left()); got != c.left {
 				t.Fatalf("after pruning at %s: %s left, want %s", c.cutoff.Format("15:04"), got, c.left)
 			}
+		}
+	})
+}
+
+// PostgreSQL finds an order's newest email (CodeEpoch, every POST of the
+// page) at the end of the index by order and id (migration 00017), not by
+// reading the primary key backwards through every newer email of other
+// orders, which it chose with the index by order alone on tables not yet
+// analysed, as these are. (SQLite's index by order always held the rowid.)
+func TestCodeEpochReadsTheOrdersIndex(t *testing.T) {
+	onPostgres(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		a := account(t, s, "alice")
+		if err := s.Exec(ctx, `INSERT INTO orders (order_number, account_id, base_order_number, status, created_ms)
+			SELECT g, $1, g, 'active', 0 FROM generate_series(1, 5000) g`, a.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Exec(ctx, `INSERT INTO dcv_emails (order_number, recipient, code_hash, created_ms, expires_ms)
+			SELECT g, 'admin@example.com', 'h' || g, 0, 0 FROM generate_series(1, 5000) g`); err != nil {
+			t.Fatal(err)
+		}
+		var plan string
+		if err := s.QueryRow(ctx, `EXPLAIN (FORMAT JSON) `+store.CodeEpochSQL, &plan, 17); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(plan, `"dcv_emails_order_id"`) || strings.Contains(plan, `"dcv_emails_pkey"`) {
+			t.Fatalf("CodeEpoch's plan does not go by order and id:\n%s", plan)
+		}
+		if exists, epoch, err := s.CodeEpoch(ctx, 17); err != nil || !exists || epoch != 17 {
+			t.Fatalf("CodeEpoch(17) = %v, %d, %v; want the order's one email, 17", exists, epoch, err)
+		}
+	})
+}
+
+// A flood of transactions on one key (the page's POSTs from one source,
+// Store.TxFor) leaves the pool's connections to everyone else on
+// PostgreSQL: they wait for their turn without a connection, where before
+// each waited on the key's row lock holding one. All of them still run.
+// (SQLite's group commit holds no connection per waiter.)
+func TestTxForLeavesConnectionsToOthers(t *testing.T) {
+	onPostgres(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		const key = "source:192.0.2.1"
+		count := func(tx model.Tx) error {
+			_, err := tx.CountCodeAttempt(ctx, key, 0, 0, t0, t0.Add(-time.Hour))
+			return err
+		}
+		holding, release := make(chan struct{}), make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := s.TxFor(ctx, key, func(tx model.Tx) error {
+				if err := count(tx); err != nil {
+					return err
+				}
+				close(holding)
+				<-release
+				return nil
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		}()
+		<-holding
+		const flood = 64 // twice the pool
+		for range flood {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := s.TxFor(ctx, key, count); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		for deadline := time.Now().Add(5 * time.Second); s.KeyUsers(key) < flood+1 && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+		probe, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := s.CountOffers(probe)
+		cancel()
+		close(release)
+		wg.Wait()
+		if err != nil {
+			t.Fatalf("another caller's read while one key's %d transactions wait: %v", flood, err)
+		}
+		if got, err := s.CodeAttemptsOf(ctx, key); err != nil || got.Failures != flood+1 {
+			t.Fatalf("count %d (%v), want %d: every transaction ran", got.Failures, err, flood+1)
+		}
+		if n := s.KeysWaiting(); n != 0 {
+			t.Fatalf("%d keys left waiting", n)
 		}
 	})
 }
