@@ -141,9 +141,7 @@ func (s *Store) SeedOrders(ctx context.Context, orders []SeedOrder) ([]int64, er
 				return fmt.Errorf("store: seed deliveries: %w", err)
 			}
 		}
-		_, err := tx.ex.ExecContext(ctx,
-			`UPDATE counters SET value = CASE WHEN value < $1 THEN $1 ELSE value END WHERE name = 'order_number'`, maxNumber)
-		return err
+		return tx.raiseCounter(ctx, "order_number", maxNumber)
 	})
 	if err != nil {
 		return nil, err

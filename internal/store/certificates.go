@@ -36,10 +36,7 @@ func scanCertificate(row interface{ Scan(...any) error }) (model.Certificate, er
 
 // NextCertificateID allocates a certificateID (nine digits and up).
 func (q Queries) NextCertificateID(ctx context.Context) (int64, error) {
-	var n int64
-	err := q.ex.QueryRowContext(ctx,
-		`UPDATE counters SET value = value + 1 WHERE name = 'certificate_id' RETURNING value`).Scan(&n)
-	return n, err
+	return q.next(ctx, "certificate_id")
 }
 
 // CreateCertificate stores a new certificate request (State pending).

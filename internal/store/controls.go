@@ -211,10 +211,10 @@ func (s *Store) Reset(ctx context.Context) error {
 				return err
 			}
 		}
-		if _, err := tx.ex.ExecContext(ctx, `UPDATE counters SET value = 10000000 WHERE name = 'order_number'`); err != nil {
+		if err := tx.setCounter(ctx, "order_number", 10000000); err != nil {
 			return err
 		}
-		if _, err := tx.ex.ExecContext(ctx, `UPDATE counters SET value = 100000000 WHERE name = 'certificate_id'`); err != nil {
+		if err := tx.setCounter(ctx, "certificate_id", 100000000); err != nil {
 			return err
 		}
 		for _, name := range settings {

@@ -289,3 +289,43 @@ func TestMigrationGivesOffersTheirHour(t *testing.T) {
 		})
 	}
 }
+
+// Migration 18 moves order numbers and certificate IDs to sequences on
+// PostgreSQL, continuing from the counters, and its Down writes the last
+// values back; on SQLite the counters stay.
+func TestMigrationKeepsNumbering(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			s, _ := openAtVersion(t, b.url(t), 17)
+			// As if 41 orders and certificates had been made.
+			if err := s.Exec(ctx, `UPDATE counters SET value = value + 41`); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			var order, cert int64
+			err := s.Tx(ctx, func(tx model.Tx) (err error) {
+				if order, err = tx.NextOrderNumber(ctx); err != nil {
+					return err
+				}
+				cert, err = tx.NextCertificateID(ctx)
+				return err
+			})
+			if err != nil || order != 10000042 || cert != 100000042 {
+				t.Fatalf("after the migration: %d, %d (%v), want 10000042, 100000042", order, cert, err)
+			}
+			if err := s.MigrateTo(ctx, 17); err != nil {
+				t.Fatal(err)
+			}
+			for name, want := range map[string]int64{"order_number": 10000042, "certificate_id": 100000042} {
+				var v int64
+				if err := s.QueryRow(ctx, `SELECT value FROM counters WHERE name = $1`, &v, name); err != nil || v != want {
+					t.Fatalf("%s after the Down: %d (%v), want %d", name, v, err, want)
+				}
+			}
+		})
+	}
+}

@@ -21,10 +21,7 @@ func scanOrder(row interface{ Scan(...any) error }) (model.Order, error) {
 
 // NextOrderNumber allocates an order number.
 func (q Queries) NextOrderNumber(ctx context.Context) (int64, error) {
-	var n int64
-	err := q.ex.QueryRowContext(ctx,
-		`UPDATE counters SET value = value + 1 WHERE name = 'order_number' RETURNING value`).Scan(&n)
-	return n, err
+	return q.next(ctx, "order_number")
 }
 
 // CreateOrder inserts an order and its domains; ErrExists when the number is

@@ -103,13 +103,14 @@ var rekeyTables = []rekeyed{
 
 // goMigrations are the migrations written in Go, for the dialect.
 func goMigrations(d *dialect) []*goose.Migration {
-	if d != sqliteDialect {
-		return []*goose.Migration{goose.NewGoMigration(rekeyVersion, nil, nil)}
+	rekeying := goose.NewGoMigration(rekeyVersion, nil, nil)
+	if d == sqliteDialect {
+		rekeying = goose.NewGoMigration(rekeyVersion,
+			&goose.GoFunc{RunDB: func(ctx context.Context, db *sql.DB) error { return rekey(ctx, db, true) }},
+			&goose.GoFunc{RunDB: func(ctx context.Context, db *sql.DB) error { return rekey(ctx, db, false) }},
+		)
 	}
-	return []*goose.Migration{goose.NewGoMigration(rekeyVersion,
-		&goose.GoFunc{RunDB: func(ctx context.Context, db *sql.DB) error { return rekey(ctx, db, true) }},
-		&goose.GoFunc{RunDB: func(ctx context.Context, db *sql.DB) error { return rekey(ctx, db, false) }},
-	)}
+	return []*goose.Migration{rekeying, sequencesMigration(d)}
 }
 
 // rekey rebuilds the tables of migration 5 with their new definitions (up)

@@ -647,6 +647,68 @@ func TestTxForLeavesConnectionsToOthers(t *testing.T) {
 	})
 }
 
+// Taking an order number or a certificate ID waits for no other
+// transaction: on PostgreSQL they come from sequences (migration 18), where
+// the counters' row was locked until the commit of the order that took it,
+// so that every order placement waited for the one before. Reset starts
+// both again on both databases.
+func TestNumbersWaitForNoTransaction(t *testing.T) {
+	each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		take := func(tx model.Tx) (order, cert int64, err error) {
+			if order, err = tx.NextOrderNumber(ctx); err != nil {
+				return 0, 0, err
+			}
+			cert, err = tx.NextCertificateID(ctx)
+			return order, cert, err
+		}
+		var first [2]int64
+		if s.Dialect() == "postgres" {
+			holding, release := make(chan struct{}), make(chan struct{})
+			done := make(chan error, 1)
+			go func() {
+				done <- s.Tx(ctx, func(tx model.Tx) (err error) {
+					first[0], first[1], err = take(tx)
+					close(holding)
+					<-release
+					return err
+				})
+			}()
+			<-holding
+			var o, c int64
+			err := s.Tx(ctx, func(tx model.Tx) (err error) {
+				// A wait on a lock fails after 3 s rather than hanging the test.
+				var was string
+				if err := tx.(*store.Tx).QueryRow(ctx, `SELECT set_config('lock_timeout', '3s', true)`, &was); err != nil {
+					return err
+				}
+				o, c, err = take(tx)
+				return err
+			})
+			close(release)
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if err != nil {
+				t.Fatalf("numbers while another order's transaction is open: %v", err)
+			}
+			if o != first[0]+1 || c != first[1]+1 {
+				t.Fatalf("numbers %d, %d after %v", o, c, first)
+			}
+		}
+		if err := s.Reset(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var o, c int64
+		if err := s.Tx(ctx, func(tx model.Tx) (err error) { o, c, err = take(tx); return err }); err != nil {
+			t.Fatal(err)
+		}
+		if o != 10000001 || c != 100000001 {
+			t.Fatalf("after reset: %d, %d, want 10000001, 100000001", o, c)
+		}
+	})
+}
+
 // Several nodes may start at once: concurrent migrations all succeed.
 func TestConcurrentMigrate(t *testing.T) {
 	for _, b := range backends {
