@@ -69,15 +69,16 @@ func (q Queries) CountCodeAttempt(ctx context.Context, subject string, orderNumb
 	return a, err
 }
 
-// ForgiveCodeAttempts takes back the counts of a code that was right.
+// ForgiveCodeAttempts takes back the counts of a code that was right, in
+// one statement.
 func (q Queries) ForgiveCodeAttempts(ctx context.Context, subjects ...string) error {
-	for _, s := range subjects {
-		if _, err := q.ex.ExecContext(ctx,
-			`UPDATE code_attempts SET failures = failures - 1 WHERE subject = $1 AND failures > 0`, s); err != nil {
-			return err
-		}
+	if len(subjects) == 0 {
+		return nil
 	}
-	return nil
+	in, args := inList(subjects)
+	_, err := q.ex.ExecContext(ctx,
+		`UPDATE code_attempts SET failures = failures - 1 WHERE subject IN (`+in+`) AND failures > 0`, args...)
+	return err
 }
 
 // CodeAttemptsOf reads the count of a subject without changing it; zero

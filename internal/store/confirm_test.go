@@ -82,6 +82,29 @@ func TestCodeAttemptsWindow(t *testing.T) {
 		if a, err := s.CodeAttemptsOf(ctx, "source:192.0.2.7"); err != nil || a.Failures != 1 {
 			t.Fatalf("after forgiving: %+v (%v)", a, err)
 		}
+		// Several subjects at once (the page forgives the source and the
+		// order together), never below zero, and none made for a subject
+		// without a count.
+		if err := s.Tx(ctx, func(tx model.Tx) error {
+			_, err := tx.CountCodeAttempt(ctx, "source:192.0.2.9", 0, 0, t0, t0.Add(-time.Hour))
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if err := s.Direct().ForgiveCodeAttempts(ctx, "source:192.0.2.7", "source:192.0.2.9", "source:192.0.2.10"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, subject := range []string{"source:192.0.2.7", "source:192.0.2.9", "source:192.0.2.10"} {
+			if a, err := s.CodeAttemptsOf(ctx, subject); err != nil || a.Failures != 0 {
+				t.Fatalf("%s after forgiving three at once, twice: %+v (%v)", subject, a, err)
+			}
+		}
+		var rows int
+		if err := s.QueryRow(ctx, `SELECT COUNT(*) FROM code_attempts WHERE subject = 'source:192.0.2.10'`, &rows); err != nil || rows != 0 {
+			t.Fatalf("forgiving made %d rows for a subject without a count (%v)", rows, err)
+		}
 		if a := count(t0.Add(time.Hour)); a.Failures != 1 || !a.WindowStart.Equal(t0.Add(time.Hour)) {
 			t.Fatalf("a new window: %+v", a)
 		}

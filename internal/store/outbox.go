@@ -200,16 +200,16 @@ func (q Reads) SendingsOf(ctx context.Context, emailIDs []int64) (map[int64]mode
 	return out, rows.Err()
 }
 
-// inList makes the placeholders $1, $2, … of ids for an IN list.
-func inList(ids []int64) (string, []any) {
+// inList makes the placeholders $1, $2, … of values for an IN list.
+func inList[T any](values []T) (string, []any) {
 	var b strings.Builder
-	args := make([]any, len(ids))
-	for i, id := range ids {
+	args := make([]any, len(values))
+	for i, v := range values {
 		if i > 0 {
 			b.WriteString(", ")
 		}
 		b.WriteString("$" + strconv.Itoa(i+1))
-		args[i] = id
+		args[i] = v
 	}
 	return b.String(), args
 }
