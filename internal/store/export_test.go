@@ -42,3 +42,18 @@ func (s *Store) KeyUsers(key string) int {
 	}
 	return 0
 }
+
+// HoldOffers makes PostgreSQL's offer writer look busy, so that address
+// lists' offers queue (queued counts the calls); release writes them.
+func (s *Store) HoldOffers() (queued func() int, release func()) {
+	b := s.offers
+	b.mu.Lock()
+	b.writing = true
+	b.mu.Unlock()
+	queued = func() int {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return len(b.queue)
+	}
+	return queued, func() { go b.write(context.Background()) }
+}

@@ -27,19 +27,7 @@ func hourOf(t time.Time) int64 { return ms(t) / offerHour.Milliseconds() }
 // call costs the same whatever was offered before; repeated addresses in
 // offers count once (the first).
 func (q Queries) RecordOffers(ctx context.Context, offers []model.Offer) error {
-	type key struct {
-		account       int64
-		fqdn, mailbox string
-	}
-	seen := make(map[key]bool, len(offers))
-	unique := make([]model.Offer, 0, len(offers))
-	for _, o := range offers {
-		k := key{o.AccountID, o.FQDN, o.Mailbox}
-		if !seen[k] {
-			seen[k] = true
-			unique = append(unique, o)
-		}
-	}
+	unique := uniqueOffers(offers)
 	for len(unique) > 0 {
 		chunk := unique[:min(len(unique), offersPerStatement)]
 		unique = unique[len(chunk):]
@@ -62,6 +50,27 @@ func (q Queries) RecordOffers(ctx context.Context, offers []model.Offer) error {
 		}
 	}
 	return nil
+}
+
+// offerKey is what makes an offer's row: address_offers_key.
+type offerKey struct {
+	account       int64
+	fqdn, mailbox string
+}
+
+func keyOf(o model.Offer) offerKey { return offerKey{o.AccountID, o.FQDN, o.Mailbox} }
+
+// uniqueOffers keeps the first offer of each row, in order.
+func uniqueOffers(offers []model.Offer) []model.Offer {
+	seen := make(map[offerKey]bool, len(offers))
+	unique := make([]model.Offer, 0, len(offers))
+	for _, o := range offers {
+		if k := keyOf(o); !seen[k] {
+			seen[k] = true
+			unique = append(unique, o)
+		}
+	}
+	return unique
 }
 
 // PruneOffers deletes up to 1,000 offers made in an hour that ended at or

@@ -48,11 +48,12 @@ func (s *Store) EnsureSetting(ctx context.Context, name, value string) (string, 
 // RecordOffers stores what GetDCVEmailAddressList returned: one upsert
 // (offers.go), whole by itself. On SQLite it joins the group commit as a
 // transaction does; on PostgreSQL, when the offers fit one statement, it
-// runs alone, which spares the BEGIN and COMMIT round trips (two of the
-// call's four).
+// runs without BEGIN and COMMIT (two of the call's four round trips),
+// in one statement with the offers of the calls that came meanwhile
+// (offerbatch.go).
 func (s *Store) RecordOffers(ctx context.Context, offers []model.Offer) error {
-	if s.group == nil && len(offers) <= offersPerStatement {
-		return s.direct().RecordOffers(ctx, offers)
+	if s.offers != nil && len(offers) <= offersPerStatement {
+		return s.offers.record(ctx, offers)
 	}
 	return s.tx(ctx, func(tx *Tx) error { return tx.RecordOffers(ctx, offers) })
 }

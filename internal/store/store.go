@@ -41,8 +41,10 @@ type Store struct {
 	// (groupcommit.go) and stmts keeps prepared statements (stmtcache.go).
 	group *groupCommit
 	stmts *stmtCache
-	// On PostgreSQL, TxFor's callers of one key wait here.
-	keyed keyLocks
+	// On PostgreSQL, TxFor's callers of one key wait here, and the
+	// address lists' offers are written together (offerbatch.go).
+	keyed  keyLocks
+	offers *offerBatch
 }
 
 // Open connects to the database named by a --db URL. It does not migrate.
@@ -73,6 +75,9 @@ func Open(ctx context.Context, dbURL string) (*Store, error) {
 		return nil, fmt.Errorf("store: connect: %w", err)
 	}
 	s := &Store{Reads: Reads{ex: db, d: d, seal: &sealBox{}}, db: db, d: d}
+	if d != sqliteDialect {
+		s.offers = &offerBatch{q: s.direct()}
+	}
 	if d == sqliteDialect {
 		s.stmts = &stmtCache{db: db}
 		s.group = &groupCommit{db: db, d: d, stmts: s.stmts, seal: s.seal}

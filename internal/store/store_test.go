@@ -709,6 +709,88 @@ func TestNumbersWaitForNoTransaction(t *testing.T) {
 	})
 }
 
+// Address lists that record their offers at the same time all get them
+// stored, and one call's bad offers fail that call alone. On PostgreSQL
+// the calls queued behind a running upsert are written by one statement
+// (offerbatch.go), here all of them, which keeps each row's newest offer.
+func TestConcurrentOffers(t *testing.T) {
+	each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		alice := account(t, s, "alice")
+		// run records one call's offers (two addresses of name) per account
+		// given, all at once, and returns their errors.
+		run := func(name func(i int) string, accounts []int64) []error {
+			t.Helper()
+			queued, release := func() int { return len(accounts) }, func() {}
+			if s.Dialect() == "postgres" {
+				queued, release = s.HoldOffers()
+			}
+			errs := make([]error, len(accounts))
+			var wg sync.WaitGroup
+			for i, acc := range accounts {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					at := t0.Add(time.Duration(i) * time.Second)
+					errs[i] = s.RecordOffers(ctx, []model.Offer{
+						{AccountID: acc, FQDN: name(i), Mailbox: "admin@example.com", Source: "constructed", ADN: "example.com", Product: int64(i), At: at},
+						{AccountID: acc, FQDN: name(i), Mailbox: "webmaster@example.com", Source: "constructed", ADN: "example.com", Product: int64(i), At: at},
+					})
+				}()
+			}
+			for deadline := time.Now().Add(10 * time.Second); queued() < len(accounts) && time.Now().Before(deadline); {
+				time.Sleep(time.Millisecond)
+			}
+			release()
+			wg.Wait()
+			return errs
+		}
+		stored := func() int {
+			t.Helper()
+			n, err := s.CountOffers(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+
+		// Forty calls over four names.
+		accounts := make([]int64, 40)
+		for i := range accounts {
+			accounts[i] = alice.ID
+		}
+		for i, err := range run(func(i int) string { return fmt.Sprintf("n%d.example.com", i%4) }, accounts) {
+			if err != nil {
+				t.Fatalf("call %d: %v", i, err)
+			}
+		}
+		if n := stored(); n != 8 {
+			t.Fatalf("%d offers stored, want 8: four names, two addresses", n)
+		}
+		if s.Dialect() == "postgres" { // one batch: each row has its newest offer, call 36+k's
+			for k := range 4 {
+				var product int64
+				if err := s.QueryRow(ctx, `SELECT MIN(product) FROM address_offers WHERE fqdn = $1`, &product, fmt.Sprintf("n%d.example.com", k)); err != nil || product != int64(36+k) {
+					t.Fatalf("n%d.example.com holds call %d's offers (%v), want call %d's", k, product, err, 36+k)
+				}
+			}
+		}
+
+		// Ten calls, one of them for no account: it fails alone.
+		accounts = accounts[:10]
+		accounts[7] = alice.ID + 1000
+		errs := run(func(i int) string { return fmt.Sprintf("m%d.example.com", i) }, accounts)
+		for i, err := range errs {
+			if (err != nil) != (i == 7) {
+				t.Fatalf("call %d: %v", i, err)
+			}
+		}
+		if n := stored(); n != 8+18 {
+			t.Fatalf("%d offers stored, want 26: the 8 from before, two for each of nine calls", n)
+		}
+	})
+}
+
 // Several nodes may start at once: concurrent migrations all succeed.
 func TestConcurrentMigrate(t *testing.T) {
 	for _, b := range backends {
