@@ -23,9 +23,9 @@ func hourOf(t time.Time) int64 { return ms(t) / offerHour.Milliseconds() }
 
 // RecordOffers stores what GetDCVEmailAddressList returned: one row per
 // (account, name, address), whose source, ADN, product and time become
-// those of this offer (and its hour, see offerHour). One statement per call (per 500 offers), so that a
-// call costs the same whatever was offered before; repeated addresses in
-// offers count once (the first).
+// those of this offer (and its hour, see offerHour). One statement per
+// call (per 500 offers), so that a call costs the same whatever was
+// offered before; repeated addresses in offers count once (the first).
 func (q Queries) RecordOffers(ctx context.Context, offers []model.Offer) error {
 	unique := uniqueOffers(offers)
 	for len(unique) > 0 {

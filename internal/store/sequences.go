@@ -14,7 +14,7 @@ import (
 // transaction that places an order (AutoApplySSL, the operator's orders).
 // On PostgreSQL that locked the row until the commit, so every order of
 // every account was placed one after another, each waiting holding a
-// connection of the pool: 160–290 AutoApplySSL a second at 32 in flight
+// connection of the pool: 170–230 AutoApplySSL a second at 32 in flight
 // (BENCHMARKS.md, "Fourth round"). nextval takes no lock and waits for
 // nothing; a number taken by a transaction that then rolls back is skipped,
 // as order numbers may be. SQLite has one writer at a time anyway and no

@@ -59,7 +59,8 @@ func (s *Store) RecordOffers(ctx context.Context, offers []model.Offer) error {
 }
 
 // PruneOffers deletes address offers made in hours that ended by cutoff,
-// at most a batch (housekeeping, outside the transactions it would otherwise wait on).
+// at most a batch (housekeeping, outside the transactions it would
+// otherwise wait on).
 func (s *Store) PruneOffers(ctx context.Context, cutoff time.Time) (int64, error) {
 	return s.direct().PruneOffers(ctx, cutoff)
 }

@@ -175,8 +175,8 @@ func (s *Store) Tx(ctx context.Context, fn func(model.Tx) error) error {
 // wait for their turn in the process, without a connection: waiting on the
 // row instead, each held a connection of the pool, so that one source's
 // flood of POSTs took every connection of the node from everyone else, and
-// the waiters, all woken at each commit, spent more CPU retrying than the
-// POSTs did (BENCHMARKS.md, "Fourth round"). On SQLite it is Tx: group
+// each POST cost twice the CPU it costs now (BENCHMARKS.md, "Fourth
+// round"). On SQLite it is Tx: group
 // commit already runs transactions one at a time without a connection
 // each, and lets one key's transactions share a commit.
 func (s *Store) TxFor(ctx context.Context, key string, fn func(model.Tx) error) error {
