@@ -263,3 +263,51 @@ func TestIssuedOnceAcrossNodes(t *testing.T) {
 		}
 	}
 }
+
+// TestApplyRaceForTheLastCredit: orders placed at once by an account whose
+// credit pays for one: one is placed and charged, the others get -15 and
+// write nothing. The charge is the order transaction's last statement (on
+// PostgreSQL the account's row is then locked only for the commit), so
+// every apply reads enough credit first and the charge alone decides.
+func TestApplyRaceForTheLastCredit(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, dcvtest.Options{HTTPListen: true}) // PostgreSQL too: DCVMAIL_TEST_BACKEND
+	ctx := context.Background()
+	acct, _ := f.Store.AccountByLogin(ctx, alice)
+	if err := f.Store.Direct().SetBilling(ctx, acct.ID, model.Billing{Limited: true, CreditCents: 1500}); err != nil {
+		t.Fatal(err)
+	}
+	count := func() int {
+		t.Helper()
+		var n int
+		if err := f.Store.QueryRow(ctx, `SELECT COUNT(*) FROM orders`, &n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := count()
+	codes := make([]string, 8)
+	var wg sync.WaitGroup
+	for i := range codes {
+		csrPEM, _ := newCSR(t, "race"+strconv.Itoa(i)+".example.com")
+		wg.Go(func() {
+			got := parseForm(t, f.Post(applyPath, f.as("product", "287", "serverSoftware", "-1", "csr", csrPEM, "responseFormat", "1")))
+			codes[i] = got.Get("errorCode")
+		})
+	}
+	wg.Wait()
+	placed := 0
+	for i, c := range codes {
+		switch c {
+		case "0":
+			placed++
+		case "-15":
+		default:
+			t.Fatalf("apply %d: errorCode %q", i, c)
+		}
+	}
+	b, _ := f.Store.BillingOf(ctx, acct.ID)
+	if orders := count() - before; placed != 1 || orders != 1 || b.CreditCents != 500 {
+		t.Fatalf("%d placed, %d orders stored, %d cents left; want 1, 1, 500 (errorCodes %v)", placed, orders, b.CreditCents, codes)
+	}
+}

@@ -131,12 +131,9 @@ func (s *Service) Apply(ctx context.Context, r ApplyRequest) (ApplyResult, error
 			return err
 		}
 		res.PaymentPending = billing.CustomerPays
-		if !billing.CustomerPays {
-			if charged, err := tx.Charge(ctx, r.Account.ID, int64(res.Cost)); err != nil {
-				return err
-			} else if !charged {
-				return errNoCredit
-			}
+		charge := !billing.CustomerPays
+		if charge && billing.Limited && billing.CreditCents < int64(res.Cost) {
+			return errNoCredit // before the address rules, as documented
 		}
 		if res.OrderNumber, err = tx.NextOrderNumber(ctx); err != nil {
 			return err
@@ -155,7 +152,21 @@ func (s *Service) Apply(ctx context.Context, r ApplyRequest) (ApplyResult, error
 		if err := tx.CreateCertificate(ctx, model.Certificate{ID: res.CertificateID, OrderNumber: order.Number, CSR: req.DER, Names: names, Created: now}); err != nil {
 			return err
 		}
-		return s.startDCV(ctx, tx, order, domains, r)
+		if err := s.startDCV(ctx, tx, order, domains, r); err != nil {
+			return err
+		}
+		// The charge comes last, so that on PostgreSQL the account's row is
+		// locked for the commit alone rather than for the whole order: the
+		// account's other orders wait for no more. It still refuses when
+		// another order took the credit since it was read above.
+		if charge {
+			if charged, err := tx.Charge(ctx, r.Account.ID, int64(res.Cost)); err != nil {
+				return err
+			} else if !charged {
+				return errNoCredit
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return ApplyResult{}, err
