@@ -282,9 +282,8 @@ func TestMigrationGivesOffersTheirHour(t *testing.T) {
 			if err := s.MigrateTo(ctx, 15); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.Exec(ctx, `INSERT INTO address_offers (account_id, fqdn, mailbox, source, adn, offered_ms) VALUES ($1, 'example.com', 'admin@example.com', 'constructed', 'example.com', $2)`,
-				a.ID, made.UnixMilli()); err != nil {
-				t.Fatalf("after Down, an offer without an hour: %v", err)
+			if err := s.QueryRow(ctx, `SELECT COUNT(offered_hour) FROM address_offers`, &hour); err == nil {
+				t.Fatal("after the Down, address_offers still has offered_hour")
 			}
 		})
 	}
@@ -307,13 +306,7 @@ func TestMigrationKeepsNumbering(t *testing.T) {
 				t.Fatal(err)
 			}
 			var order, cert int64
-			err := s.Tx(ctx, func(tx model.Tx) (err error) {
-				if order, err = tx.NextOrderNumber(ctx); err != nil {
-					return err
-				}
-				cert, err = tx.NextCertificateID(ctx)
-				return err
-			})
+			err := s.Tx(ctx, func(tx model.Tx) (err error) { order, cert, err = takeNumbers(ctx, tx); return err })
 			if err != nil || order != 10000042 || cert != 100000042 {
 				t.Fatalf("after the migration: %d, %d (%v), want 10000042, 100000042", order, cert, err)
 			}

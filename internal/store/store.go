@@ -75,13 +75,12 @@ func Open(ctx context.Context, dbURL string) (*Store, error) {
 		return nil, fmt.Errorf("store: connect: %w", err)
 	}
 	s := &Store{Reads: Reads{ex: db, d: d, seal: &sealBox{}}, db: db, d: d}
-	if d != sqliteDialect {
-		s.offers = &offerBatch{q: s.direct()}
-	}
 	if d == sqliteDialect {
 		s.stmts = &stmtCache{db: db}
 		s.group = &groupCommit{db: db, d: d, stmts: s.stmts, seal: s.seal}
 		s.ex = cachedDB{db, s.stmts, s.group}
+	} else {
+		s.offers = &offerBatch{q: s.direct()}
 	}
 	return s, nil
 }
@@ -176,9 +175,9 @@ func (s *Store) Tx(ctx context.Context, fn func(model.Tx) error) error {
 // row instead, each held a connection of the pool, so that one source's
 // flood of POSTs took every connection of the node from everyone else, and
 // each POST cost twice the CPU it costs now (BENCHMARKS.md, "Fourth
-// round"). On SQLite it is Tx: group
-// commit already runs transactions one at a time without a connection
-// each, and lets one key's transactions share a commit.
+// round"). On SQLite it is Tx: group commit already runs transactions one
+// at a time without a connection each, and lets one key's transactions
+// share a commit.
 func (s *Store) TxFor(ctx context.Context, key string, fn func(model.Tx) error) error {
 	if s.group != nil {
 		return s.Tx(ctx, fn)

@@ -41,6 +41,25 @@ func onPostgres(t *testing.T, fn func(t *testing.T, s *store.Store)) {
 	t.Run("postgres", func(t *testing.T) { fn(t, open(t, pgtest.URL(t))) })
 }
 
+// storedOffers counts the offers in the store.
+func storedOffers(t *testing.T, s *store.Store) int {
+	t.Helper()
+	n, err := s.CountOffers(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// takeNumbers takes an order number and a certificate ID in tx.
+func takeNumbers(ctx context.Context, tx model.Tx) (order, cert int64, err error) {
+	if order, err = tx.NextOrderNumber(ctx); err != nil {
+		return 0, 0, err
+	}
+	cert, err = tx.NextCertificateID(ctx)
+	return order, cert, err
+}
+
 func open(t *testing.T, url string) *store.Store {
 	t.Helper()
 	s, err := store.Open(context.Background(), url)
@@ -479,14 +498,7 @@ func TestRecordOffersWritesAllOrNothing(t *testing.T) {
 			}
 			return out
 		}
-		count := func() int {
-			t.Helper()
-			n, err := s.CountOffers(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n
-		}
+		count := func() int { return storedOffers(t, s) }
 		if err := s.RecordOffers(ctx, offers(3, false)); err != nil || count() != 3 {
 			t.Fatalf("three offers: %v, %d stored", err, count())
 		}
@@ -655,13 +667,7 @@ func TestTxForLeavesConnectionsToOthers(t *testing.T) {
 func TestNumbersWaitForNoTransaction(t *testing.T) {
 	each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		take := func(tx model.Tx) (order, cert int64, err error) {
-			if order, err = tx.NextOrderNumber(ctx); err != nil {
-				return 0, 0, err
-			}
-			cert, err = tx.NextCertificateID(ctx)
-			return order, cert, err
-		}
+		take := func(tx model.Tx) (order, cert int64, err error) { return takeNumbers(ctx, tx) }
 		var first [2]int64
 		if s.Dialect() == "postgres" {
 			holding, release := make(chan struct{}), make(chan struct{})
@@ -745,14 +751,7 @@ func TestConcurrentOffers(t *testing.T) {
 			wg.Wait()
 			return errs
 		}
-		stored := func() int {
-			t.Helper()
-			n, err := s.CountOffers(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n
-		}
+		stored := func() int { return storedOffers(t, s) }
 
 		// Forty calls over four names.
 		accounts := make([]int64, 40)
