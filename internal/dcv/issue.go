@@ -36,16 +36,21 @@ func (s *Service) AfterValidation(ctx context.Context, number int64) bool {
 // node issue it.
 func (s *Service) TryIssue(ctx context.Context, number int64) (bool, error) {
 	o := s.orders
-	order, err := s.store.OrderByNumber(ctx, number)
-	if err != nil {
-		return false, err
-	}
+	// The terms first: an order the operator made (product 0) has nothing
+	// to issue, and a confirmation of one then costs one read here, not two.
 	terms, err := s.store.TermsOf(ctx, number)
 	if err != nil {
 		return false, err
 	}
 	product, ok := o.Catalog.Lookup(int(terms.Product))
-	if !ok || order.Status != model.OrderActive || terms.PaymentPending || !terms.Refunded.IsZero() {
+	if !ok {
+		return false, nil
+	}
+	order, err := s.store.OrderByNumber(ctx, number)
+	if err != nil {
+		return false, err
+	}
+	if order.Status != model.OrderActive || terms.PaymentPending || !terms.Refunded.IsZero() {
 		return false, nil
 	}
 	if product.OrganizationValidated() && terms.OrgValidated.IsZero() {

@@ -27,6 +27,7 @@ type Reads interface {
 	FaultRules(ctx context.Context) ([]FaultRule, error)
 	ClockOffset(ctx context.Context) (time.Duration, error)
 	Email(ctx context.Context, id int64) (Email, error)
+	// EmailByCode leaves the message out (Subject, Text and HTML empty).
 	EmailByCode(ctx context.Context, orderNumber int64, codeHash string) (Email, error)
 	EmailsOfOrder(ctx context.Context, orderNumber int64) ([]Email, error)
 	Mailbox(ctx context.Context, orderNumber int64) ([]CapturedMail, error)
