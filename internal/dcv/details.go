@@ -34,21 +34,10 @@ type DomainState struct {
 // statement) and a summary of their live emails' deliveries (another),
 // never a message: resellers poll it.
 func (s *Service) DomainStates(ctx context.Context, account model.Account, number int64) ([]DomainState, error) {
-	order, err := s.store.OrderState(ctx, account.ID, number)
+	domains, sendings, err := s.store.OrderDeliveries(ctx, account.ID, number)
 	if errors.Is(err, model.ErrNotFound) {
 		return nil, invalid(ItemOrderNumber, "no such order for this account")
 	} else if err != nil {
-		return nil, err
-	}
-	domains := order.Domains
-	var live []int64
-	for _, d := range domains {
-		if d.CurrentEmailID != 0 {
-			live = append(live, d.CurrentEmailID)
-		}
-	}
-	sendings, err := s.store.SendingsOf(ctx, live)
-	if err != nil {
 		return nil, err
 	}
 	out := make([]DomainState, len(domains))

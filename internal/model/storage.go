@@ -44,7 +44,7 @@ type Reads interface {
 	DeliveriesOfOrder(ctx context.Context, orderNumber int64) ([]Delivery, error)
 	PendingDeliveries(ctx context.Context) (int, error)
 	AttemptsOfOrder(ctx context.Context, orderNumber int64) ([]Attempt, error)
-	SendingsOf(ctx context.Context, emailIDs []int64) (map[int64]Sendings, error)
+	OrderDeliveries(ctx context.Context, accountID, number int64) ([]Domain, map[int64]Sendings, error)
 	LoginStateOf(ctx context.Context, login, source string, subjects ...string) (LoginState, error)
 	Setting(ctx context.Context, name string) (string, error)
 	UsableTemplate(ctx context.Context, id, accountID int64) (Template, error)

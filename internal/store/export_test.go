@@ -1,6 +1,9 @@
 package store
 
-import "context"
+import (
+	"context"
+	"strings"
+)
 
 // MigrateTo brings the schema up, or down, to exactly version v.
 func (s *Store) MigrateTo(ctx context.Context, v int64) error {
@@ -28,6 +31,38 @@ func (s *Store) Exec(ctx context.Context, query string, args ...any) error {
 
 // CodeEpochSQL is CodeEpoch's statement (its plan is tested).
 const CodeEpochSQL = codeEpochSQL
+
+// Plan is the query plan of query, one line per step: SQLite's EXPLAIN
+// QUERY PLAN details, or PostgreSQL's EXPLAIN.
+func (s *Store) Plan(ctx context.Context, query string, args ...any) (string, error) {
+	explain := "EXPLAIN "
+	if s.d == sqliteDialect {
+		explain = "EXPLAIN QUERY PLAN "
+	}
+	rows, err := s.db.QueryContext(ctx, explain+query, args...)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	var lines []string
+	for rows.Next() {
+		var line string
+		if s.d == sqliteDialect { // id, parent, notused, detail
+			var id, parent, notused int64
+			err = rows.Scan(&id, &parent, &notused, &line)
+		} else {
+			err = rows.Scan(&line)
+		}
+		if err != nil {
+			return "", err
+		}
+		lines = append(lines, line)
+	}
+	return strings.Join(lines, "\n"), rows.Err()
+}
+
+// OrderDeliveriesSQL is OrderDeliveries' statement (its plan is tested).
+const OrderDeliveriesSQL = orderDeliveriesSQL
 
 // KeysWaiting counts the keys of TxFor with a transaction running or
 // waiting on this node.

@@ -210,7 +210,7 @@ func TestMigrationRekeysOrders(t *testing.T) {
 	}
 }
 
-// Migration 00015 names each delivery's newest attempt, which SendingsOf
+// Migration 00015 names each delivery's newest attempt, which OrderDeliveries
 // reads: deliveries attempted before it report their newest attempt after
 // it, and one never attempted reports none.
 func TestMigrationNamesNewestAttempt(t *testing.T) {
@@ -236,7 +236,7 @@ func TestMigrationNamesNewestAttempt(t *testing.T) {
 			if err := s.Migrate(ctx); err != nil {
 				t.Fatal(err)
 			}
-			got, err := s.SendingsOf(ctx, []int64{email, other})
+			got, err := sendings(ctx, s, a, 1, 2)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -89,7 +89,7 @@ func (q Reads) LockOrderState(ctx context.Context, accountID, number int64) (mod
 func (q Reads) OrderState(ctx context.Context, accountID, number int64) (model.OrderState, error) {
 	rows, err := q.ex.QueryContext(ctx,
 		`SELECT o.order_number, o.account_id, o.base_order_number, o.status, o.template_id, o.resend_tat_ms, o.created_ms,
-		        d.position, d.domain_name, d.fqdn, d.dcv_method, d.dcv_email, d.dcv_source, d.current_email_id, d.validated_ms, d.validated_email_id,
+		        `+joinedDomainColumns+`,
 		        e.recipient, e.template_id, e.code_hash, e.created_ms, e.expires_ms
 		 FROM orders o
 		 LEFT JOIN order_domains d ON d.order_number = o.order_number
@@ -104,38 +104,32 @@ func (q Reads) OrderState(ctx context.Context, accountID, number int64) (model.O
 	found := false
 	for rows.Next() {
 		var (
-			o                          model.Order
-			oTmpl                      sql.NullInt64
-			tat, created               int64
-			pos                        sql.NullInt64
-			name, fqdn, method, to, by sql.NullString
-			cur, val, valEmail         sql.NullInt64
-			eTo, eHash                 sql.NullString
-			eTmpl, eCreated, eExpires  sql.NullInt64
+			o                         model.Order
+			oTmpl                     sql.NullInt64
+			tat, created              int64
+			d                         joinedDomain
+			eTo, eHash                sql.NullString
+			eTmpl, eCreated, eExpires sql.NullInt64
 		)
-		if err := rows.Scan(&o.Number, &o.AccountID, &o.BaseNumber, &o.Status, &oTmpl, &tat, &created,
-			&pos, &name, &fqdn, &method, &to, &by, &cur, &val, &valEmail,
-			&eTo, &eTmpl, &eHash, &eCreated, &eExpires); err != nil {
+		targets := append([]any{&o.Number, &o.AccountID, &o.BaseNumber, &o.Status, &oTmpl, &tat, &created}, d.targets()...)
+		if err := rows.Scan(append(targets, &eTo, &eTmpl, &eHash, &eCreated, &eExpires)...); err != nil {
 			return model.OrderState{}, err
 		}
 		if !found {
 			o.TemplateID, o.ResendTAT, o.Created = oTmpl.Int64, fromMS(tat), fromMS(created)
 			st.Order, found = o, true
 		}
-		if !pos.Valid {
+		dom, ok := d.domain(o.Number)
+		if !ok {
 			continue // an order without domains
 		}
-		st.Domains = append(st.Domains, model.Domain{
-			OrderNumber: o.Number, Position: int(pos.Int64), Name: name.String, FQDN: fqdn.String,
-			Method: model.Method(method.String), Recipient: to.String, Source: model.Source(by.String),
-			CurrentEmailID: cur.Int64, Validated: nullTime(val), ValidatedEmailID: valEmail.Int64,
-		})
-		if cur.Valid && eHash.Valid {
+		st.Domains = append(st.Domains, dom)
+		if cur := dom.CurrentEmailID; cur != 0 && eHash.Valid {
 			if st.Live == nil {
 				st.Live = map[int64]model.Email{}
 			}
-			st.Live[cur.Int64] = model.Email{
-				ID: cur.Int64, OrderNumber: o.Number, Recipient: eTo.String, TemplateID: eTmpl.Int64,
+			st.Live[cur] = model.Email{
+				ID: cur, OrderNumber: o.Number, Recipient: eTo.String, TemplateID: eTmpl.Int64,
 				CodeHash: eHash.String, Created: fromMS(eCreated.Int64), Expires: fromMS(eExpires.Int64),
 			}
 		}
@@ -182,6 +176,32 @@ func (q Queries) SetOrderStatus(ctx context.Context, number int64, status model.
 }
 
 const domainColumns = `order_number, position, domain_name, fqdn, dcv_method, dcv_email, dcv_source, current_email_id, validated_ms, validated_email_id`
+
+// joinedDomainColumns are an order's domain columns read through a LEFT
+// JOIN of order_domains as d: all NULL in the one row of an order without
+// domains. joinedDomain scans them.
+const joinedDomainColumns = `d.position, d.domain_name, d.fqdn, d.dcv_method, d.dcv_email, d.dcv_source, d.current_email_id, d.validated_ms, d.validated_email_id`
+
+type joinedDomain struct {
+	pos, cur, val, valEmail    sql.NullInt64
+	name, fqdn, method, to, by sql.NullString
+}
+
+func (j *joinedDomain) targets() []any {
+	return []any{&j.pos, &j.name, &j.fqdn, &j.method, &j.to, &j.by, &j.cur, &j.val, &j.valEmail}
+}
+
+// domain is the scanned domain of order number; false for no domain.
+func (j *joinedDomain) domain(number int64) (model.Domain, bool) {
+	if !j.pos.Valid {
+		return model.Domain{}, false
+	}
+	return model.Domain{
+		OrderNumber: number, Position: int(j.pos.Int64), Name: j.name.String, FQDN: j.fqdn.String,
+		Method: model.Method(j.method.String), Recipient: j.to.String, Source: model.Source(j.by.String),
+		CurrentEmailID: j.cur.Int64, Validated: nullTime(j.val), ValidatedEmailID: j.valEmail.Int64,
+	}, true
+}
 
 // Domains lists an order's domains in order.
 func (q Reads) Domains(ctx context.Context, number int64) ([]model.Domain, error) {

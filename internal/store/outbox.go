@@ -162,42 +162,76 @@ func (q Queries) Release(ctx context.Context, owner string, ids []int64, now tim
 	return nil
 }
 
-// SendingsOf sums up the deliveries of the given DCV emails, by email id
-// (an email never queued is absent). One statement, which walks the
-// outbox's index by email (it holds each delivery's send time and newest
-// attempt) and reads one attempt per email; no message is read.
-// GetMDCDomainDetails asks this on every call, so its cost must not grow
-// with the deliveries an email has had beyond that walk.
-func (q Reads) SendingsOf(ctx context.Context, emailIDs []int64) (map[int64]model.Sendings, error) {
-	out := map[int64]model.Sendings{}
-	if len(emailIDs) == 0 {
-		return out, nil
-	}
-	in, args := inList(emailIDs)
-	rows, err := q.ex.QueryContext(ctx,
-		`SELECT s.email_id, s.sent, a.outbox_id, a.attempted_ms, a.outcome, a.reply, a.worker
-		 FROM (SELECT email_id, MAX(sent_ms) AS sent, MAX(last_attempt_id) AS newest
-		       FROM outbox WHERE email_id IN (`+in+`) GROUP BY email_id) s
-		 LEFT JOIN delivery_attempts a ON a.id = s.newest`, args...)
+// orderDeliveriesSQL is OrderDeliveries' statement. The outbox is probed
+// by the live email of each domain row; its plan is tested.
+const orderDeliveriesSQL = `SELECT o.account_id, ` + joinedDomainColumns + `,
+		        EXISTS (SELECT 1 FROM outbox WHERE email_id = d.current_email_id),
+		        (SELECT MAX(sent_ms) FROM outbox WHERE email_id = d.current_email_id),
+		        a.outbox_id, a.attempted_ms, a.outcome, a.reply, a.worker
+		 FROM orders o
+		 LEFT JOIN order_domains d ON d.order_number = o.order_number
+		 LEFT JOIN delivery_attempts a
+		   ON a.id = (SELECT MAX(last_attempt_id) FROM outbox WHERE email_id = d.current_email_id)
+		 WHERE o.order_number = $1
+		 ORDER BY d.position`
+
+// OrderDeliveries reads, in one statement, what GetMDCDomainDetails
+// reports of an order of an account: its domains, in order, and a summary
+// of the deliveries of each domain's live email, by email id (an email
+// never queued is absent). GetMDCDomainDetails asks it on every call, so
+// its cost must not grow with the deliveries an email has had: each live
+// email costs three probes of the outbox's index by email (which holds
+// each delivery's send time and newest attempt) and one attempt read by
+// its id; no message is read. ErrNotFound covers a missing order and
+// another account's alike.
+func (q Reads) OrderDeliveries(ctx context.Context, accountID, number int64) ([]model.Domain, map[int64]model.Sendings, error) {
+	rows, err := q.ex.QueryContext(ctx, orderDeliveriesSQL, number)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer rows.Close()
+	var (
+		domains []model.Domain
+		found   bool
+		owner   int64
+	)
+	sendings := map[int64]model.Sendings{}
 	for rows.Next() {
-		var id int64
-		var sent, delivery, at sql.NullInt64
-		var outcome, reply, worker sql.NullString
-		if err := rows.Scan(&id, &sent, &delivery, &at, &outcome, &reply, &worker); err != nil {
-			return nil, err
+		var (
+			d                      joinedDomain
+			queued                 bool
+			sent, delivery, at     sql.NullInt64
+			outcome, reply, worker sql.NullString
+		)
+		targets := append([]any{&owner}, d.targets()...)
+		if err := rows.Scan(append(targets, &queued, &sent, &delivery, &at, &outcome, &reply, &worker)...); err != nil {
+			return nil, nil, err
 		}
-		s := model.Sendings{Queued: true, LastSent: nullTime(sent)}
+		found = true
+		dom, ok := d.domain(number)
+		if !ok {
+			continue // an order without domains
+		}
+		domains = append(domains, dom)
+		if dom.CurrentEmailID == 0 || !queued {
+			continue
+		}
+		sg := model.Sendings{Queued: true, LastSent: nullTime(sent)}
 		if delivery.Valid {
-			s.Last = model.Attempt{DeliveryID: delivery.Int64, At: fromMS(at.Int64),
+			sg.Last = model.Attempt{DeliveryID: delivery.Int64, At: fromMS(at.Int64),
 				Outcome: model.Outcome(outcome.String), Reply: reply.String, Worker: worker.String}
 		}
-		out[id] = s
+		sendings[dom.CurrentEmailID] = sg
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	// The account is compared here, not in the WHERE clause, as in
+	// OrderState (a plan made anew on every call otherwise).
+	if !found || owner != accountID {
+		return nil, nil, model.ErrNotFound
+	}
+	return domains, sendings, nil
 }
 
 // inList makes the placeholders $1, $2, … of values for an IN list.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -823,19 +825,34 @@ func TestConcurrentMigrate(t *testing.T) {
 	}
 }
 
-// SendingsOf (GetMDCDomainDetails): an email never queued is absent; a
-// queued one is Queued with no attempt; its last send time is the newest
-// of its deliveries'; its last attempt is the newest of all its
-// deliveries', an older delivery's later retry included; other emails'
-// deliveries do not mix in.
-func TestSendingsOf(t *testing.T) {
+// OrderDeliveries (GetMDCDomainDetails): the order's domains, in order;
+// an email never queued is absent; a queued one is Queued with no
+// attempt; its last send time is the newest of its deliveries'; its last
+// attempt is the newest of all its deliveries', an older delivery's later
+// retry included; other emails' deliveries do not mix in. Another
+// account's order is not found, and an order without domains has none.
+func TestOrderDeliveries(t *testing.T) {
 	each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		alice := account(t, s, "alice")
+		alice, bob := account(t, s, "alice"), account(t, s, "bob")
 		email, other := order(t, s, alice, 1, 1), order(t, s, alice, 2, 2)
-		got, err := s.SendingsOf(ctx, []int64{email, other})
-		if err != nil || len(got) != 0 {
-			t.Fatalf("nothing queued: %+v %v", got, err)
+		domains, got, err := s.OrderDeliveries(ctx, alice.ID, 1)
+		if err != nil || len(got) != 0 || len(domains) != 1 || domains[0].Name != "example.com" || domains[0].CurrentEmailID != email {
+			t.Fatalf("nothing queued: %+v %+v %v", domains, got, err)
+		}
+		if _, _, err := s.OrderDeliveries(ctx, bob.ID, 1); !errors.Is(err, model.ErrNotFound) {
+			t.Fatalf("another account's order: %v", err)
+		}
+		if _, _, err := s.OrderDeliveries(ctx, alice.ID, 99); !errors.Is(err, model.ErrNotFound) {
+			t.Fatalf("no such order: %v", err)
+		}
+		if err := s.Tx(ctx, func(tx model.Tx) error {
+			return tx.CreateOrder(ctx, model.Order{Number: 3, AccountID: alice.ID, BaseNumber: 3, Status: model.OrderActive, Created: t0}, nil)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if domains, got, err := s.OrderDeliveries(ctx, alice.ID, 3); err != nil || len(domains) != 0 || len(got) != 0 {
+			t.Fatalf("order without domains: %+v %+v %v", domains, got, err)
 		}
 		enqueue := func(id int64, msg string) int64 {
 			t.Helper()
@@ -857,8 +874,8 @@ func TestSendingsOf(t *testing.T) {
 			}
 		}
 		first := enqueue(email, "m1@test")
-		if got, _ := s.SendingsOf(ctx, []int64{email}); !got[email].Queued || got[email].Last.DeliveryID != 0 || !got[email].LastSent.IsZero() {
-			t.Fatalf("queued, never tried: %+v", got)
+		if got, err := sendings(ctx, s, alice, 1); err != nil || !got[email].Queued || got[email].Last.DeliveryID != 0 || !got[email].LastSent.IsZero() {
+			t.Fatalf("queued, never tried: %+v %v", got, err)
 		}
 		attempt(first, t0, model.OutcomeRetry, "451 first")
 		second := enqueue(email, "m2@test")
@@ -866,7 +883,7 @@ func TestSendingsOf(t *testing.T) {
 		attempt(first, t0.Add(time.Hour), model.OutcomeRetry, "451 again") // the older delivery's retry, after the newer one was sent
 		third := enqueue(other, "m3@test")
 		attempt(third, t0.Add(time.Hour+time.Second), model.OutcomeFailed, "550 other")
-		got, err = s.SendingsOf(ctx, []int64{email, other})
+		got, err = sendings(ctx, s, alice, 1, 2)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -878,4 +895,51 @@ func TestSendingsOf(t *testing.T) {
 			t.Fatalf("other email: %+v", o)
 		}
 	})
+}
+
+var fullScan = regexp.MustCompile(`(?m)(^SCAN (outbox|a)\b|Seq Scan on (outbox|delivery_attempts)\b)`)
+
+// OrderDeliveries probes the outbox and the attempts by index, whatever
+// their size: the plan never scans either table.
+func TestOrderDeliveriesPlan(t *testing.T) {
+	each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		alice := account(t, s, "alice")
+		for n := int64(1); n <= 20; n++ {
+			email := order(t, s, alice, n, n)
+			for i := range 20 {
+				at := t0.Add(time.Duration(n*100+int64(i)) * time.Second)
+				id, err := s.Direct().Enqueue(ctx, email, "admin@example.com", fmt.Sprintf("m%d-%d@test", n, i), at)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := s.Exec(ctx, `INSERT INTO delivery_attempts (outbox_id, attempted_ms, outcome, reply, worker) VALUES ($1, $2, 'retry', '451', 'w')`,
+					id, at.UnixMilli()); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		plan, err := s.Plan(ctx, store.OrderDeliveriesSQL, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A whole table read: SQLite's "SCAN outbox" (or of a, the
+		// attempts), PostgreSQL's "Seq Scan on outbox".
+		if fullScan.MatchString(plan) {
+			t.Fatalf("OrderDeliveries reads a whole table:\n%s", plan)
+		}
+	})
+}
+
+// sendings merges the delivery summaries of the given orders of acct.
+func sendings(ctx context.Context, s *store.Store, acct model.Account, numbers ...int64) (map[int64]model.Sendings, error) {
+	all := map[int64]model.Sendings{}
+	for _, n := range numbers {
+		_, got, err := s.OrderDeliveries(ctx, acct.ID, n)
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(all, got)
+	}
+	return all, nil
 }
