@@ -198,20 +198,16 @@ func (s *Service) judge(ctx context.Context, tx model.Tx, r ConfirmRequest, code
 	if !s.values.Matches(code, e.CodeHash) {
 		return rejected, nil
 	}
-	order, err := tx.OrderByNumber(ctx, r.OrderNumber)
+	order, err := tx.OrderStateOf(ctx, r.OrderNumber) // with its domains, in one read
 	if err != nil {
 		return Confirmation{}, err
 	}
 	if order.Status != model.OrderActive {
 		return Confirmation{Outcome: OrderClosed}, nil
 	}
-	domains, err := tx.Domains(ctx, r.OrderNumber)
-	if err != nil {
-		return Confirmation{}, err
-	}
 	var live, byThis, validated []string
 	awaitingAny := false
-	for _, d := range domains {
+	for _, d := range order.Domains {
 		switch {
 		case d.Awaiting():
 			awaitingAny = true

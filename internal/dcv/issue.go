@@ -46,7 +46,7 @@ func (s *Service) TryIssue(ctx context.Context, number int64) (bool, error) {
 	if !ok {
 		return false, nil
 	}
-	order, err := s.store.OrderByNumber(ctx, number)
+	order, err := s.store.OrderStateOf(ctx, number) // with its domains
 	if err != nil {
 		return false, err
 	}
@@ -56,11 +56,7 @@ func (s *Service) TryIssue(ctx context.Context, number int64) (bool, error) {
 	if product.OrganizationValidated() && terms.OrgValidated.IsZero() {
 		return false, nil
 	}
-	domains, err := s.store.Domains(ctx, number)
-	if err != nil {
-		return false, err
-	}
-	for _, d := range domains {
+	for _, d := range order.Domains {
 		if d.Validated.IsZero() {
 			return false, nil
 		}

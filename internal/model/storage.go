@@ -38,6 +38,7 @@ type Reads interface {
 	Order(ctx context.Context, accountID, number int64) (Order, error)
 	OrderByNumber(ctx context.Context, number int64) (Order, error)
 	OrderState(ctx context.Context, accountID, number int64) (OrderState, error)
+	OrderStateOf(ctx context.Context, number int64) (OrderState, error)
 	LockOrderState(ctx context.Context, accountID, number int64) (OrderState, error)
 	NewestInChain(ctx context.Context, accountID, base int64) (int64, error)
 	Domains(ctx context.Context, number int64) ([]Domain, error)

@@ -243,14 +243,21 @@ func TestLockOrderState(t *testing.T) {
 		if _, err := s.LockOrderState(ctx, bob.ID, 42); !errors.Is(err, model.ErrNotFound) {
 			t.Fatalf("another account's order: %v", err)
 		}
-		// OrderState is the same read without the lock (GetMDCDomainDetails).
+		// OrderState is the same read without the lock, and OrderStateOf
+		// the same whatever the account (the confirmation page).
 		if read, err := s.OrderState(ctx, alice.ID, 42); err != nil || fmt.Sprint(read) != fmt.Sprint(st) {
 			t.Fatalf("OrderState %+v %v, want %+v", read, err, st)
+		}
+		if read, err := s.OrderStateOf(ctx, 42); err != nil || fmt.Sprint(read) != fmt.Sprint(st) {
+			t.Fatalf("OrderStateOf %+v %v, want %+v", read, err, st)
 		}
 		for _, n := range []int64{44, 42} {
 			if _, err := s.OrderState(ctx, bob.ID, n); !errors.Is(err, model.ErrNotFound) {
 				t.Fatalf("order %d of another account or none: %v", n, err)
 			}
+		}
+		if _, err := s.OrderStateOf(ctx, 44); !errors.Is(err, model.ErrNotFound) {
+			t.Fatalf("OrderStateOf of no order: %v", err)
 		}
 	})
 }
