@@ -138,20 +138,20 @@ func (s *Service) Confirm(ctx context.Context, r ConfirmRequest) (Confirmation, 
 		if err != nil {
 			return err
 		}
-		src, err := tx.CountCodeAttempt(ctx, source, 0, 0, now, expired)
-		if err != nil {
-			return err
-		}
-		left, retryAt := SourceCodeAttemptLimit-src.Failures, src.WindowStart.Add(CodeAttemptWindow)
+		subjects := []model.CodeSubject{{Subject: source}}
 		if exists {
 			// Counts from before the order's newest email do not hold
 			// against its code: the epoch starts them afresh.
-			ord, err := tx.CountCodeAttempt(ctx, perOrder, r.OrderNumber, epoch, now, expired)
-			if err != nil {
-				return err
-			}
-			if l := CodeAttemptLimit - ord.Failures; l < left {
-				left, retryAt = l, ord.WindowStart.Add(CodeAttemptWindow)
+			subjects = append(subjects, model.CodeSubject{Subject: perOrder, OrderNumber: r.OrderNumber, Epoch: epoch})
+		}
+		counts, err := tx.CountCodeAttempts(ctx, subjects, now, expired)
+		if err != nil {
+			return err
+		}
+		left, retryAt := SourceCodeAttemptLimit-counts[0].Failures, counts[0].WindowStart.Add(CodeAttemptWindow)
+		if exists {
+			if l := CodeAttemptLimit - counts[1].Failures; l < left {
+				left, retryAt = l, counts[1].WindowStart.Add(CodeAttemptWindow)
 			}
 		}
 		if left < 0 {

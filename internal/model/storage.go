@@ -66,7 +66,7 @@ type Tx interface {
 	RejectCertificate(ctx context.Context, id int64) (bool, error)
 	RevokeCertificate(ctx context.Context, id int64, at time.Time, reason int) (bool, error)
 	RecordConfirmation(ctx context.Context, c Confirmation) (int64, error)
-	CountCodeAttempt(ctx context.Context, subject string, orderNumber, epoch int64, now, expired time.Time) (CodeAttempts, error)
+	CountCodeAttempts(ctx context.Context, subjects []CodeSubject, now, expired time.Time) ([]CodeAttempts, error)
 	ForgiveCodeAttempts(ctx context.Context, subjects ...string) error
 	PruneCodeAttempts(ctx context.Context, expired time.Time) (int64, error)
 	SetAccountTerms(ctx context.Context, accountID int64, t AccountTerms) error

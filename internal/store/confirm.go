@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -43,30 +44,64 @@ func (q Reads) ConfirmationsOfOrder(ctx context.Context, orderNumber int64) ([]m
 	return out, rows.Err()
 }
 
-// CountCodeAttempt counts one more submitted code against subject and
-// returns the count with it. orderNumber is the order the subject is
-// about, or 0 for a source's count across all orders; epoch is the id of
-// the order's newest DCV email (0 for a source). A window that started at
-// or before expired is over, and so is a count made under another epoch
-// (a new email's code is judged on its own): the count starts again at 1
-// with a window starting at now. The count
-// happens before the code is judged, in the caller's transaction, so that
-// on PostgreSQL the row lock it takes serializes the codes of one subject
-// on every node (SQLite's one writer already does); a code that turns out
-// right is taken back with ForgiveCodeAttempts.
-func (q Queries) CountCodeAttempt(ctx context.Context, subject string, orderNumber, epoch int64, now, expired time.Time) (model.CodeAttempts, error) {
-	var a model.CodeAttempts
-	var start int64
-	err := q.ex.QueryRowContext(ctx,
-		`INSERT INTO code_attempts (subject, order_number, epoch, window_start_ms, failures) VALUES ($1, $2, $3, $4, 1)
-		 ON CONFLICT (subject) DO UPDATE SET
-		   failures = CASE WHEN code_attempts.window_start_ms <= $5 OR code_attempts.epoch <> $3 THEN 1 ELSE code_attempts.failures + 1 END,
-		   window_start_ms = CASE WHEN code_attempts.window_start_ms <= $5 OR code_attempts.epoch <> $3 THEN $4 ELSE code_attempts.window_start_ms END,
-		   epoch = $3
-		 RETURNING failures, window_start_ms`,
-		subject, orderNumber, epoch, ms(now), ms(expired)).Scan(&a.Failures, &start)
-	a.WindowStart = fromMS(start)
-	return a, err
+// CountCodeAttempts counts one more submitted code against each subject,
+// in one statement, and returns the counts in the order given (the
+// subjects must differ). A window that started at or before expired is
+// over, and so is a count made under another epoch (a new email's code is
+// judged on its own): the count starts again at 1 with a window starting
+// at now. The count happens before the code is judged, in the caller's
+// transaction, so that on PostgreSQL the row locks it takes serialize the
+// codes of one subject on every node (SQLite's one writer already does); a
+// code that turns out right is taken back with ForgiveCodeAttempts.
+func (q Queries) CountCodeAttempts(ctx context.Context, subjects []model.CodeSubject, now, expired time.Time) ([]model.CodeAttempts, error) {
+	if len(subjects) == 0 {
+		return nil, nil
+	}
+	var b strings.Builder
+	args := make([]any, 2, 2+3*len(subjects))
+	args[0], args[1] = ms(now), ms(expired)
+	b.WriteString(`INSERT INTO code_attempts (subject, order_number, epoch, window_start_ms, failures) VALUES `)
+	for i, s := range subjects {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		n := len(args)
+		fmt.Fprintf(&b, "($%d, $%d, $%d, $1, 1)", n+1, n+2, n+3)
+		args = append(args, s.Subject, s.OrderNumber, s.Epoch)
+	}
+	b.WriteString(` ON CONFLICT (subject) DO UPDATE SET
+	   failures = CASE WHEN code_attempts.window_start_ms <= $2 OR code_attempts.epoch <> excluded.epoch THEN 1 ELSE code_attempts.failures + 1 END,
+	   window_start_ms = CASE WHEN code_attempts.window_start_ms <= $2 OR code_attempts.epoch <> excluded.epoch THEN $1 ELSE code_attempts.window_start_ms END,
+	   epoch = excluded.epoch
+	 RETURNING subject, failures, window_start_ms`)
+	rows, err := q.ex.QueryContext(ctx, b.String(), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	got := make(map[string]model.CodeAttempts, len(subjects))
+	for rows.Next() {
+		var subject string
+		var a model.CodeAttempts
+		var start int64
+		if err := rows.Scan(&subject, &a.Failures, &start); err != nil {
+			return nil, err
+		}
+		a.WindowStart = fromMS(start)
+		got[subject] = a
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]model.CodeAttempts, len(subjects))
+	for i, s := range subjects {
+		a, ok := got[s.Subject]
+		if !ok {
+			return nil, fmt.Errorf("store: count code attempts: no count returned for %q", s.Subject)
+		}
+		out[i] = a
+	}
+	return out, nil
 }
 
 // ForgiveCodeAttempts takes back the counts of a code that was right, in

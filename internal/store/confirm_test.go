@@ -29,7 +29,7 @@ func TestCodeAttemptsCountAcrossNodes(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					err := nodes[i%2].Tx(ctx, func(tx model.Tx) error {
-						a, err := tx.CountCodeAttempt(ctx, "order:4242 source:192.0.2.1", 4242, 0, t0, t0.Add(-time.Hour))
+						a, err := countOne(ctx, tx, model.CodeSubject{Subject: "order:4242 source:192.0.2.1", OrderNumber: 4242}, t0, t0.Add(-time.Hour))
 						mu.Lock()
 						counts = append(counts, a.Failures)
 						mu.Unlock()
@@ -61,7 +61,7 @@ func TestCodeAttemptsWindow(t *testing.T) {
 			var a model.CodeAttempts
 			err := s.Tx(ctx, func(tx model.Tx) error {
 				var err error
-				a, err = tx.CountCodeAttempt(ctx, "source:192.0.2.7", 0, 0, at, at.Add(-time.Hour))
+				a, err = countOne(ctx, tx, model.CodeSubject{Subject: "source:192.0.2.7"}, at, at.Add(-time.Hour))
 				return err
 			})
 			if err != nil {
@@ -86,7 +86,7 @@ func TestCodeAttemptsWindow(t *testing.T) {
 		// order together), never below zero, and none made for a subject
 		// without a count.
 		if err := s.Tx(ctx, func(tx model.Tx) error {
-			_, err := tx.CountCodeAttempt(ctx, "source:192.0.2.9", 0, 0, t0, t0.Add(-time.Hour))
+			_, err := countOne(ctx, tx, model.CodeSubject{Subject: "source:192.0.2.9"}, t0, t0.Add(-time.Hour))
 			return err
 		}); err != nil {
 			t.Fatal(err)
@@ -110,7 +110,7 @@ func TestCodeAttemptsWindow(t *testing.T) {
 		}
 		count(t0) // source 7 in the current window; source 8 in an old one
 		err := s.Tx(ctx, func(tx model.Tx) error {
-			_, err := tx.CountCodeAttempt(ctx, "source:192.0.2.8", 0, 0, t0.Add(-2*time.Hour), t0.Add(-3*time.Hour))
+			_, err := countOne(ctx, tx, model.CodeSubject{Subject: "source:192.0.2.8"}, t0.Add(-2*time.Hour), t0.Add(-3*time.Hour))
 			return err
 		})
 		if err != nil {
@@ -121,6 +121,60 @@ func TestCodeAttemptsWindow(t *testing.T) {
 		}
 		if a, _ := s.CodeAttemptsOf(ctx, "source:192.0.2.7"); a.Failures == 0 {
 			t.Fatal("the current window was pruned")
+		}
+	})
+}
+
+// countOne counts one code against one subject.
+func countOne(ctx context.Context, tx model.Tx, subject model.CodeSubject, now, expired time.Time) (model.CodeAttempts, error) {
+	counts, err := tx.CountCodeAttempts(ctx, []model.CodeSubject{subject}, now, expired)
+	if err != nil {
+		return model.CodeAttempts{}, err
+	}
+	return counts[0], nil
+}
+
+// Two subjects counted in one statement (the page's source and its source
+// for one order) come back in the order given, each with its own count;
+// a new epoch starts the order's count afresh, and not the source's.
+func TestCodeAttemptsTogether(t *testing.T) {
+	each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		count := func(epoch int64, at time.Time) []model.CodeAttempts {
+			t.Helper()
+			var counts []model.CodeAttempts
+			err := s.Tx(ctx, func(tx model.Tx) error {
+				var err error
+				counts, err = tx.CountCodeAttempts(ctx, []model.CodeSubject{
+					{Subject: "source:192.0.2.5"},
+					{Subject: "order:7 source:192.0.2.5", OrderNumber: 7, Epoch: epoch},
+				}, at, at.Add(-time.Hour))
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return counts
+		}
+		// The source counted alone first, so that the two counts differ.
+		if err := s.Tx(ctx, func(tx model.Tx) error {
+			_, err := countOne(ctx, tx, model.CodeSubject{Subject: "source:192.0.2.5"}, t0, t0.Add(-time.Hour))
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if c := count(1, t0); len(c) != 2 || c[0].Failures != 2 || c[1].Failures != 1 {
+			t.Fatalf("first together: %+v, want the source at 2 and the order at 1", c)
+		}
+		if c := count(1, t0.Add(time.Minute)); c[0].Failures != 3 || c[1].Failures != 2 || !c[1].WindowStart.Equal(t0) {
+			t.Fatalf("same epoch: %+v", c)
+		}
+		at := t0.Add(2 * time.Minute)
+		if c := count(2, at); c[0].Failures != 4 || !c[0].WindowStart.Equal(t0) || c[1].Failures != 1 || !c[1].WindowStart.Equal(at) {
+			t.Fatalf("new epoch: %+v, want the source at 4 from t0 and the order at 1 from now", c)
+		}
+		if a, err := s.CodeAttemptsOf(ctx, "order:7 source:192.0.2.5"); err != nil || a.Failures != 1 {
+			t.Fatalf("stored order count: %+v (%v)", a, err)
 		}
 	})
 }

@@ -621,7 +621,7 @@ func TestTxForLeavesConnectionsToOthers(t *testing.T) {
 		ctx := context.Background()
 		const key = "source:192.0.2.1"
 		count := func(tx model.Tx) error {
-			_, err := tx.CountCodeAttempt(ctx, key, 0, 0, t0, t0.Add(-time.Hour))
+			_, err := countOne(ctx, tx, model.CodeSubject{Subject: key}, t0, t0.Add(-time.Hour))
 			return err
 		}
 		holding, release := make(chan struct{}), make(chan struct{})
