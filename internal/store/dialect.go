@@ -31,15 +31,27 @@ type dialect struct {
 	// sequences: order numbers and certificate IDs come from sequences
 	// (sequences.go) rather than rows of counters.
 	sequences bool
+	// newestAttempt joins, as a, the newest delivery attempt of the live
+	// email of each domain row d (OrderDeliveries), found by id. On
+	// PostgreSQL it is a LATERAL subquery, which its LIMIT keeps a
+	// subquery, so that each row probes the attempts by id: as a plain
+	// join, on tables not yet analysed, the planner hashed the whole
+	// attempts table on every call (TestOrderDeliveriesPlan). SQLite has
+	// no LATERAL and plans the plain join as a probe.
+	newestAttempt string
 }
+
+// newestAttemptID is the id of the newest attempt of d's live email.
+const newestAttemptID = `(SELECT MAX(last_attempt_id) FROM outbox WHERE email_id = d.current_email_id)`
 
 var (
 	sqliteDialect = &dialect{
-		name:         "sqlite",
-		driver:       "sqlite",
-		goose:        goose.DialectSQLite3,
-		idColumn:     "INTEGER PRIMARY KEY AUTOINCREMENT",
-		lastInsertID: true,
+		name:          "sqlite",
+		driver:        "sqlite",
+		goose:         goose.DialectSQLite3,
+		idColumn:      "INTEGER PRIMARY KEY AUTOINCREMENT",
+		lastInsertID:  true,
+		newestAttempt: `LEFT JOIN delivery_attempts a ON a.id = ` + newestAttemptID,
 	}
 	postgresDialect = &dialect{
 		name:       "postgres",
@@ -49,6 +61,8 @@ var (
 		forUpdate:  " FOR UPDATE",
 		skipLocked: " FOR UPDATE SKIP LOCKED",
 		sequences:  true,
+		newestAttempt: `LEFT JOIN LATERAL (SELECT outbox_id, attempted_ms, outcome, reply, worker FROM delivery_attempts
+		   WHERE id = ` + newestAttemptID + ` LIMIT 1) a ON true`,
 	}
 )
 

@@ -162,18 +162,19 @@ func (q Queries) Release(ctx context.Context, owner string, ids []int64, now tim
 	return nil
 }
 
-// orderDeliveriesSQL is OrderDeliveries' statement. The outbox is probed
-// by the live email of each domain row; its plan is tested.
-const orderDeliveriesSQL = `SELECT o.account_id, ` + joinedDomainColumns + `,
+// orderDeliveriesSQL is OrderDeliveries' statement on a database; its plan
+// is tested.
+func orderDeliveriesSQL(d *dialect) string {
+	return `SELECT o.account_id, ` + joinedDomainColumns + `,
 		        EXISTS (SELECT 1 FROM outbox WHERE email_id = d.current_email_id),
 		        (SELECT MAX(sent_ms) FROM outbox WHERE email_id = d.current_email_id),
 		        a.outbox_id, a.attempted_ms, a.outcome, a.reply, a.worker
 		 FROM orders o
 		 LEFT JOIN order_domains d ON d.order_number = o.order_number
-		 LEFT JOIN delivery_attempts a
-		   ON a.id = (SELECT MAX(last_attempt_id) FROM outbox WHERE email_id = d.current_email_id)
+		 ` + d.newestAttempt + `
 		 WHERE o.order_number = $1
 		 ORDER BY d.position`
+}
 
 // OrderDeliveries reads, in one statement, what GetMDCDomainDetails
 // reports of an order of an account: its domains, in order, and a summary
@@ -185,7 +186,7 @@ const orderDeliveriesSQL = `SELECT o.account_id, ` + joinedDomainColumns + `,
 // its id; no message is read. ErrNotFound covers a missing order and
 // another account's alike.
 func (q Reads) OrderDeliveries(ctx context.Context, accountID, number int64) ([]model.Domain, map[int64]model.Sendings, error) {
-	rows, err := q.ex.QueryContext(ctx, orderDeliveriesSQL, number)
+	rows, err := q.ex.QueryContext(ctx, orderDeliveriesSQL(q.d), number)
 	if err != nil {
 		return nil, nil, err
 	}
