@@ -611,6 +611,77 @@ func TestCodeEpochReadsTheOrdersIndex(t *testing.T) {
 	})
 }
 
+// A request given up while PostgreSQL makes it wait for a row lock (its
+// client gone, or its deadline passed) stops waiting on the server too: its
+// backend no longer waits for the lock nor holds the locks it took, and the
+// connection is not left to wait out the other transaction.
+func TestCancelEndsLockWait(t *testing.T) {
+	onPostgres(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		const key = "source:192.0.2.44"
+		count := func(ctx context.Context, tx model.Tx) error {
+			_, err := tx.CountCodeAttempts(ctx, []model.CodeSubject{{Subject: key}}, t0, t0.Add(-time.Hour))
+			return err
+		}
+		holding, release := make(chan struct{}), make(chan struct{})
+		held := make(chan error, 1)
+		go func() {
+			held <- s.Tx(ctx, func(tx model.Tx) error {
+				if err := count(ctx, tx); err != nil {
+					return err
+				}
+				close(holding)
+				<-release
+				return nil
+			})
+		}()
+		<-holding
+		defer func() {
+			close(release)
+			if err := <-held; err != nil {
+				t.Error(err)
+			}
+		}()
+		waiting := func() int {
+			t.Helper()
+			var n int
+			if err := s.QueryRow(ctx, `SELECT COUNT(*) FROM pg_stat_activity
+				WHERE datname = current_database() AND wait_event_type = 'Lock'`, &n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		// until polls cond every 20 ms for at most 5 s.
+		until := func(cond func() bool) bool {
+			for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					return false
+				}
+			}
+			return true
+		}
+		gaveUp, cancel := context.WithCancel(ctx)
+		defer cancel()
+		done := make(chan error, 1)
+		go func() { done <- s.Tx(gaveUp, func(tx model.Tx) error { return count(gaveUp, tx) }) }()
+		if !until(func() bool { return waiting() == 1 }) {
+			t.Fatal("the second count never waited for the lock")
+		}
+		cancel()
+		select {
+		case err := <-done:
+			if err == nil {
+				t.Fatal("a count behind a held lock succeeded before the lock was released")
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("the cancelled count still waits for the lock")
+		}
+		if !until(func() bool { return waiting() == 0 }) {
+			t.Fatal("the cancelled statement still waits for the lock on the server")
+		}
+	})
+}
+
 // A flood of transactions on one key (the page's POSTs from one source,
 // Store.TxFor) leaves the pool's connections to everyone else on
 // PostgreSQL: they wait for their turn without a connection, where before
