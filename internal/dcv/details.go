@@ -30,9 +30,9 @@ type DomainState struct {
 
 // DomainStates reads the DCV state of every domain of an order of the
 // account, as ordered. A missing order and another account's are refused
-// alike (Invalid on orderNumber). It reads the order with its domains (one
-// statement) and a summary of their live emails' deliveries (another),
-// never a message: resellers poll it.
+// alike (Invalid on orderNumber). It reads the order's domains and a
+// summary of their live emails' deliveries in one statement, never a
+// message: resellers poll it.
 func (s *Service) DomainStates(ctx context.Context, account model.Account, number int64) ([]DomainState, error) {
 	domains, sendings, err := s.store.OrderDeliveries(ctx, account.ID, number)
 	if errors.Is(err, model.ErrNotFound) {
