@@ -612,9 +612,9 @@ func TestCodeEpochReadsTheOrdersIndex(t *testing.T) {
 }
 
 // A request given up while PostgreSQL makes it wait for a row lock (its
-// client gone, or its deadline passed) stops waiting on the server too: its
-// backend no longer waits for the lock nor holds the locks it took, and the
-// connection is not left to wait out the other transaction.
+// client gone, or its deadline passed) returns at once and stops waiting on
+// the server too: no backend is left waiting for the lock until the other
+// transaction ends.
 func TestCancelEndsLockWait(t *testing.T) {
 	onPostgres(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
