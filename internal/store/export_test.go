@@ -62,7 +62,7 @@ func (s *Store) Plan(ctx context.Context, query string, args ...any) (string, er
 }
 
 // OrderDeliveriesSQL is OrderDeliveries' statement (its plan is tested).
-func (s *Store) OrderDeliveriesSQL() string { return orderDeliveriesSQL(s.d) }
+func (s *Store) OrderDeliveriesSQL() string { return orderDeliveriesSQL[s.d] }
 
 // KeysWaiting counts the keys of TxFor with a transaction running or
 // waiting on this node.

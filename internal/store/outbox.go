@@ -162,9 +162,14 @@ func (q Queries) Release(ctx context.Context, owner string, ids []int64, now tim
 	return nil
 }
 
-// orderDeliveriesSQL is OrderDeliveries' statement on a database; its plan
-// is tested.
-func orderDeliveriesSQL(d *dialect) string {
+// orderDeliveriesSQL is OrderDeliveries' statement on each database, made
+// once rather than on every call; its plan is tested.
+var orderDeliveriesSQL = map[*dialect]string{
+	sqliteDialect:   orderDeliveriesOn(sqliteDialect),
+	postgresDialect: orderDeliveriesOn(postgresDialect),
+}
+
+func orderDeliveriesOn(d *dialect) string {
 	return `SELECT o.account_id, ` + joinedDomainColumns + `,
 		        EXISTS (SELECT 1 FROM outbox WHERE email_id = d.current_email_id),
 		        (SELECT MAX(sent_ms) FROM outbox WHERE email_id = d.current_email_id),
@@ -186,7 +191,7 @@ func orderDeliveriesSQL(d *dialect) string {
 // its id; no message is read. ErrNotFound covers a missing order and
 // another account's alike.
 func (q Reads) OrderDeliveries(ctx context.Context, accountID, number int64) ([]model.Domain, map[int64]model.Sendings, error) {
-	rows, err := q.ex.QueryContext(ctx, orderDeliveriesSQL(q.d), number)
+	rows, err := q.ex.QueryContext(ctx, orderDeliveriesSQL[q.d], number)
 	if err != nil {
 		return nil, nil, err
 	}
