@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"strings"
+
+	"github.com/dcvmail/dcvmail/internal/model"
 )
 
 // MigrateTo brings the schema up, or down, to exactly version v.
@@ -91,4 +93,17 @@ func (s *Store) HoldOffers() (queued func() int, release func()) {
 		return len(b.queue)
 	}
 	return queued, func() { go b.write(context.Background()) }
+}
+
+// RecordOffersTogether records the offers of several calls in one
+// transaction (BenchmarkRecordOffers: the upserts without their commits).
+func (s *Store) RecordOffersTogether(ctx context.Context, calls [][]model.Offer) error {
+	return s.tx(ctx, func(tx *Tx) error {
+		for _, offers := range calls {
+			if err := tx.RecordOffers(ctx, offers); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

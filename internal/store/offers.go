@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
 
@@ -38,8 +37,7 @@ func (q Queries) RecordOffers(ctx context.Context, offers []model.Offer) error {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			n := len(args)
-			fmt.Fprintf(&b, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8)
+			b.WriteString(q.d.marks(len(args), 8))
 			args = append(args, o.AccountID, o.FQDN, o.Mailbox, o.Source, o.ADN, nullInt(o.Product), ms(o.At), hourOf(o.At))
 		}
 		b.WriteString(` ON CONFLICT (account_id, fqdn, mailbox) DO UPDATE SET

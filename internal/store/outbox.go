@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -34,7 +33,6 @@ func (q Queries) Claim(ctx context.Context, owner string, now time.Time, lease t
 		return nil, err
 	}
 	var ids []any
-	var marks []string
 	for rows.Next() {
 		var id int64
 		if err := rows.Scan(&id); err != nil {
@@ -42,13 +40,12 @@ func (q Queries) Claim(ctx context.Context, owner string, now time.Time, lease t
 			return nil, err
 		}
 		ids = append(ids, id)
-		marks = append(marks, fmt.Sprintf("$%d", len(ids)))
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil || len(ids) == 0 {
 		return nil, err
 	}
-	return q.deliveries(ctx, true, `o.id IN (`+strings.Join(marks, ",")+`)`, ids...)
+	return q.deliveries(ctx, true, `o.id IN `+q.d.marks(0, len(ids)), ids...)
 }
 
 // deliveries reads deliveries with their messages; must says that a sealed
