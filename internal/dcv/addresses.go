@@ -43,13 +43,15 @@ func (s *Service) AddressList(ctx context.Context, account model.Account, fqdn s
 // per node (again at once while a full batch came back), in statements of
 // their own: address_offers holds one row per (account, name, address)
 // offered within the window or the hour before it (the store prunes by
-// whole hours), and no more. A failure only delays pruning.
+// whole hours), and no more. The same statements keep the hours by which
+// the store finds them up to date (store.PruneOffers). A failure only
+// delays pruning.
 func (s *Service) pruneOffers(ctx context.Context, now time.Time) {
 	if !s.offerPrune.take(now, time.Minute) {
 		return
 	}
 	n, err := s.store.PruneOffers(ctx, now.Add(-s.policy.OfferWindow))
-	if err == nil && n == 1000 {
+	if err == nil && n >= 1000 {
 		s.offerPrune.again()
 	}
 }

@@ -13,8 +13,14 @@ import (
 const offersPerStatement = 500
 
 // offerHour is the span by which pruning finds offers (offered_hour,
-// migration 00016): an offer made again within the same hour changes no
-// indexed column, so PostgreSQL updates it in place.
+// migration 00016). A row's offered_hour is the hour it was first offered
+// in, or the one pruning last moved it up to: never later than the hour
+// of its time (offered_ms). An offer made again leaves it as it was, so
+// that the upsert changes no indexed column: PostgreSQL updates the row in
+// place, and SQLite, which rewrites the index entries of every column an
+// UPDATE names whether its value changed or not, leaves the hour's index
+// alone. Pruning moves up the hour of the rows it finds offered again
+// since (PruneOffers), once per offer window at most.
 const offerHour = time.Hour
 
 // hourOf is the offered_hour of a time: whole hours since the Unix epoch.
@@ -22,7 +28,7 @@ func hourOf(t time.Time) int64 { return ms(t) / offerHour.Milliseconds() }
 
 // RecordOffers stores what GetDCVEmailAddressList returned: one row per
 // (account, name, address), whose source, ADN, product and time become
-// those of this offer (and its hour, see offerHour). One statement per
+// those of this offer (its hour is that of its first, see offerHour). One statement per
 // call (per 500 offers), so that a call costs the same whatever was
 // offered before; repeated addresses in offers count once (the first).
 func (q Queries) RecordOffers(ctx context.Context, offers []model.Offer) error {
@@ -42,7 +48,7 @@ func (q Queries) RecordOffers(ctx context.Context, offers []model.Offer) error {
 		}
 		b.WriteString(` ON CONFLICT (account_id, fqdn, mailbox) DO UPDATE SET
 		   source = excluded.source, adn = excluded.adn, product = excluded.product,
-		   offered_ms = excluded.offered_ms, offered_hour = excluded.offered_hour`)
+		   offered_ms = excluded.offered_ms`)
 		if _, err := q.ex.ExecContext(ctx, b.String(), args...); err != nil {
 			return err
 		}
@@ -73,17 +79,34 @@ func uniqueOffers(offers []model.Offer) []model.Offer {
 
 // PruneOffers deletes up to 1,000 offers made in an hour that ended at or
 // before expired (so an offer outlives expired by less than an hour), and
-// returns how many. On PostgreSQL it skips rows that another transaction
-// holds, so it never waits.
+// moves up to the hour of their time up to 1,000 offers whose offered_hour
+// is that old but which were made again since (see offerHour). It returns
+// how many rows it deleted or moved: 1,000 or more says there may be
+// more. On PostgreSQL it skips rows that another transaction holds, so it
+// never waits.
 func (q Queries) PruneOffers(ctx context.Context, expired time.Time) (int64, error) {
-	res, err := q.ex.ExecContext(ctx,
-		`DELETE FROM address_offers WHERE id IN
-		   (SELECT id FROM address_offers WHERE offered_hour < $1 LIMIT 1000`+q.d.skipLocked+`)`,
-		hourOf(expired))
+	hour := hourOf(expired)
+	end := hour * offerHour.Milliseconds() // of the newest hour to prune
+	moved, err := q.ex.ExecContext(ctx,
+		`UPDATE address_offers SET offered_hour = offered_ms / $3 WHERE id IN
+		   (SELECT id FROM address_offers WHERE offered_hour < $1 AND offered_ms >= $2 LIMIT 1000`+q.d.skipLocked+`)`,
+		hour, end, offerHour.Milliseconds())
 	if err != nil {
 		return 0, err
 	}
-	return res.RowsAffected()
+	deleted, err := q.ex.ExecContext(ctx,
+		`DELETE FROM address_offers WHERE id IN
+		   (SELECT id FROM address_offers WHERE offered_hour < $1 AND offered_ms < $2 LIMIT 1000`+q.d.skipLocked+`)`,
+		hour, end)
+	if err != nil {
+		return 0, err
+	}
+	m, err := moved.RowsAffected()
+	if err != nil {
+		return 0, err
+	}
+	d, err := deleted.RowsAffected()
+	return m + d, err
 }
 
 // OffersOf lists the offers of mailbox to an account since a time: for which

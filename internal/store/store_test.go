@@ -529,9 +529,11 @@ func TestRecordOffersWritesAllOrNothing(t *testing.T) {
 	})
 }
 
-// An offer made again moves to the hour of its new time, and pruning
-// deletes the offers whose hour ended by the cutoff: an offer made again
-// within the window is kept, however old its first offer.
+// Pruning deletes the offers whose hour ended by the cutoff: an offer made
+// again within the window is kept, however old its first offer. An offer
+// made again keeps the hour of its first (the upsert changes no indexed
+// column), and pruning moves it up to the hour of its time once that
+// first hour has ended.
 func TestPruneOffersByHour(t *testing.T) {
 	each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
@@ -545,6 +547,17 @@ func TestPruneOffersByHour(t *testing.T) {
 		}
 		if err := s.RecordOffers(ctx, []model.Offer{offer("b@example.com", t0.Add(40*time.Minute)), offer("c@example.com", t0.Add(80*time.Minute))}); err != nil {
 			t.Fatal(err)
+		}
+		hourOfC := func() int64 {
+			t.Helper()
+			var h int64
+			if err := s.QueryRow(ctx, `SELECT offered_hour FROM address_offers WHERE mailbox = 'c@example.com'`, &h); err != nil {
+				t.Fatal(err)
+			}
+			return h - t0.Unix()/3600 // 0 for 12:00
+		}
+		if h := hourOfC(); h != 0 {
+			t.Fatalf("c offered again at 13:20: its hour is %d after 12:00's, want that of its first offer (0)", h)
 		}
 		left := func() []string {
 			t.Helper()
@@ -561,22 +574,64 @@ func TestPruneOffersByHour(t *testing.T) {
 			return out
 		}
 		for _, c := range []struct {
-			cutoff time.Time
-			pruned int64
-			left   string
+			cutoff  time.Time
+			changed int64
+			left    string
+			hourOfC int64
 		}{
-			{t0.Add(59 * time.Minute), 0, "[a@example.com b@example.com c@example.com]"}, // 12:00's hour has not ended
-			{t0.Add(time.Hour), 2, "[c@example.com]"},                                    // it has: a and b (b's second offer was 12:40)
-			{t0.Add(119 * time.Minute), 0, "[c@example.com]"},                            // c was offered again at 13:20
-			{t0.Add(2 * time.Hour), 1, "[]"},
+			{t0.Add(59 * time.Minute), 0, "[a@example.com b@example.com c@example.com]", 0}, // 12:00's hour has not ended
+			{t0.Add(time.Hour), 3, "[c@example.com]", 1},                                    // it has: a and b deleted (b's second offer was 12:40), c moved to 13:00
+			{t0.Add(119 * time.Minute), 0, "[c@example.com]", 1},                            // c was offered at 13:20
+			{t0.Add(2 * time.Hour), 1, "[]", -1},
 		} {
 			n, err := s.PruneOffers(ctx, c.cutoff)
-			if err != nil || n != c.pruned {
-				t.Fatalf("prune at %s: %d (%v), want %d", c.cutoff.Format("15:04"), n, err, c.pruned)
+			if err != nil || n != c.changed {
+				t.Fatalf("prune at %s: %d rows deleted or moved (%v), want %d", c.cutoff.Format("15:04"), n, err, c.changed)
 			}
 			if got := fmt.Sprint(left()); got != c.left {
 				t.Fatalf("after pruning at %s: %s left, want %s", c.cutoff.Format("15:04"), got, c.left)
 			}
+			if c.hourOfC >= 0 {
+				if h := hourOfC(); h != c.hourOfC {
+					t.Fatalf("after pruning at %s: c's hour is %d after 12:00's, want %d", c.cutoff.Format("15:04"), h, c.hourOfC)
+				}
+			}
+		}
+	})
+}
+
+// Pruning finds a full batch of offers to move up as well as to delete,
+// and says so, so that the service prunes again at once.
+func TestPruneOffersInBatches(t *testing.T) {
+	each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		alice := account(t, s, "alice")
+		offers := func(n int, at time.Time) []model.Offer {
+			out := make([]model.Offer, n)
+			for i := range out {
+				out[i] = model.Offer{AccountID: alice.ID, FQDN: "example.com", Mailbox: fmt.Sprintf("m%d@example.com", i), Source: "constructed", ADN: "example.com", At: at}
+			}
+			return out
+		}
+		// 1,500 offered at 12:10, and the first 1,200 of them again at
+		// 13:10: at a cutoff of 13:00, 1,200 rows to move and 300 to delete.
+		if err := s.RecordOffers(ctx, offers(1500, t0.Add(10*time.Minute))); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RecordOffers(ctx, offers(1200, t0.Add(70*time.Minute))); err != nil {
+			t.Fatal(err)
+		}
+		var total int64
+		for _, want := range []int64{1300, 200, 0} {
+			n, err := s.PruneOffers(ctx, t0.Add(time.Hour))
+			if err != nil || n != want {
+				t.Fatalf("prune: %d rows deleted or moved (%v), want %d", n, err, want)
+			}
+			total += n
+		}
+		n, err := s.CountOffers(ctx)
+		if err != nil || n != 1200 || total != 1500 {
+			t.Fatalf("%d offers left after %d rows deleted or moved, want 1,200 after 1,500", n, total)
 		}
 	})
 }
