@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -107,6 +108,12 @@ func TestOrderLife(t *testing.T) {
 	}
 
 	f.confirm(order)
+	// The confirmation of the order's last domain issued the certificate
+	// itself, before any CollectSSL (which would also try).
+	var issued int
+	if err := f.Store.QueryRow(context.Background(), `SELECT COUNT(*) FROM certificates WHERE order_number = $1 AND issued_ms IS NOT NULL`, &issued, order); err != nil || issued != 1 {
+		t.Fatalf("%d certificates issued by the confirmation (%v), want 1", issued, err)
+	}
 
 	got := collect("queryType", "1", "showValidityPeriod", "Y", "showFQDN", "Y", "showStatusDetails", "Y")
 	if got.Get("errorCode") != "2" || got.Get("fqdn") != "shop.example.com" || got.Get("caaStatus") != "1" {

@@ -107,6 +107,11 @@ type Confirmation struct {
 	AttemptsLeft int
 	// RetryAt is when the window ends (TooManyAttempts, or no attempt left).
 	RetryAt time.Time
+	// issuable: the order was placed through the API (it has a product),
+	// so a confirmation may complete it and let its certificate be issued.
+	// An order the operator made has none, and the issuance's reads are
+	// spared.
+	issuable bool
 }
 
 // Confirm judges a code submitted for an order (docs/api.md §6). A code
@@ -177,7 +182,7 @@ func (s *Service) Confirm(ctx context.Context, r ConfirmRequest) (Confirmation, 
 		return Confirmation{}, err
 	}
 	s.pruneCodeAttempts(ctx, s.clock.Now())
-	if c.Outcome == Confirmed {
+	if c.Outcome == Confirmed && c.issuable {
 		// The last domain of an API order: issue now (issue.go).
 		s.AfterValidation(ctx, r.OrderNumber)
 	}
@@ -243,7 +248,7 @@ func (s *Service) judge(ctx context.Context, tx model.Tx, r ConfirmRequest, code
 		}); err != nil {
 			return Confirmation{}, err
 		}
-		return Confirmation{Outcome: Confirmed, Domains: live}, nil
+		return Confirmation{Outcome: Confirmed, Domains: live, issuable: order.Product != 0}, nil
 	}
 	switch {
 	case !awaitingAny && len(validated) > 0:

@@ -32,6 +32,9 @@ type Domain struct {
 // what ResendDCVEmail and AutoUpdateDCV decide on, read in one statement.
 type OrderState struct {
 	Order
+	// Product is the order's Terms.Product, read with it: 0 for an order
+	// the operator made, which has no certificate to issue.
+	Product int64
 	Domains []Domain // in order of position
 	// Live holds, by id, the email each domain's CurrentEmailID names,
 	// without its message (Subject, Text and HTML are empty).

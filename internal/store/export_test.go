@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 
 	"github.com/dcvmail/dcvmail/internal/model"
@@ -29,6 +30,12 @@ func (s *Store) MigrateTo(ctx context.Context, v int64) error {
 func (s *Store) Exec(ctx context.Context, query string, args ...any) error {
 	_, err := s.db.ExecContext(ctx, query, args...)
 	return err
+}
+
+// Row runs a query outside the store's methods (migration tests, on
+// schemas older than those methods know).
+func (s *Store) Row(ctx context.Context, query string, args ...any) *sql.Row {
+	return s.db.QueryRowContext(ctx, query, args...)
 }
 
 // CodeEpochSQL is CodeEpoch's statement (its plan is tested).

@@ -101,7 +101,7 @@ func (q Reads) OrderState(ctx context.Context, accountID, number int64) (model.O
 // confirmation page, where the code is the credential.
 func (q Reads) OrderStateOf(ctx context.Context, number int64) (model.OrderState, error) {
 	rows, err := q.ex.QueryContext(ctx,
-		`SELECT o.order_number, o.account_id, o.base_order_number, o.status, o.template_id, o.resend_tat_ms, o.created_ms,
+		`SELECT o.order_number, o.account_id, o.base_order_number, o.status, o.template_id, o.resend_tat_ms, o.created_ms, o.product,
 		        `+joinedDomainColumns+`,
 		        e.recipient, e.template_id, e.code_hash, e.created_ms, e.expires_ms
 		 FROM orders o
@@ -119,18 +119,18 @@ func (q Reads) OrderStateOf(ctx context.Context, number int64) (model.OrderState
 		var (
 			o                         model.Order
 			oTmpl                     sql.NullInt64
-			tat, created              int64
+			tat, created, product     int64
 			d                         joinedDomain
 			eTo, eHash                sql.NullString
 			eTmpl, eCreated, eExpires sql.NullInt64
 		)
-		targets := append([]any{&o.Number, &o.AccountID, &o.BaseNumber, &o.Status, &oTmpl, &tat, &created}, d.targets()...)
+		targets := append([]any{&o.Number, &o.AccountID, &o.BaseNumber, &o.Status, &oTmpl, &tat, &created, &product}, d.targets()...)
 		if err := rows.Scan(append(targets, &eTo, &eTmpl, &eHash, &eCreated, &eExpires)...); err != nil {
 			return model.OrderState{}, err
 		}
 		if !found {
 			o.TemplateID, o.ResendTAT, o.Created = oTmpl.Int64, fromMS(tat), fromMS(created)
-			st.Order, found = o, true
+			st.Order, st.Product, found = o, product, true
 		}
 		dom, ok := d.domain(o.Number)
 		if !ok {

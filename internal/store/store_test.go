@@ -259,6 +259,17 @@ func TestLockOrderState(t *testing.T) {
 		if _, err := s.OrderStateOf(ctx, 44); !errors.Is(err, model.ErrNotFound) {
 			t.Fatalf("OrderStateOf of no order: %v", err)
 		}
+		// The product comes with the order: none for one the operator
+		// made, that of its terms for one placed through the API.
+		if st.Product != 0 {
+			t.Fatalf("product %d of an order the operator made", st.Product)
+		}
+		if err := s.Tx(ctx, func(tx model.Tx) error { return tx.SetTerms(ctx, 42, model.Terms{Product: 24, UniqueValue: "u42"}) }); err != nil {
+			t.Fatal(err)
+		}
+		if read, err := s.OrderStateOf(ctx, 42); err != nil || read.Product != 24 || len(read.Domains) != 4 {
+			t.Fatalf("OrderStateOf after SetTerms: product %d, %d domains (%v), want 24 and 4", read.Product, len(read.Domains), err)
+		}
 	})
 }
 
