@@ -28,9 +28,10 @@ func hourOf(t time.Time) int64 { return ms(t) / offerHour.Milliseconds() }
 
 // RecordOffers stores what GetDCVEmailAddressList returned: one row per
 // (account, name, address), whose source, ADN, product and time become
-// those of this offer (its hour is that of its first, see offerHour). One statement per
-// call (per 500 offers), so that a call costs the same whatever was
-// offered before; repeated addresses in offers count once (the first).
+// those of this offer (its hour stays that of the first, see offerHour).
+// One statement per call (per 500 offers), so that a call costs the same
+// whatever was offered before; repeated addresses in offers count once
+// (the first).
 func (q Queries) RecordOffers(ctx context.Context, offers []model.Offer) error {
 	unique := uniqueOffers(offers)
 	for len(unique) > 0 {
@@ -78,12 +79,12 @@ func uniqueOffers(offers []model.Offer) []model.Offer {
 }
 
 // PruneOffers deletes up to 1,000 offers made in an hour that ended at or
-// before expired (so an offer outlives expired by less than an hour), and
-// moves up to the hour of their time up to 1,000 offers whose offered_hour
-// is that old but which were made again since (see offerHour). It returns
-// how many rows it deleted or moved: 1,000 or more says there may be
-// more. On PostgreSQL it skips rows that another transaction holds, so it
-// never waits.
+// before expired (so an offer outlives expired by less than an hour). Of
+// the offers whose offered_hour is that old but which were made again
+// since, it moves up to 1,000 to the hour of their newest making (see
+// offerHour). It returns how many rows it deleted or moved: 1,000 or more
+// says there may be more. On PostgreSQL it skips rows that another
+// transaction holds, so it never waits.
 func (q Queries) PruneOffers(ctx context.Context, expired time.Time) (int64, error) {
 	hour := hourOf(expired)
 	end := hour * offerHour.Milliseconds() // of the newest hour to prune
