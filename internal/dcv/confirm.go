@@ -139,15 +139,16 @@ func (s *Service) Confirm(ctx context.Context, r ConfirmRequest) (Confirmation, 
 	err := s.store.TxFor(ctx, source, func(tx model.Tx) error {
 		now := s.clock.Now()
 		expired := now.Add(-CodeAttemptWindow)
-		exists, epoch, err := tx.CodeEpoch(ctx, r.OrderNumber)
+		look, err := tx.CodeLookup(ctx, r.OrderNumber, hash)
 		if err != nil {
 			return err
 		}
+		exists := look.Exists
 		subjects := []model.CodeSubject{{Subject: source}}
 		if exists {
 			// Counts from before the order's newest email do not hold
 			// against its code: the epoch starts them afresh.
-			subjects = append(subjects, model.CodeSubject{Subject: perOrder, OrderNumber: r.OrderNumber, Epoch: epoch})
+			subjects = append(subjects, model.CodeSubject{Subject: perOrder, OrderNumber: r.OrderNumber, Epoch: look.Epoch})
 		}
 		counts, err := tx.CountCodeAttempts(ctx, subjects, now, expired)
 		if err != nil {
@@ -165,7 +166,7 @@ func (s *Service) Confirm(ctx context.Context, r ConfirmRequest) (Confirmation, 
 		}
 		if !exists {
 			c = Confirmation{Outcome: Rejected}
-		} else if c, err = s.judge(ctx, tx, r, code, hash, now); err != nil {
+		} else if c, err = s.judge(ctx, tx, r, code, look.Email, now); err != nil {
 			return err
 		}
 		switch c.Outcome {
@@ -189,15 +190,13 @@ func (s *Service) Confirm(ctx context.Context, r ConfirmRequest) (Confirmation, 
 	return c, nil
 }
 
-// judge decides what a well-formed code means for an order, and with
+// judge decides what a well-formed code means for an order, given the
+// order's email that the code's keyed hash found (ID 0: none), and with
 // Confirmed validates the domains and records the evidence.
-func (s *Service) judge(ctx context.Context, tx model.Tx, r ConfirmRequest, code, hash string, now time.Time) (Confirmation, error) {
+func (s *Service) judge(ctx context.Context, tx model.Tx, r ConfirmRequest, code string, e model.Email, now time.Time) (Confirmation, error) {
 	rejected := Confirmation{Outcome: Rejected}
-	e, err := tx.EmailByCode(ctx, r.OrderNumber, hash)
-	if errors.Is(err, model.ErrNotFound) {
+	if e.ID == 0 {
 		return rejected, nil
-	} else if err != nil {
-		return Confirmation{}, err
 	}
 	// The lookup went by keyed hash; compare once more in constant time.
 	if !s.values.Matches(code, e.CodeHash) {

@@ -19,7 +19,7 @@ type Reads interface {
 	RevokedCertificates(ctx context.Context) ([]RevokedCertificate, error)
 	ConfirmationsOfOrder(ctx context.Context, orderNumber int64) ([]Confirmation, error)
 	CodeAttemptsOf(ctx context.Context, subject string) (CodeAttempts, error)
-	CodeEpoch(ctx context.Context, orderNumber int64) (exists bool, epoch int64, err error)
+	CodeLookup(ctx context.Context, orderNumber int64, codeHash string) (CodeLookup, error)
 	AccountTerms(ctx context.Context, accountID int64) (AccountTerms, error)
 	Accounts(ctx context.Context) ([]Account, error)
 	LoginLocks(ctx context.Context, now time.Time) ([]LoginFailures, error)
@@ -27,8 +27,6 @@ type Reads interface {
 	FaultRules(ctx context.Context) ([]FaultRule, error)
 	ClockOffset(ctx context.Context) (time.Duration, error)
 	Email(ctx context.Context, id int64) (Email, error)
-	// EmailByCode leaves the message out (Subject, Text and HTML empty).
-	EmailByCode(ctx context.Context, orderNumber int64, codeHash string) (Email, error)
 	EmailsOfOrder(ctx context.Context, orderNumber int64) ([]Email, error)
 	Mailbox(ctx context.Context, orderNumber int64) ([]CapturedMail, error)
 	MailboxFiltered(ctx context.Context, f MailFilter) ([]CapturedMail, error)

@@ -56,26 +56,6 @@ func (q Reads) Email(ctx context.Context, id int64) (model.Email, error) {
 	return q.scanEmail(q.ex.QueryRowContext(ctx, `SELECT `+emailColumns+` FROM `+emailFrom+` WHERE e.id = $1`, id))
 }
 
-// EmailByCode finds the email of an order whose random value has the given
-// keyed hash. Its message is not read (Subject, Text and HTML are empty):
-// the confirmation page asks this on every POST and needs none of it, and
-// reading it cost a join and, for a sealed message, its decryption (a
-// sixth of the POST's CPU).
-func (q Reads) EmailByCode(ctx context.Context, orderNumber int64, codeHash string) (model.Email, error) {
-	var e model.Email
-	var tmpl sql.NullInt64
-	var c, x int64
-	err := q.ex.QueryRowContext(ctx,
-		`SELECT id, order_number, recipient, template_id, code_hash, created_ms, expires_ms
-		 FROM dcv_emails WHERE code_hash = $1 AND order_number = $2`, codeHash, orderNumber).
-		Scan(&e.ID, &e.OrderNumber, &e.Recipient, &tmpl, &e.CodeHash, &c, &x)
-	if err != nil {
-		return model.Email{}, notFound(err)
-	}
-	e.TemplateID, e.Created, e.Expires = tmpl.Int64, fromMS(c), fromMS(x)
-	return e, nil
-}
-
 // EmailsOfOrder lists an order's DCV emails, oldest first.
 func (q Reads) EmailsOfOrder(ctx context.Context, orderNumber int64) ([]model.Email, error) {
 	rows, err := q.ex.QueryContext(ctx,

@@ -38,8 +38,8 @@ func (s *Store) Row(ctx context.Context, query string, args ...any) *sql.Row {
 	return s.db.QueryRowContext(ctx, query, args...)
 }
 
-// CodeEpochSQL is CodeEpoch's statement (its plan is tested).
-const CodeEpochSQL = codeEpochSQL
+// CodeLookupSQL is CodeLookup's statement (its plan is tested).
+const CodeLookupSQL = codeLookupSQL
 
 // Plan is the query plan of query, one line per step: SQLite's EXPLAIN
 // QUERY PLAN details, or PostgreSQL's EXPLAIN.

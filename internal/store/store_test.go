@@ -320,15 +320,30 @@ func TestValidateOnlyLiveDomains(t *testing.T) {
 		if n, _ := s.Direct().ValidateDomains(ctx, 1, fresh, t0); n != 0 {
 			t.Fatal("validated twice")
 		}
-		// By code: the fields a confirmation judges by, and not the message.
+		// By code: the fields a confirmation judges by, and not the
+		// message; with the order's newest email (the epoch of its counts).
 		want := model.Email{ID: fresh, OrderNumber: 1, Recipient: "webmaster@example.com", CodeHash: "fresh", Created: t0, Expires: t0.Add(time.Hour)}
-		if e, err := s.EmailByCode(ctx, 1, "fresh"); err != nil || !e.Created.Equal(want.Created) || !e.Expires.Equal(want.Expires) {
-			t.Fatalf("by code: %+v %v", e, err)
+		look, err := s.CodeLookup(ctx, 1, "fresh")
+		if e := look.Email; err != nil || !look.Exists || look.Epoch != fresh || !e.Created.Equal(want.Created) || !e.Expires.Equal(want.Expires) {
+			t.Fatalf("by code: %+v %v", look, err)
 		} else if e.Created, e.Expires = want.Created, want.Expires; e != want {
 			t.Fatalf("by code: %+v, want %+v", e, want)
 		}
-		if _, err := s.EmailByCode(ctx, 2, "fresh"); !errors.Is(err, model.ErrNotFound) {
-			t.Fatalf("code of another order: %v", err)
+		// The superseded email is found by its own code, under the same epoch.
+		if look, err := s.CodeLookup(ctx, 1, "hash-1"); err != nil || look.Email.ID != old || look.Email.CodeHash != "hash-1" || look.Epoch != fresh {
+			t.Fatalf("by the superseded code: %+v %v, want email %d under epoch %d", look, err, old, fresh)
+		}
+		// A code of no email of the order, and one of another order.
+		if look, err := s.CodeLookup(ctx, 1, "nothing"); err != nil || !look.Exists || look.Epoch != fresh || look.Email.ID != 0 {
+			t.Fatalf("unknown code: %+v %v", look, err)
+		}
+		other := order(t, s, alice, 2, 2)
+		if look, err := s.CodeLookup(ctx, 2, "fresh"); err != nil || !look.Exists || look.Epoch != other || look.Email.ID != 0 {
+			t.Fatalf("code of another order: %+v %v", look, err)
+		}
+		// No order: nothing exists, whatever the code.
+		if look, err := s.CodeLookup(ctx, 3, "fresh"); err != nil || look != (model.CodeLookup{}) {
+			t.Fatalf("no order: %+v %v", look, err)
 		}
 	})
 }
@@ -647,12 +662,12 @@ func TestPruneOffersInBatches(t *testing.T) {
 	})
 }
 
-// PostgreSQL finds an order's newest email (CodeEpoch, every POST of the
+// PostgreSQL finds an order's newest email (CodeLookup, every POST of the
 // page) at the end of the index by order and id (migration 00017), not by
 // reading the primary key backwards through every newer email of other
 // orders, which it chose with the index by order alone on tables not yet
 // analysed, as these are. (SQLite's index by order always held the rowid.)
-func TestCodeEpochReadsTheOrdersIndex(t *testing.T) {
+func TestCodeLookupReadsTheOrdersIndex(t *testing.T) {
 	onPostgres(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		a := account(t, s, "alice")
@@ -665,14 +680,14 @@ func TestCodeEpochReadsTheOrdersIndex(t *testing.T) {
 			t.Fatal(err)
 		}
 		var plan string
-		if err := s.QueryRow(ctx, `EXPLAIN (FORMAT JSON) `+store.CodeEpochSQL, &plan, 17); err != nil {
+		if err := s.QueryRow(ctx, `EXPLAIN (FORMAT JSON) `+store.CodeLookupSQL, &plan, 17, "h17"); err != nil {
 			t.Fatal(err)
 		}
-		if !strings.Contains(plan, `"dcv_emails_order_id"`) || strings.Contains(plan, `"dcv_emails_pkey"`) {
-			t.Fatalf("CodeEpoch's plan does not go by order and id:\n%s", plan)
+		if !strings.Contains(plan, `"dcv_emails_order_id"`) || strings.Contains(plan, `"dcv_emails_pkey"`) || strings.Contains(plan, `"Seq Scan"`) {
+			t.Fatalf("CodeLookup's plan does not go by order and id:\n%s", plan)
 		}
-		if exists, epoch, err := s.CodeEpoch(ctx, 17); err != nil || !exists || epoch != 17 {
-			t.Fatalf("CodeEpoch(17) = %v, %d, %v; want the order's one email, 17", exists, epoch, err)
+		if look, err := s.CodeLookup(ctx, 17, "h17"); err != nil || !look.Exists || look.Epoch != 17 || look.Email.ID != 17 {
+			t.Fatalf("CodeLookup(17) = %+v, %v; want the order's one email, 17, found by its code", look, err)
 		}
 	})
 }

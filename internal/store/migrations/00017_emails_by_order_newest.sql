@@ -1,4 +1,4 @@
--- The page's POST asks for the newest DCV email of an order (store.CodeEpoch:
+-- The page's POST asks for the newest DCV email of an order (store.CodeLookup:
 -- MAX(id) of the order's emails). With an index on order_number alone,
 -- PostgreSQL may read the primary key backwards from the newest email of all
 -- and filter by order, and did so on a database that had not been analysed
