@@ -131,8 +131,8 @@ func (q Reads) CodeAttemptsOf(ctx context.Context, subject string) (model.CodeAt
 }
 
 // codeLookupSQL reads an order's newest email from the last entry of
-// dcv_emails_order_id (migration 00017), and the order's email with a
-// code's hash among the entries of that index for the order.
+// dcv_emails_order_id (migration 00017), and the email with a code's hash
+// by that column's unique index, kept only when it is the order's.
 const codeLookupSQL = `SELECT (SELECT MAX(n.id) FROM dcv_emails n WHERE n.order_number = o.order_number),
         e.id, e.recipient, e.template_id, e.code_hash, e.created_ms, e.expires_ms
  FROM orders o LEFT JOIN dcv_emails e ON e.order_number = o.order_number AND e.code_hash = $2
