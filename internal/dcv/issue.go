@@ -37,7 +37,8 @@ func (s *Service) AfterValidation(ctx context.Context, number int64) bool {
 func (s *Service) TryIssue(ctx context.Context, number int64) (bool, error) {
 	o := s.orders
 	// The terms first: an order the operator made (product 0) has nothing
-	// to issue, and a confirmation of one then costs one read here, not two.
+	// to issue, and a call for one (a CollectSSL poll, say) then costs one
+	// read here, not two. (The page's POST does not call for one at all.)
 	terms, err := s.store.TermsOf(ctx, number)
 	if err != nil {
 		return false, err

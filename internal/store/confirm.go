@@ -110,9 +110,9 @@ func (q Queries) ForgiveCodeAttempts(ctx context.Context, subjects ...string) er
 	if len(subjects) == 0 {
 		return nil
 	}
-	in, args := inList(subjects)
+	in, args := inList(q.d, subjects)
 	_, err := q.ex.ExecContext(ctx,
-		`UPDATE code_attempts SET failures = failures - 1 WHERE subject IN (`+in+`) AND failures > 0`, args...)
+		`UPDATE code_attempts SET failures = failures - 1 WHERE subject IN `+in+` AND failures > 0`, args...)
 	return err
 }
 

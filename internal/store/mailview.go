@@ -182,8 +182,8 @@ func (q Queries) DeleteMail(ctx context.Context, ids []int64) (int64, error) {
 	var args []any
 	if len(ids) > 0 {
 		var in string
-		in, args = inList(ids)
-		query += ` WHERE id IN (` + in + `)`
+		in, args = inList(q.d, ids)
+		query += ` WHERE id IN ` + in
 	}
 	res, err := q.ex.ExecContext(ctx, query, args...)
 	if err != nil {

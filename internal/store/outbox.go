@@ -3,8 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/dcvmail/dcvmail/internal/model"
@@ -237,16 +235,12 @@ func (q Reads) OrderDeliveries(ctx context.Context, accountID, number int64) ([]
 	return domains, sendings, nil
 }
 
-// inList makes the placeholders $1, $2, … of values for an IN list.
-func inList[T any](values []T) (string, []any) {
-	var b strings.Builder
+// inList is the parenthesized parameters of an IN list of values, in the
+// dialect's marks (see dialect.numbered), and the values as arguments.
+func inList[T any](d *dialect, values []T) (string, []any) {
 	args := make([]any, len(values))
 	for i, v := range values {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString("$" + strconv.Itoa(i+1))
 		args[i] = v
 	}
-	return b.String(), args
+	return d.marks(0, len(values)), args
 }
