@@ -110,7 +110,7 @@ func goMigrations(d *dialect) []*goose.Migration {
 			&goose.GoFunc{RunDB: func(ctx context.Context, db *sql.DB) error { return rekey(ctx, db, false) }},
 		)
 	}
-	return []*goose.Migration{rekeying, sequencesMigration(d)}
+	return []*goose.Migration{rekeying, sequencesMigration(d), offersRoomMigration(d)}
 }
 
 // rekey rebuilds the tables of migration 5 with their new definitions (up)

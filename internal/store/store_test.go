@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"maps"
@@ -622,6 +623,54 @@ func TestPruneOffersByHour(t *testing.T) {
 					t.Fatalf("after pruning at %s: c's hour is %d after 12:00's, want %d", c.cutoff.Format("15:04"), h, c.hourOfC)
 				}
 			}
+		}
+	})
+}
+
+// On PostgreSQL an offer made again is rewritten beside its row, with no
+// new index entries (a heap-only update): the pages of offers keep room for
+// it (migration 19). Several pages of offers are made, then all of them
+// again in one transaction, which reads what PostgreSQL counted for it.
+// Without the room, few or none are rewritten in place (none, when tried).
+func TestOffersMadeAgainStayOnTheirPage(t *testing.T) {
+	onPostgres(t, func(t *testing.T, s *store.Store) {
+		t.Parallel()
+		ctx := context.Background()
+		alice := account(t, s, "alice")
+		const n = 400 // several pages
+		offers := func(at time.Time) []model.Offer {
+			out := make([]model.Offer, n)
+			for i := range out {
+				out[i] = model.Offer{AccountID: alice.ID, FQDN: "example.com", Mailbox: fmt.Sprintf("m%03d@example.com", i), Source: "constructed", ADN: "example.com", At: at}
+			}
+			return out
+		}
+		if err := s.RecordOffers(ctx, offers(t0)); err != nil {
+			t.Fatal(err)
+		}
+		var updated, inPlace int64
+		err := s.Tx(ctx, func(mtx model.Tx) error {
+			tx := mtx.(*store.Tx)
+			if err := tx.RecordOffers(ctx, offers(t0.Add(time.Minute))); err != nil {
+				return err
+			}
+			if err := tx.QueryRow(ctx, `SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'address_offers'`, &updated); err != nil {
+				return err
+			}
+			return tx.QueryRow(ctx, `SELECT n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname = 'address_offers'`, &inPlace)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if updated != n || inPlace < n*9/10 {
+			t.Fatalf("%d offers made again: %d rows updated, %d of them in place; want %d, at least 90 %% in place", n, updated, inPlace, n)
+		}
+		if err := s.MigrateTo(ctx, 18); err != nil {
+			t.Fatal(err)
+		}
+		var options sql.NullString
+		if err := s.QueryRow(ctx, `SELECT array_to_string(reloptions, ',') FROM pg_class WHERE relname = 'address_offers'`, &options); err != nil || options.Valid {
+			t.Fatalf("after migration 19's Down, the offers' options are %v (%v), want none", options, err)
 		}
 	})
 }
