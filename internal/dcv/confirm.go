@@ -166,12 +166,11 @@ func (s *Service) Confirm(ctx context.Context, r ConfirmRequest) (Confirmation, 
 		}
 		if !exists {
 			c = Confirmation{Outcome: Rejected}
-		} else if c, err = s.judge(ctx, tx, r, code, look.Email, now); err != nil {
+		} else if c, err = s.judge(ctx, tx, r, code, look.Email, now, source, perOrder); err != nil {
 			return err
 		}
-		switch c.Outcome {
-		case Confirmed, AlreadyValidated:
-			return tx.ForgiveCodeAttempts(ctx, source, perOrder)
+		if c.Outcome == Confirmed || c.Outcome == AlreadyValidated {
+			return nil // judge took back the code's counts
 		}
 		c.AttemptsLeft = left
 		if left == 0 {
@@ -191,9 +190,11 @@ func (s *Service) Confirm(ctx context.Context, r ConfirmRequest) (Confirmation, 
 }
 
 // judge decides what a well-formed code means for an order, given the
-// order's email that the code's keyed hash found (ID 0: none), and with
-// Confirmed validates the domains and records the evidence.
-func (s *Service) judge(ctx context.Context, tx model.Tx, r ConfirmRequest, code string, e model.Email, now time.Time) (Confirmation, error) {
+// order's email that the code's keyed hash found (ID 0: none). A right
+// code (Confirmed, AlreadyValidated) takes back what it counted against
+// the subjects of forgive; with Confirmed, the same write validates the
+// domains and records the evidence.
+func (s *Service) judge(ctx context.Context, tx model.Tx, r ConfirmRequest, code string, e model.Email, now time.Time, forgive ...string) (Confirmation, error) {
 	rejected := Confirmation{Outcome: Rejected}
 	if e.ID == 0 {
 		return rejected, nil
@@ -229,14 +230,7 @@ func (s *Service) judge(ctx context.Context, tx model.Tx, r ConfirmRequest, code
 		if !now.Before(e.Expires) {
 			return Confirmation{Outcome: Expired, Expires: e.Expires}, nil
 		}
-		n, err := tx.ValidateDomains(ctx, r.OrderNumber, e.ID, now)
-		if err != nil {
-			return Confirmation{}, err
-		}
-		if n != int64(len(live)) {
-			return Confirmation{}, errors.New("dcv: confirm: the domains changed under the transaction")
-		}
-		if _, err := tx.RecordConfirmation(ctx, model.Confirmation{
+		n, err := tx.ConfirmDomains(ctx, model.Confirmation{
 			OrderNumber: r.OrderNumber,
 			EmailID:     e.ID,
 			Domains:     live,
@@ -244,18 +238,25 @@ func (s *Service) judge(ctx context.Context, tx model.Tx, r ConfirmRequest, code
 			PeerAddr:    clip(r.PeerAddr, 128),
 			UserAgent:   clip(r.UserAgent, 512),
 			At:          now,
-		}); err != nil {
+		}, forgive...)
+		if err != nil {
 			return Confirmation{}, err
+		}
+		if n != int64(len(live)) {
+			return Confirmation{}, errors.New("dcv: confirm: the domains changed under the transaction")
 		}
 		return Confirmation{Outcome: Confirmed, Domains: live, issuable: order.Product != 0}, nil
 	}
+	var c Confirmation
 	switch {
 	case !awaitingAny && len(validated) > 0:
-		return Confirmation{Outcome: AlreadyValidated, Domains: validated, AllValidated: true}, nil
+		c = Confirmation{Outcome: AlreadyValidated, Domains: validated, AllValidated: true}
 	case len(byThis) > 0:
-		return Confirmation{Outcome: AlreadyValidated, Domains: byThis}, nil
+		c = Confirmation{Outcome: AlreadyValidated, Domains: byThis}
+	default:
+		return Confirmation{Outcome: Superseded}, nil
 	}
-	return Confirmation{Outcome: Superseded}, nil
+	return c, tx.ForgiveCodeAttempts(ctx, forgive...)
 }
 
 // Confirmations lists the evidence of an order's confirmations, oldest

@@ -63,7 +63,7 @@ type Tx interface {
 	ClaimCertificate(ctx context.Context, c Certificate) (bool, error)
 	RejectCertificate(ctx context.Context, id int64) (bool, error)
 	RevokeCertificate(ctx context.Context, id int64, at time.Time, reason int) (bool, error)
-	RecordConfirmation(ctx context.Context, c Confirmation) (int64, error)
+	ConfirmDomains(ctx context.Context, c Confirmation, forgive ...string) (int64, error)
 	CountCodeAttempts(ctx context.Context, subjects []CodeSubject, now, expired time.Time) ([]CodeAttempts, error)
 	ForgiveCodeAttempts(ctx context.Context, subjects ...string) error
 	PruneCodeAttempts(ctx context.Context, expired time.Time) (int64, error)
@@ -85,7 +85,6 @@ type Tx interface {
 	SetOrderStatus(ctx context.Context, number int64, status OrderStatus) error
 	SetDomainRecipient(ctx context.Context, number int64, position int, recipient, source string, emailID int64) error
 	SetDomainMethod(ctx context.Context, number int64, position int, method Method) error
-	ValidateDomains(ctx context.Context, number, emailID int64, at time.Time) (int64, error)
 	Enqueue(ctx context.Context, emailID int64, recipient, messageID string, now time.Time) (int64, error)
 	Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, n int) ([]Delivery, error)
 	FinishAttempt(ctx context.Context, owner string, a Attempt, next time.Time) (bool, error)

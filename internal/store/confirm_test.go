@@ -202,3 +202,62 @@ func TestConfirmationsEvidence(t *testing.T) {
 		}
 	})
 }
+
+// ConfirmDomains validates the domains whose live email it names, keeps
+// the evidence and takes one code off each count it is given, and nothing
+// else: not another email's domains, not a count it is not given, and no
+// count below zero. On PostgreSQL it is one statement.
+func TestConfirmDomains(t *testing.T) {
+	each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		acct := account(t, s, "alice")
+		email := order(t, s, acct, 100, 100)
+		other := order(t, s, acct, 101, 101)
+		const source, perOrder, bystander = "source:192.0.2.5", "order:100 source:192.0.2.5", "source:192.0.2.6"
+		if err := s.Tx(ctx, func(tx model.Tx) error {
+			_, err := tx.CountCodeAttempts(ctx, []model.CodeSubject{{Subject: source}, {Subject: perOrder, OrderNumber: 100, Epoch: email}, {Subject: bystander}}, t0, t0.Add(-time.Hour))
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		confirm := func(c model.Confirmation, forgive ...string) int64 {
+			t.Helper()
+			var n int64
+			if err := s.Tx(ctx, func(tx model.Tx) (err error) { n, err = tx.ConfirmDomains(ctx, c, forgive...); return err }); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		c := model.Confirmation{OrderNumber: 100, EmailID: email, Domains: []string{"example.com"},
+			ClientIP: "2001:db8::1", PeerAddr: "[::1]:4444", UserAgent: "Mozilla/5.0 (X11) Ünïcode", At: t0.Add(time.Minute)}
+		if n := confirm(c, source, perOrder); n != 1 {
+			t.Fatalf("first confirmation validated %d domains, want 1", n)
+		}
+		if n := confirm(model.Confirmation{OrderNumber: 100, EmailID: other, At: t0}); n != 0 {
+			t.Fatalf("another order's email validated %d domains of order 100, want 0", n)
+		}
+		if n := confirm(c, source, perOrder); n != 0 {
+			t.Fatalf("second confirmation validated %d domains, want 0 (already validated)", n)
+		}
+		domains, err := s.Domains(ctx, 100)
+		if err != nil || len(domains) != 1 || !domains[0].Validated.Equal(c.At) || domains[0].ValidatedEmailID != email {
+			t.Fatalf("order 100's domains: %+v (%v), want validated at %v by email %d", domains, err, c.At, email)
+		}
+		if domains, err := s.Domains(ctx, 101); err != nil || !domains[0].Validated.IsZero() {
+			t.Fatalf("order 101's domains: %+v (%v), want none validated", domains, err)
+		}
+		got, err := s.ConfirmationsOfOrder(ctx, 100)
+		if err != nil || len(got) != 3 {
+			t.Fatalf("evidence: %+v (%v), want three confirmations", got, err)
+		}
+		if g := got[0]; g.EmailID != email || !slices.Equal(g.Domains, c.Domains) || g.ClientIP != c.ClientIP ||
+			g.PeerAddr != c.PeerAddr || g.UserAgent != c.UserAgent || !g.At.Equal(c.At) {
+			t.Fatalf("evidence %+v, want %+v", g, c)
+		}
+		for subject, want := range map[string]int{source: 0, perOrder: 0, bystander: 1} {
+			if a, err := s.CodeAttemptsOf(ctx, subject); err != nil || a.Failures != want {
+				t.Fatalf("%s: %+v (%v), want %d failures", subject, a, err, want)
+			}
+		}
+	})
+}

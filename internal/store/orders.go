@@ -256,12 +256,14 @@ func (q Queries) SetDomainMethod(ctx context.Context, number int64, position int
 // ValidateDomains marks as validated every domain of an order that still
 // awaits validation with emailID as its live email, and returns how many.
 func (q Queries) ValidateDomains(ctx context.Context, number, emailID int64, at time.Time) (int64, error) {
-	res, err := q.ex.ExecContext(ctx,
-		`UPDATE order_domains SET validated_ms = $3, validated_email_id = $2
-		 WHERE order_number = $1 AND current_email_id = $2 AND validated_ms IS NULL AND dcv_method = 'EMAIL'`,
-		number, emailID, ms(at))
+	res, err := q.ex.ExecContext(ctx, validateDomainsSQL, number, emailID, ms(at))
 	if err != nil {
 		return 0, err
 	}
 	return res.RowsAffected()
 }
+
+// validateDomainsSQL validates the domains of order $1 whose live email is
+// $2, at $3.
+const validateDomainsSQL = `UPDATE order_domains SET validated_ms = $3, validated_email_id = $2
+ WHERE order_number = $1 AND current_email_id = $2 AND validated_ms IS NULL AND dcv_method = 'EMAIL'`
