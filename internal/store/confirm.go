@@ -49,10 +49,9 @@ func (q Queries) ConfirmDomains(ctx context.Context, c model.Confirmation, forgi
 	args := confirmationArgs(c)
 	query := `WITH v AS (` + validateDomainsSQL + ` RETURNING 1), c AS (` + recordConfirmationSQL + `)`
 	if len(forgive) > 0 {
-		for _, f := range forgive {
-			args = append(args, f)
-		}
-		query += `, f AS (` + forgiveSQL(q.d.marks(7, len(forgive))) + `)`
+		in, more := inList(q.d, len(args), forgive)
+		args = append(args, more...)
+		query += `, f AS (` + forgiveSQL(in) + `)`
 	}
 	var n int64
 	err := q.ex.QueryRowContext(ctx, query+` SELECT COUNT(*) FROM v`, args...).Scan(&n)
@@ -148,7 +147,7 @@ func (q Queries) ForgiveCodeAttempts(ctx context.Context, subjects ...string) er
 	if len(subjects) == 0 {
 		return nil
 	}
-	in, args := inList(q.d, subjects)
+	in, args := inList(q.d, 0, subjects)
 	_, err := q.ex.ExecContext(ctx, forgiveSQL(in), args...)
 	return err
 }

@@ -182,7 +182,7 @@ func (q Queries) DeleteMail(ctx context.Context, ids []int64) (int64, error) {
 	var args []any
 	if len(ids) > 0 {
 		var in string
-		in, args = inList(q.d, ids)
+		in, args = inList(q.d, 0, ids)
 		query += ` WHERE id IN ` + in
 	}
 	res, err := q.ex.ExecContext(ctx, query, args...)

@@ -71,11 +71,11 @@ func (q Queries) RecordOffers(ctx context.Context, offers []model.Offer) error {
 // Inserts filled the pages, so about half the offers' updates found no
 // room. With inserts stopping at half a page (fillfactor 50), all but a few
 // are heap-only, and GetDCVEmailAddressList answers a fifth to a third more
-// a second (BENCHMARKS.md, "Seventh round"). The setting holds for pages filled from
-// then on: a table's existing pages keep their rows, and the versions that
-// leave them go to pages with room. SQLite rewrites a row where it is in its
-// B-tree and has no such setting: there this migration records its version
-// and changes nothing.
+// a second (BENCHMARKS.md, "Seventh round"). The setting holds for pages
+// filled from then on: a table's existing pages keep their rows, and the
+// versions that leave them go to pages with room. SQLite rewrites a row
+// where it is in its B-tree and has no such setting: there this migration
+// records its version and changes nothing.
 const offersRoomVersion = 19
 
 func offersRoomMigration(d *dialect) *goose.Migration {

@@ -236,11 +236,12 @@ func (q Reads) OrderDeliveries(ctx context.Context, accountID, number int64) ([]
 }
 
 // inList is the parenthesized parameters of an IN list of values, in the
-// dialect's marks (see dialect.numbered), and the values as arguments.
-func inList[T any](d *dialect, values []T) (string, []any) {
+// dialect's marks (see dialect.numbered), the first of them number
+// first+1, and the values as arguments.
+func inList[T any](d *dialect, first int, values []T) (string, []any) {
 	args := make([]any, len(values))
 	for i, v := range values {
 		args[i] = v
 	}
-	return d.marks(0, len(values)), args
+	return d.marks(first, len(values)), args
 }
