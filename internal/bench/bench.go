@@ -50,6 +50,7 @@ type Options struct {
 	// skips it.
 	CallConcurrency []int
 	Codes           int           // live codes for the right-code POSTs of the per-call table
+	Issued          int           // issued orders for each AutoRevokeSSL and AutoRefund step of the per-call table
 	Postgres        string        // the per-call table on a throwaway PostgreSQL too: auto, on, off
 	Warm            time.Duration // warm-up before each closed-loop step, not counted
 	Step            time.Duration // each closed-loop step
@@ -79,6 +80,7 @@ func (o *Options) bind(fs *flag.FlagSet) {
 	o.CallConcurrency = []int{4, 32}
 	fs.Var((*intList)(&o.CallConcurrency), "calls-concurrency", "requests in flight of the per-call table's steps (every API call and the confirmation page against the ceiling), comma-separated; \"none\" skips the table")
 	fs.IntVar(&o.Codes, "codes", 30_000, "orders seeded with live codes for the confirmation page's right-code POSTs (each POST uses one; a step that runs out ends early, with a note)")
+	fs.IntVar(&o.Issued, "issued", 3_000, "orders issued for each AutoRevokeSSL and AutoRefund step of the per-call table, before the step (each call uses one; a step that runs out ends early, with a note)")
 	fs.StringVar(&o.Postgres, "postgres", postgresAuto, "when the run's database is SQLite, the per-call table on PostgreSQL too, on a throwaway cluster the bench starts and removes (durable: every commit flushed): auto (when initdb and postgres are found, as for --db postgres), on (fail without them), off")
 	fs.DurationVar(&o.Warm, "warm", 500*time.Millisecond, "warm-up before each closed-loop step (not counted)")
 	fs.DurationVar(&o.Step, "step", 3*time.Second, "length of each closed-loop step")

@@ -19,6 +19,7 @@ import (
 
 	"github.com/dcvmail/dcvmail/internal/dcv"
 	"github.com/dcvmail/dcvmail/internal/model"
+	"golang.org/x/sync/errgroup"
 )
 
 // The paths of the calls measured one by one, besides resendPath.
@@ -27,6 +28,11 @@ const (
 	detailsPath     = "/products/!GetMDCDomainDetails"
 	applyPath       = "/products/!AutoApplySSL"
 	collectPath     = "/products/download/CollectSSL"
+	updatePath      = "/products/!AutoUpdateDCV"
+	replacePath     = "/products/!AutoReplaceSSL"
+	revokePath      = "/products/!AutoRevokeSSL"
+	refundPath      = "/products/!AutoRefund"
+	decodePath      = "/products/!DecodeCSR"
 	pagePath        = dcv.PagePath
 )
 
@@ -40,6 +46,11 @@ const (
 	callPagePOST    = "confirmation page POST, right code"
 	callApply       = "AutoApplySSL"
 	callCollect     = "CollectSSL"
+	callUpdate      = "AutoUpdateDCV"
+	callReplace     = "AutoReplaceSSL"
+	callRevoke      = "AutoRevokeSSL"
+	callRefund      = "AutoRefund"
+	callDecode      = "DecodeCSR"
 )
 
 // CallTable is the per-call closed loop on one database: at each
@@ -83,8 +94,17 @@ func (t CallTable) Best(call string) (got, ceiling, share float64) {
 }
 
 // applyNames is how many certificate requests, each for names of its own,
-// the AutoApplySSL steps cycle through.
+// the AutoApplySSL and DecodeCSR steps cycle through.
 const applyNames = 4096
+
+// Orders of the per-call table's other order calls: the issued orders
+// that AutoReplaceSSL replaces in turn (several, so that its steps do not
+// all wait for one order's lock), and the orders of the main fixture whose
+// domains AutoUpdateDCV switches in turn.
+const (
+	replaceOrders = 64
+	updateOrders  = 1000
+)
 
 // callSpec is how to make one call and recognize its success.
 type callSpec struct {
@@ -92,14 +112,29 @@ type callSpec struct {
 	target target
 	ok     answered
 	held   bool // its deliveries are held until the step ends (ResendDCVEmail)
+	// runsOut, when set, is what each call uses up (the step ends early
+	// when none is left); pool, when set, is refilled before each
+	// concurrency's steps.
+	runsOut string
+	pool    *pool
+}
+
+// orderCalls is what the order calls of a table work on: the CollectSSL
+// form of an issued order, the issued orders AutoReplaceSSL replaces, and
+// the pools of AutoRevokeSSL and AutoRefund. All are the first account's.
+type orderCalls struct {
+	collect        string
+	replace        []int64
+	revoke, refund *pool
 }
 
 // callSpecs are the calls measured on bd, in the order of the table. The
 // right-code POSTs use the live codes of the confirmation orders, each
-// once; the GETs open the same links.
-func (b *run) callSpecs(bd *bed, page *fixture, collectBody string) []callSpec {
+// once; the GETs open the same links. oc is nil when the order calls are
+// off.
+func (b *run) callSpecs(bd *bed, page *fixture, oc *orderCalls) []callSpec {
 	f := &bd.fix
-	var next, nextPage, used atomic.Int64
+	var next, nextPage, used, nextUpdate atomic.Int64
 	turn := func() int { return int(next.Add(1)-1) % f.orders }
 	form := func(i int, rest string) string {
 		a := i % len(f.logins)
@@ -108,6 +143,7 @@ func (b *run) callSpecs(bd *bed, page *fixture, collectBody string) []callSpec {
 	link := func(i int) string {
 		return "orderNumber=" + strconv.FormatInt(page.first+int64(i), 10) + "&dcvCode=" + page.codes[i]
 	}
+	updated := min(f.orders, updateOrders)
 	specs := []callSpec{
 		{name: callResend, target: func() hit { return postHit(resendPath, f.body(turn())) }, ok: isSuccess, held: true},
 		{name: callAddressList, ok: prefixed("0\n"), target: func() hit {
@@ -118,11 +154,19 @@ func (b *run) callSpecs(bd *bed, page *fixture, collectBody string) []callSpec {
 			i := turn()
 			return postHit(detailsPath, form(i, "&orderNumber="+strconv.FormatInt(f.first+int64(i), 10)))
 		}},
+		// Each domain switched to the address it has: a new DCV email
+		// with a new value, as a switch to EMAIL always sends.
+		{name: callUpdate, ok: isSuccess, held: true, target: func() hit {
+			i := int(nextUpdate.Add(1)-1) % updated
+			d := orderDomain(f.first + int64(i))
+			return postHit(updatePath, form(i, "&orderNumber="+strconv.FormatInt(f.first+int64(i), 10)+
+				"&domainName="+d+"&newMethod=EMAIL&newDCVEmailAddress="+url.QueryEscape("admin@"+d)))
+		}},
 		{name: callPageGET, ok: containing(`data-state="form"`), target: func() hit {
 			i := int(nextPage.Add(1)-1) % len(page.codes)
 			return hit{method: http.MethodGet, path: pagePath + "?" + link(i)}
 		}},
-		{name: callPagePOST, ok: containing(`data-state="confirmed"`), target: func() hit {
+		{name: callPagePOST, ok: containing(`data-state="confirmed"`), runsOut: fmt.Sprintf("live codes (--codes %d)", b.o.Codes), target: func() hit {
 			i := int(used.Add(1) - 1)
 			if i >= len(page.codes) {
 				return hit{}
@@ -130,7 +174,7 @@ func (b *run) callSpecs(bd *bed, page *fixture, collectBody string) []callSpec {
 			return postHit(pagePath, link(i))
 		}},
 	}
-	if collectBody == "" {
+	if oc == nil {
 		return specs // the order calls are off
 	}
 	// Each order names other domains, as integrators' orders do: the
@@ -140,13 +184,36 @@ func (b *run) callSpecs(bd *bed, page *fixture, collectBody string) []callSpec {
 	for i := range csrs {
 		csrs[i] = url.QueryEscape(newCSR("a" + strconv.Itoa(i) + "-" + b.runID + ".bench.example.com"))
 	}
-	var applied atomic.Int64
+	var applied, decoded, replaced atomic.Int64
+	first := "loginName=" + f.logins[0] + "&loginPassword=" + f.passwords[0] + "&orderNumber="
+	once := func(p *pool, path, rest string) target {
+		return func() hit {
+			n, ok := p.take()
+			if !ok {
+				return hit{}
+			}
+			return postHit(path, first+strconv.FormatInt(n, 10)+rest)
+		}
+	}
+	issued := fmt.Sprintf("issued orders (--issued %d)", b.o.Issued)
 	return append(specs,
 		callSpec{name: callApply, ok: prefixed("errorCode=0&"), target: func() hit {
 			csr := csrs[int(applied.Add(1)-1)%len(csrs)]
 			return postHit(applyPath, form(turn(), "&product=287&serverSoftware=-1&dcvMethod=HTTP_CSR_HASH&responseFormat=1&csr="+csr))
 		}},
-		callSpec{name: callCollect, ok: prefixed("errorCode=2&"), target: func() hit { return postHit(collectPath, collectBody) }},
+		callSpec{name: callCollect, ok: prefixed("errorCode=2&"), target: func() hit { return postHit(collectPath, oc.collect) }},
+		// The same key and names again: a certificate issued at once.
+		callSpec{name: callReplace, ok: prefixed("errorCode=0&"), target: func() hit {
+			n := oc.replace[int(replaced.Add(1)-1)%len(oc.replace)]
+			return postHit(replacePath, first+strconv.FormatInt(n, 10)+"&serverSoftware=-1&responseFormat=1")
+		}},
+		callSpec{name: callRevoke, ok: isSuccess, runsOut: issued, pool: oc.revoke,
+			target: once(oc.revoke, revokePath, "&codeReason=4&revocationReason=bench&responseFormat=1")},
+		callSpec{name: callRefund, ok: isSuccess, runsOut: issued, pool: oc.refund,
+			target: once(oc.refund, refundPath, "&refundReasonCode=1")},
+		callSpec{name: callDecode, ok: prefixed("0\n"), target: func() hit {
+			return postHit(decodePath, "csr="+csrs[int(decoded.Add(1)-1)%len(csrs)])
+		}},
 	)
 }
 
@@ -171,38 +238,88 @@ func newCSR(name string) string {
 	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
 }
 
-// issuedOrder places an order straight through the service, validates its
-// domains and issues its certificate, and returns the CollectSSL form
-// that collects it; "" when the order calls are off on bd.
-func issuedOrder(ctx context.Context, bd *bed) (string, error) {
-	app, f := bd.srv.App, &bd.fix
-	if app.DCV.Orders() == nil {
-		return "", nil
-	}
-	acct, err := app.Store.AccountByLogin(ctx, f.logins[0])
+// issuedOrders places n orders of the first account straight through the
+// service, each for names of its own (label-i.runID.bench.example.com and
+// its www. name), validates their domains and issues their certificates,
+// a few at a time, and returns their numbers.
+func issuedOrders(ctx context.Context, bd *bed, label, runID string, n int) ([]int64, error) {
+	app := bd.srv.App
+	acct, err := app.Store.AccountByLogin(ctx, bd.fix.logins[0])
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	res, err := app.DCV.Apply(ctx, dcv.ApplyRequest{Account: acct, Product: 287, CSR: newCSR("collect.bench.example.com"), Method: "HTTP_CSR_HASH"})
-	if err != nil {
-		return "", fmt.Errorf("bench: place the order to collect: %w", err)
-	}
-	err = app.Store.Tx(ctx, func(tx model.Tx) error {
-		for p := 1; p <= 2; p++ { // the name and its www. name
-			if err := tx.ValidateDomainNow(ctx, res.OrderNumber, p, app.DCV.Now()); err != nil {
-				return err
+	out := make([]int64, n)
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i := range out {
+		g.Go(func() error {
+			name := label + "-" + strconv.Itoa(i) + "." + runID + ".bench.example.com"
+			res, err := app.DCV.Apply(ctx, dcv.ApplyRequest{Account: acct, Product: 287, CSR: newCSR(name), Method: "HTTP_CSR_HASH"})
+			if err != nil {
+				return fmt.Errorf("bench: place an order to %s: %w", label, err)
 			}
+			err = app.Store.Tx(ctx, func(tx model.Tx) error {
+				for p := 1; p <= 2; p++ { // the name and its www. name
+					if err := tx.ValidateDomainNow(ctx, res.OrderNumber, p, app.DCV.Now()); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("bench: validate an order to %s: %w", label, err)
+			}
+			if ok, err := app.DCV.TryIssue(ctx, res.OrderNumber); !ok {
+				return fmt.Errorf("bench: issue an order to %s: %v", label, err)
+			}
+			out[i] = res.OrderNumber
+			return nil
+		})
+	}
+	return out, g.Wait()
+}
+
+// pool is the issued orders of a call that uses each once (AutoRevokeSSL,
+// AutoRefund), filled anew before each concurrency's steps.
+type pool struct {
+	label   string
+	numbers []int64
+	next    atomic.Int64
+}
+
+func (p *pool) fill(numbers []int64) {
+	p.numbers = numbers
+	p.next.Store(0)
+}
+
+// take is the next order, or false when none is left.
+func (p *pool) take() (int64, bool) {
+	i := p.next.Add(1) - 1
+	if i >= int64(len(p.numbers)) {
+		return 0, false
+	}
+	return p.numbers[i], true
+}
+
+// offerAddresses makes the address lists of the first n orders, as
+// GetDCVEmailAddressList would for their accounts, so that AutoUpdateDCV
+// may switch their domains to those addresses (the 24-hour rule).
+func offerAddresses(ctx context.Context, bd *bed, n int) error {
+	app, f := bd.srv.App, &bd.fix
+	accts := make([]model.Account, len(f.logins))
+	for i, login := range f.logins {
+		a, err := app.Store.AccountByLogin(ctx, login)
+		if err != nil {
+			return err
 		}
-		return nil
-	})
-	if err != nil {
-		return "", fmt.Errorf("bench: validate the order to collect: %w", err)
+		accts[i] = a
 	}
-	if ok, err := app.DCV.TryIssue(ctx, res.OrderNumber); !ok {
-		return "", fmt.Errorf("bench: issue the order to collect: %v", err)
+	for i := range n {
+		if _, err := app.DCV.AddressList(ctx, accts[i%len(accts)], orderDomain(f.first+int64(i)), 0); err != nil {
+			return fmt.Errorf("bench: the address list of order %d: %w", f.first+int64(i), err)
+		}
 	}
-	return "loginName=" + f.logins[0] + "&loginPassword=" + f.passwords[0] +
-		"&orderNumber=" + strconv.FormatInt(res.OrderNumber, 10) + "&queryType=1&responseFormat=1", nil
+	return nil
 }
 
 // callTable measures every call on bd at each of --calls-concurrency,
@@ -217,16 +334,30 @@ func (b *run) callTable(bd *bed) error {
 	if err := seed(b.ctx, bd.srv.App, page, len(page.logins), o.Codes, b.runID, nil); err != nil {
 		return err
 	}
-	collect, err := issuedOrder(b.ctx, bd)
+	if err := offerAddresses(b.ctx, bd, min(bd.fix.orders, updateOrders)); err != nil {
+		return err
+	}
+	oc, err := b.orderCalls(bd)
 	if err != nil {
 		return err
 	}
 	t := CallTable{Backend: bd.srv.App.Store.Dialect(), Orders: bd.fix.orders, Codes: o.Codes}
-	if collect == "" {
-		b.r.Notes = append(b.r.Notes, "AutoApplySSL and CollectSSL not measured: the order calls are off")
+	if oc == nil {
+		b.r.Notes = append(b.r.Notes, "the order calls (AutoApplySSL, CollectSSL, AutoReplaceSSL, AutoRevokeSSL, AutoRefund, DecodeCSR) not measured: they are off")
 	}
-	specs := b.callSpecs(bd, page, collect)
-	for _, c := range o.CallConcurrency {
+	specs := b.callSpecs(bd, page, oc)
+	for ci, c := range o.CallConcurrency {
+		for _, sp := range specs {
+			if sp.pool == nil {
+				continue
+			}
+			b.say("issuing %d orders for %s (%s)", o.Issued, sp.name, bd.name)
+			numbers, err := issuedOrders(b.ctx, bd, sp.pool.label+strconv.Itoa(ci), b.runID, o.Issued)
+			if err != nil {
+				return err
+			}
+			sp.pool.fill(numbers)
+		}
 		if err := bd.drain(5 * time.Minute); err != nil {
 			return err
 		}
@@ -252,12 +383,33 @@ func (b *run) callTable(bd *bed) error {
 				b.r.Notes = append(b.r.Notes, fmt.Sprintf("%s on %s at concurrency %d: %d errors, first: %s", sp.name, t.Backend, c, s.Errors, s.FirstError))
 			}
 			if s.Exhausted {
-				b.r.Notes = append(b.r.Notes, fmt.Sprintf("%s on %s at concurrency %d ran out of live codes after %.1f s (--codes %d)", sp.name, t.Backend, c, s.Seconds, o.Codes))
+				b.r.Notes = append(b.r.Notes, fmt.Sprintf("%s on %s at concurrency %d ran out of %s after %.1f s", sp.name, t.Backend, c, sp.runsOut, s.Seconds))
 			}
 		}
 	}
 	b.r.Calls = append(b.r.Calls, t)
 	return nil
+}
+
+// orderCalls issues the orders the order calls of bd's table work on; nil
+// when the order calls are off on bd. The pools are filled later, before
+// each concurrency's steps.
+func (b *run) orderCalls(bd *bed) (*orderCalls, error) {
+	f := &bd.fix
+	if bd.srv.App.DCV.Orders() == nil {
+		return nil, nil
+	}
+	numbers, err := issuedOrders(b.ctx, bd, "replace", b.runID, 1+replaceOrders)
+	if err != nil {
+		return nil, err
+	}
+	return &orderCalls{
+		collect: "loginName=" + f.logins[0] + "&loginPassword=" + f.passwords[0] +
+			"&orderNumber=" + strconv.FormatInt(numbers[0], 10) + "&queryType=1&responseFormat=1",
+		replace: numbers[1:],
+		revoke:  &pool{label: "revoke"},
+		refund:  &pool{label: "refund"},
+	}, nil
 }
 
 // callStep is one call's closed-loop step at concurrency c, profiled
@@ -266,7 +418,13 @@ func (b *run) callStep(bd *bed, sp callSpec, c int) (Step, error) {
 	if sp.held {
 		b.sk.hold()
 	}
-	bd.load.closedCall(sp.name, sp.target, sp.ok, c, 0, b.o.Warm) // warm-up
+	if sp.pool == nil {
+		bd.load.closedCall(sp.name, sp.target, sp.ok, c, 0, b.o.Warm) // warm-up
+	} else {
+		// A warm-up would use up the pool: the ceiling opens the step's
+		// connections instead.
+		bd.load.closed(sp.name, b.roundRobin(bd, ceilingPath), c, 0, b.o.Warm)
+	}
 	s := b.profiled(fmt.Sprintf("call-%s-%s-c%d", bd.srv.App.Store.Dialect(), profileName(sp.name), c), func() Step {
 		return bd.load.closedCall(sp.name, sp.target, sp.ok, c, 0, b.o.Step)
 	})
