@@ -10,6 +10,7 @@ import (
 	"fmt"
 	htmltemplate "html/template"
 	"strings"
+	"sync"
 	texttemplate "text/template"
 	"time"
 )
@@ -53,12 +54,12 @@ var ErrTemplate = errors.New("mail: bad template")
 // must carry the code, or the email could not be confirmed.
 func (t Template) Render(f Fields) (Rendered, error) {
 	var r Rendered
-	var b bytes.Buffer
-	st, err := texttemplate.New("subject").Funcs(funcs).Option("missingkey=error").Parse(t.Subject)
+	p, err := t.parse()
 	if err != nil {
-		return r, fmt.Errorf("%w: subject: %v", ErrTemplate, err)
+		return r, err
 	}
-	if err := st.Execute(&b, f); err != nil {
+	var b bytes.Buffer
+	if err := p.subject.Execute(&b, f); err != nil {
 		return r, fmt.Errorf("%w: subject: %v", ErrTemplate, err)
 	}
 	r.Subject = strings.TrimSpace(b.String())
@@ -66,29 +67,75 @@ func (t Template) Render(f Fields) (Rendered, error) {
 		return r, fmt.Errorf("%w: the subject must be one non-empty line", ErrTemplate)
 	}
 	b.Reset()
-	tt, err := texttemplate.New("text").Funcs(funcs).Option("missingkey=error").Parse(t.Text)
-	if err != nil {
-		return r, fmt.Errorf("%w: text: %v", ErrTemplate, err)
-	}
-	if err := tt.Execute(&b, f); err != nil {
+	if err := p.text.Execute(&b, f); err != nil {
 		return r, fmt.Errorf("%w: text: %v", ErrTemplate, err)
 	}
 	r.Text = b.String()
 	if f.Code != "" && !strings.Contains(r.Text, f.Code) {
 		return r, fmt.Errorf("%w: the text must contain the code ({{.Code}} or {{.Link}})", ErrTemplate)
 	}
-	if t.HTML != "" {
+	if p.html != nil {
 		b.Reset()
-		ht, err := htmltemplate.New("html").Funcs(funcs).Option("missingkey=error").Parse(t.HTML)
-		if err != nil {
-			return r, fmt.Errorf("%w: html: %v", ErrTemplate, err)
-		}
-		if err := ht.Execute(&b, f); err != nil {
+		if err := p.html.Execute(&b, f); err != nil {
 			return r, fmt.Errorf("%w: html: %v", ErrTemplate, err)
 		}
 		r.HTML = b.String()
 	}
 	return r, nil
+}
+
+// parsedTemplate is a Template's parts, parsed; html is nil without an
+// HTML part. Parsed templates may be executed concurrently.
+type parsedTemplate struct {
+	subject, text *texttemplate.Template
+	html          *htmltemplate.Template
+}
+
+// The parsed templates, by their source. Parsing a template, and for the
+// HTML part its escaping on the first execution, cost half of each
+// render's CPU when every new DCV email did them anew. A server renders a
+// handful of templates (the default and the operator's); past
+// parsedMax the cache stops growing and the others are parsed per render.
+// A template that does not parse is not kept.
+const parsedMax = 256
+
+var parsed struct {
+	sync.Mutex
+	m map[Template]*parsedTemplate
+}
+
+func (t Template) parse() (*parsedTemplate, error) {
+	parsed.Lock()
+	p, ok := parsed.m[t]
+	parsed.Unlock()
+	if ok {
+		return p, nil
+	}
+	p = &parsedTemplate{}
+	var err error
+	if p.subject, err = texttemplate.New("subject").Funcs(funcs).Option("missingkey=error").Parse(t.Subject); err != nil {
+		return nil, fmt.Errorf("%w: subject: %v", ErrTemplate, err)
+	}
+	if p.text, err = texttemplate.New("text").Funcs(funcs).Option("missingkey=error").Parse(t.Text); err != nil {
+		return nil, fmt.Errorf("%w: text: %v", ErrTemplate, err)
+	}
+	if t.HTML != "" {
+		if p.html, err = htmltemplate.New("html").Funcs(funcs).Option("missingkey=error").Parse(t.HTML); err != nil {
+			return nil, fmt.Errorf("%w: html: %v", ErrTemplate, err)
+		}
+	}
+	parsed.Lock()
+	defer parsed.Unlock()
+	if old, ok := parsed.m[t]; ok {
+		return old, nil
+	}
+	if parsed.m == nil {
+		parsed.m = map[Template]*parsedTemplate{}
+	}
+	if len(parsed.m) < parsedMax {
+		parsed.m[t] = p
+	}
+	return p, nil
 }
 
 // SampleFields are the fields a template is checked with when it is added.

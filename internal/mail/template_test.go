@@ -79,3 +79,56 @@ func TestDefaultTemplate(t *testing.T) {
 		t.Errorf("subject %q", r.Subject)
 	}
 }
+
+// Parsed templates are kept by their source: templates that differ in any
+// part render their own, the fields of each render are its own, a
+// template refused once is refused again, and renders may run at once.
+func TestRenderKeepsTemplatesApart(t *testing.T) {
+	base := mail.Template{Subject: "Order {{.OrderNumber}}", Text: "Code {{.Code}}", HTML: "<p>{{.Code}} one</p>"}
+	other := base
+	other.HTML = "<p>{{.Code}} two</p>"
+	plain := base
+	plain.HTML = ""
+	f1, f2 := mail.SampleFields, mail.SampleFields
+	f2.Code, f2.OrderNumber = "OTHERCODE<&>", 42
+	for range 2 { // the second round renders from what the first parsed
+		for _, c := range []struct {
+			tmpl                mail.Template
+			f                   mail.Fields
+			subject, text, html string
+		}{
+			{base, f1, "Order 1234567", "Code " + f1.Code, "<p>" + f1.Code + " one</p>"},
+			{other, f1, "Order 1234567", "Code " + f1.Code, "<p>" + f1.Code + " two</p>"},
+			{plain, f2, "Order 42", "Code OTHERCODE<&>", ""},
+			{base, f2, "Order 42", "Code OTHERCODE<&>", "<p>OTHERCODE&lt;&amp;&gt; one</p>"},
+		} {
+			r, err := c.tmpl.Render(c.f)
+			if err != nil || r.Subject != c.subject || r.Text != c.text || r.HTML != c.html {
+				t.Errorf("%+v with code %s: %+v, %v", c.tmpl, c.f.Code, r, err)
+			}
+		}
+	}
+	bad := mail.Template{Subject: "x", Text: "{{.Code}}", HTML: "<a href='{{.Link}}"}
+	for range 2 {
+		if _, err := bad.Render(mail.SampleFields); !errors.Is(err, mail.ErrTemplate) {
+			t.Errorf("an HTML part that does not end its attribute: %v, want ErrTemplate", err)
+		}
+	}
+	done := make(chan error)
+	for i := range 8 {
+		go func() {
+			f := mail.SampleFields
+			f.OrderNumber = int64(i)
+			r, err := base.Render(f)
+			if err == nil && r.Subject != "Order "+string(rune('0'+i)) {
+				err = errors.New("subject " + r.Subject)
+			}
+			done <- err
+		}()
+	}
+	for range 8 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}
