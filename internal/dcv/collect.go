@@ -61,16 +61,24 @@ func (s *Service) Collect(ctx context.Context, account model.Account, number, ba
 	if err != nil {
 		return c, err
 	}
-	s.AfterValidation(ctx, c.Order.Number)
+	// Only an order whose newest request is pending has anything to
+	// issue (TryIssue asks the same first), so only such an order is
+	// tried again: an issued one, polled, costs no reads for it.
+	certs, err := s.store.CertificatesOfOrder(ctx, c.Order.Number)
+	if err != nil {
+		return c, err
+	}
+	if n := len(certs); n > 0 && certs[n-1].State == model.CertPending && s.AfterValidation(ctx, c.Order.Number) {
+		if certs, err = s.store.CertificatesOfOrder(ctx, c.Order.Number); err != nil {
+			return c, err
+		}
+	}
+	// The terms after the try, which records the CAA check's outcome.
 	if c.Terms, err = s.store.TermsOf(ctx, c.Order.Number); err != nil {
 		return c, err
 	}
 	c.Product, _ = s.orders.Catalog.Lookup(int(c.Terms.Product))
 	if c.Domains, err = s.store.Domains(ctx, c.Order.Number); err != nil {
-		return c, err
-	}
-	certs, err := s.store.CertificatesOfOrder(ctx, c.Order.Number)
-	if err != nil {
 		return c, err
 	}
 	if certificateID != 0 {
