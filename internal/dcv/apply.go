@@ -122,6 +122,7 @@ func (s *Service) Apply(ctx context.Context, r ApplyRequest) (ApplyResult, error
 	now := s.clock.Now()
 	days := ca.ValidityDays(r.Days, product.MaxDays, now)
 	res := ApplyResult{Cost: product.Cost(days), UniqueValue: r.UniqueValue}
+	ready := false // every name validated at once: the order may be issued
 	if res.UniqueValue == "" {
 		res.UniqueValue = csr.NewUniqueValue()
 	}
@@ -152,7 +153,7 @@ func (s *Service) Apply(ctx context.Context, r ApplyRequest) (ApplyResult, error
 		if err := tx.CreateCertificate(ctx, model.Certificate{ID: res.CertificateID, OrderNumber: order.Number, CSR: req.DER, Names: names, Created: now}); err != nil {
 			return err
 		}
-		if err := s.startDCV(ctx, tx, order, domains, r); err != nil {
+		if ready, err = s.startDCV(ctx, tx, order, domains, r); err != nil {
 			return err
 		}
 		// The charge comes last, so that on PostgreSQL the account's row is
@@ -172,7 +173,9 @@ func (s *Service) Apply(ctx context.Context, r ApplyRequest) (ApplyResult, error
 		return ApplyResult{}, err
 	}
 	s.enqueued()
-	res.Issued = s.AfterValidation(ctx, res.OrderNumber)
+	if ready {
+		res.Issued = s.AfterValidation(ctx, res.OrderNumber)
+	}
 	return res, nil
 }
 
@@ -255,23 +258,26 @@ func keywordMethod(v string) (model.Method, bool) {
 // startDCV validates at once the names this account validated within the
 // reuse period, and sends the first DCV email to each address chosen, under
 // the 24-hour rule; the other methods wait for the operator or the test
-// control.
-func (s *Service) startDCV(ctx context.Context, tx model.Tx, order model.Order, domains []model.Domain, r ApplyRequest) error {
+// control. It reports whether every name was validated at once, which
+// alone lets the order be issued now.
+func (s *Service) startDCV(ctx context.Context, tx model.Tx, order model.Order, domains []model.Domain, r ApplyRequest) (bool, error) {
 	now := s.clock.Now()
 	since := now.AddDate(0, 0, -ca.ReusePeriod.At(now))
 	var awaiting []model.Domain
+	validated := 0
 	for _, d := range domains {
 		var at time.Time
 		if !r.noReuse {
 			var err error
 			if at, err = tx.ValidatedSince(ctx, r.Account.ID, d.FQDN, since); err != nil {
-				return err
+				return false, err
 			}
 		}
 		if !at.IsZero() {
 			if err := tx.ValidateDomainNow(ctx, order.Number, d.Position, at); err != nil {
-				return err
+				return false, err
 			}
+			validated++
 			continue
 		}
 		if d.Method != model.MethodEmail {
@@ -301,16 +307,16 @@ func (s *Service) startDCV(ctx context.Context, tx model.Tx, order model.Order, 
 	for _, addr := range addrOrder {
 		to, err := s.permittedDomains(ctx, tx, r.Account.ID, addr, groups[addr], item)
 		if err != nil {
-			return err
+			return false, err
 		}
 		if len(r.Addresses) > 0 && len(to) != len(groups[addr]) {
-			return invalid(item, "an address is not a permitted recipient for its name")
+			return false, invalid(item, "an address is not a permitted recipient for its name")
 		}
 		if err := s.sendNew(ctx, tx, order, addr, to, 0); err != nil {
-			return err
+			return false, err
 		}
 	}
-	return nil
+	return validated == len(domains), nil
 }
 
 // publicKey of a stored CSR.

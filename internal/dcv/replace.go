@@ -42,6 +42,7 @@ func (s *Service) Replace(ctx context.Context, r ReplaceRequest) (ReplaceResult,
 		return ReplaceResult{}, &Error{Kind: Forbidden, Detail: "the account is read-only"}
 	}
 	var res ReplaceResult
+	ready := false // the order may be issued now
 	err := s.store.Tx(ctx, func(tx model.Tx) error {
 		state, err := s.resolveOrder(ctx, tx, r.Account.ID, r.OrderNumber, 0)
 		if err != nil {
@@ -95,7 +96,7 @@ func (s *Service) Replace(ctx context.Context, r ReplaceRequest) (ReplaceResult,
 		if err := tx.CreateCertificate(ctx, model.Certificate{ID: res.CertificateID, OrderNumber: state.Number, CSR: req.DER, Names: names, Created: now}); err != nil {
 			return err
 		}
-		if reusable(last, req, names, state.Domains, now) {
+		if ready = reusable(last, req, names, state.Domains, now); ready {
 			return nil
 		}
 		domains, err := planDomains(names, r.ApplyRequest)
@@ -106,13 +107,16 @@ func (s *Service) Replace(ctx context.Context, r ReplaceRequest) (ReplaceResult,
 			return err
 		}
 		r.ApplyRequest.noReuse = true
-		return s.startDCV(ctx, tx, state.Order, domains, r.ApplyRequest)
+		ready, err = s.startDCV(ctx, tx, state.Order, domains, r.ApplyRequest)
+		return err
 	})
 	if err != nil {
 		return ReplaceResult{}, err
 	}
 	s.enqueued()
-	res.Issued = s.AfterValidation(ctx, r.OrderNumber)
+	if ready {
+		res.Issued = s.AfterValidation(ctx, r.OrderNumber)
+	}
 	return res, nil
 }
 
