@@ -399,14 +399,18 @@ func (b *run) orderCalls(bd *bed) (*orderCalls, error) {
 	if bd.srv.App.DCV.Orders() == nil {
 		return nil, nil
 	}
-	numbers, err := issuedOrders(b.ctx, bd, "replace", b.runID, 1+replaceOrders)
+	collect, err := issuedOrders(b.ctx, bd, "collect", b.runID, 1)
+	if err != nil {
+		return nil, err
+	}
+	replace, err := issuedOrders(b.ctx, bd, "replace", b.runID, replaceOrders)
 	if err != nil {
 		return nil, err
 	}
 	return &orderCalls{
 		collect: "loginName=" + f.logins[0] + "&loginPassword=" + f.passwords[0] +
-			"&orderNumber=" + strconv.FormatInt(numbers[0], 10) + "&queryType=1&responseFormat=1",
-		replace: numbers[1:],
+			"&orderNumber=" + strconv.FormatInt(collect[0], 10) + "&queryType=1&responseFormat=1",
+		replace: replace,
 		revoke:  &pool{label: "revoke"},
 		refund:  &pool{label: "refund"},
 	}, nil

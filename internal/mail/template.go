@@ -92,11 +92,11 @@ type parsedTemplate struct {
 }
 
 // The parsed templates, by their source. Parsing a template, and for the
-// HTML part its escaping on the first execution, cost half of each
+// HTML part its escaping on the first execution, were two thirds of each
 // render's CPU when every new DCV email did them anew. A server renders a
-// handful of templates (the default and the operator's); past
-// parsedMax the cache stops growing and the others are parsed per render.
-// A template that does not parse is not kept.
+// handful of templates (the default and the operator's); past parsedMax
+// the cache stops growing and the others are parsed per render. A
+// template that does not parse is not kept.
 const parsedMax = 256
 
 var parsed struct {
