@@ -269,8 +269,10 @@ func issuedOrders(ctx context.Context, bd *bed, label, runID string, n int) ([]i
 			if err != nil {
 				return fmt.Errorf("bench: validate an order to %s: %w", label, err)
 			}
-			if ok, err := app.DCV.TryIssue(ctx, res.OrderNumber); !ok {
-				return fmt.Errorf("bench: issue an order to %s: %v", label, err)
+			if ok, err := app.DCV.TryIssue(ctx, res.OrderNumber); err != nil {
+				return fmt.Errorf("bench: issue an order to %s: %w", label, err)
+			} else if !ok {
+				return fmt.Errorf("bench: an order to %s was not issued", label)
 			}
 			out[i] = res.OrderNumber
 			return nil
