@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,30 +26,51 @@ func scanLoginFailures(row interface{ Scan(...any) error }) (model.LoginFailures
 	return f, nil
 }
 
+// loginStateQueries holds LoginStateOf's statement for the usual numbers of
+// subjects (an API call's login checks three), built once.
+var loginStateQueries = func() (q [4]string) {
+	for n := range q {
+		q[n] = buildLoginStateQuery(n)
+	}
+	return q
+}()
+
+func loginStateQuery(subjects int) string {
+	if subjects < len(loginStateQueries) {
+		return loginStateQueries[subjects]
+	}
+	return buildLoginStateQuery(subjects)
+}
+
+// buildLoginStateQuery reads the account row, then each subject's counts
+// by a point lookup of its own: every arm uses a primary or unique key, and
+// no IN list needs SQLite's ephemeral table (a quarter faster per call than one
+// LEFT JOIN over an IN list, BenchmarkLoginStateOf).
+func buildLoginStateQuery(subjects int) string {
+	var b strings.Builder
+	b.WriteString(`SELECT a.id, a.login, a.password_hash, a.read_only, a.disabled, a.created_ms, a.updated_ms,
+	        ls.last_success_ms, NULL, NULL, NULL, NULL, NULL
+	 FROM accounts a LEFT JOIN login_sources ls ON ls.account_id = a.id AND ls.source = $2
+	 WHERE a.login = $1`)
+	for i := range subjects {
+		b.WriteString(` UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, ` + loginFailureColumns +
+			` FROM login_failures WHERE subject = $` + strconv.Itoa(i+3))
+	}
+	return b.String()
+}
+
 // LoginStateOf reads, in one statement, the account of login, when it last
 // logged in from source ("" for none), and the counts of the given
 // subjects (subjects without one are left out). Every API call reads them;
 // one statement is one read transaction instead of three. It changes
 // nothing, so that a locked subject's refused attempts cost no write.
 func (q Reads) LoginStateOf(ctx context.Context, login, source string, subjects ...string) (model.LoginState, error) {
-	marks := make([]string, len(subjects))
 	args := make([]any, 2, 2+len(subjects))
 	args[0], args[1] = login, source
-	for i, s := range subjects {
-		marks[i] = fmt.Sprintf("$%d", i+3)
+	for _, s := range subjects {
 		args = append(args, s)
 	}
-	on := "1 = 0"
-	if len(subjects) > 0 {
-		on = `f.subject IN (` + strings.Join(marks, ", ") + `)`
-	}
-	rows, err := q.ex.QueryContext(ctx,
-		`SELECT a.id, a.login, a.password_hash, a.read_only, a.disabled, a.created_ms, a.updated_ms,
-		        ls.last_success_ms, f.subject, f.label, f.failures, f.window_start_ms, f.locked_until_ms
-		 FROM (SELECT 1 AS one) one
-		 LEFT JOIN accounts a ON a.login = $1
-		 LEFT JOIN login_sources ls ON ls.account_id = a.id AND ls.source = $2
-		 LEFT JOIN login_failures f ON `+on, args...)
+	rows, err := q.ex.QueryContext(ctx, loginStateQuery(len(subjects)), args...)
 	if err != nil {
 		return model.LoginState{}, err
 	}
