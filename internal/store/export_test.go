@@ -114,3 +114,7 @@ func (s *Store) RecordOffersTogether(ctx context.Context, calls [][]model.Offer)
 		return nil
 	})
 }
+
+// LoginStateSQL is LoginStateOf's statement for n subjects (its plan is
+// tested).
+func (s *Store) LoginStateSQL(n int) string { return loginStateQuery(s.d, n) }

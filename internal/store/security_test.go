@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"sync"
 	"testing"
@@ -155,6 +156,29 @@ func TestLoginStateOf(t *testing.T) {
 			if c.known && (st.Account.ID != alice.ID || st.Account.PasswordHash != alice.PasswordHash || !st.Account.Created.Equal(t0)) {
 				t.Errorf("account %+v, want %+v", st.Account, alice)
 			}
+		}
+	})
+}
+
+// LoginStateOf, which every API call runs, probes each table by its key on
+// both databases, whatever the number of failure rows. On SQLite every step
+// is a SEARCH: the LEFT JOINs from a constant row over an IN list that
+// PostgreSQL keeps show up there as SCANs (and cost an ephemeral table per
+// call, which the plan does not show).
+func TestLoginStateOfPlan(t *testing.T) {
+	each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		account(t, s, "alice")
+		if err := s.Exec(ctx, `WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < 20000)
+			INSERT INTO login_failures (subject, label, window_start_ms, failures) SELECT 'source:' || i, 'x', 0, 1 FROM g`); err != nil {
+			t.Fatal(err)
+		}
+		plan, err := s.Plan(ctx, s.LoginStateSQL(3), "alice", "192.0.2.1", "login:aa", "pair:alice 192.0.2.1", "source:192.0.2.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if regexp.MustCompile(`SCAN |Seq Scan on |TEMP B-TREE`).MatchString(plan) {
+			t.Fatalf("LoginStateOf scans rather than searches by key:\n%s", plan)
 		}
 	})
 }
