@@ -82,9 +82,10 @@ func buildLoginStateQuery(d *dialect, subjects int) string {
 
 // LoginStateOf reads, in one statement, the account of login, when it last
 // logged in from source ("" for none), and the counts of the given
-// subjects (subjects without one are left out). Every API call reads them;
-// one statement is one read transaction instead of three. It changes
-// nothing, so that a locked subject's refused attempts cost no write.
+// subjects, each given once (subjects without one are left out). Every API
+// call reads them; one statement is one read transaction instead of three.
+// It changes nothing, so that a locked subject's refused attempts cost no
+// write.
 func (q Reads) LoginStateOf(ctx context.Context, login, source string, subjects ...string) (model.LoginState, error) {
 	args := make([]any, 2, 2+len(subjects))
 	args[0], args[1] = login, source
