@@ -27,18 +27,18 @@ func scanLoginFailures(row interface{ Scan(...any) error }) (model.LoginFailures
 }
 
 // loginStateQueries holds LoginStateOf's statement on each database for
-// the usual numbers of subjects (an API call's login checks three), built
-// once.
-var loginStateQueries = map[*dialect][4]string{}
+// the usual numbers of subjects (an API call's login checks three), made
+// once rather than on every call, as orderDeliveriesSQL.
+var loginStateQueries = map[*dialect][4]string{
+	sqliteDialect:   loginStateQueriesOn(sqliteDialect),
+	postgresDialect: loginStateQueriesOn(postgresDialect),
+}
 
-func init() {
-	for _, d := range []*dialect{sqliteDialect, postgresDialect} {
-		var q [4]string
-		for n := range q {
-			q[n] = buildLoginStateQuery(d, n)
-		}
-		loginStateQueries[d] = q
+func loginStateQueriesOn(d *dialect) (q [4]string) {
+	for n := range q {
+		q[n] = buildLoginStateQuery(d, n)
 	}
+	return q
 }
 
 func loginStateQuery(d *dialect, subjects int) string {
