@@ -38,6 +38,15 @@ func (s *Store) Row(ctx context.Context, query string, args ...any) *sql.Row {
 	return s.db.QueryRowContext(ctx, query, args...)
 }
 
+// TxExec runs a statement in a transaction of the store's own (on SQLite,
+// a member of a group commit batch).
+func (s *Store) TxExec(ctx context.Context, query string) error {
+	return s.tx(ctx, func(tx *Tx) error {
+		_, err := tx.ex.ExecContext(ctx, query)
+		return err
+	})
+}
+
 // CodeLookupSQL is CodeLookup's statement (its plan is tested).
 const CodeLookupSQL = codeLookupSQL
 

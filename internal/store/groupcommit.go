@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -44,6 +46,10 @@ type groupCommit struct {
 	mu      sync.Mutex
 	queue   []*member
 	running bool // a leader is running a batch
+
+	// conn is the connection every batch runs on, taken from the pool by
+	// the first batch and kept (only the batch's leader touches it).
+	conn *sql.Conn
 
 	counts groupCounts // for GroupCommitStats (opsstats.go)
 }
@@ -103,7 +109,7 @@ const savepoint = "dcvmail_member"
 
 // commit runs a batch as one transaction and sets each member's outcome.
 func (g *groupCommit) commit(batch []*member) {
-	sqlTx, err := g.db.BeginTx(context.Background(), nil)
+	sqlTx, err := g.begin()
 	if err != nil {
 		g.counts.count(0, 0, true)
 		for _, m := range batch {
@@ -172,6 +178,44 @@ func (g *groupCommit) commit(batch []*member) {
 		return
 	}
 	g.counts.count(len(succeeded), len(batch)-len(succeeded), false)
+}
+
+// begin opens a batch's transaction on the writer's own connection.
+//
+// SQLite drops a connection's page cache whenever the database changed
+// since that connection's last transaction. Batches that took whichever
+// connection the pool had free therefore started on a cold cache after
+// every commit made on another connection, and read their pages from the
+// file again; on one connection kept for the writer, each batch finds the
+// pages the previous one left.
+func (g *groupCommit) begin() (*sql.Tx, error) {
+	ctx := context.Background()
+	if g.conn == nil {
+		c, err := g.db.Conn(ctx)
+		if err != nil {
+			return nil, err
+		}
+		g.conn = c
+	}
+	tx, err := g.conn.BeginTx(ctx, nil)
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) {
+		// A connection the driver gave up on is not tried again; the next
+		// batch takes another (a busy database is no reason to).
+		g.conn.Close()
+		g.conn = nil
+	}
+	return tx, err
+}
+
+// close gives the writer's connection back before the pool closes; the
+// store's transactions have ended by then.
+func (g *groupCommit) close() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.conn != nil && !g.running {
+		g.conn.Close()
+		g.conn = nil
+	}
 }
 
 // run calls the member's function and reports whether it succeeded; a

@@ -111,3 +111,37 @@ func TestGroupCommitIsSerial(t *testing.T) {
 		t.Errorf("counter %s after %d increments", v, n)
 	}
 }
+
+// Every batch runs on the same connection, so that it finds the pages the
+// previous batch left in that connection's cache (SQLite empties the cache
+// of a connection when another one has committed since). A TEMP table,
+// which only the connection that made it sees, tells: the pool hands out
+// the connection it got back last, so without a connection of the
+// writer's own the second batch would run on another one.
+func TestGroupCommitKeepsOneConnection(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, store.SQLiteURL(filepath.Join(t.TempDir(), "writer.db")))
+	if err := s.TxExec(ctx, `CREATE TEMP TABLE writer_probe (x INTEGER)`); err != nil {
+		t.Fatal(err)
+	}
+	held, err := s.DB().Conn(ctx) // the connection the pool got back last
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	if err := held.PingContext(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := s.TxExec(ctx, `INSERT INTO temp.writer_probe VALUES (1)`); err != nil {
+			t.Fatalf("batch %d did not run on the first batch's connection: %v", i+2, err)
+		}
+	}
+	var n int
+	if err := held.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_temp_master WHERE name = 'writer_probe'`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Error("a connection of the pool has the writer's TEMP table: the pool handed out the writer's connection")
+	}
+}

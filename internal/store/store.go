@@ -89,7 +89,12 @@ func Open(ctx context.Context, dbURL string) (*Store, error) {
 func (s *Store) Dialect() string { return s.d.name }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	if s.group != nil {
+		s.group.close()
+	}
+	return s.db.Close()
+}
 
 // Ping tells whether the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
