@@ -31,9 +31,9 @@ func (s *Service) AfterValidation(ctx context.Context, number int64) bool {
 // TryIssue issues the newest pending certificate of an order when every
 // domain is validated (and the organization, for OV and EV), the order is
 // active and paid, and CAA permits every name (BR 3.2.2.8). The CAA check
-// runs first, outside any transaction; the certificate is signed and
-// claimed in one transaction whose conditional UPDATE lets exactly one
-// node issue it.
+// runs first, outside any transaction, and so does the signing; the
+// certificate is then claimed in a transaction whose conditional UPDATE
+// lets exactly one node issue it.
 func (s *Service) TryIssue(ctx context.Context, number int64) (bool, error) {
 	o := s.orders
 	// The terms first: an order the operator made (product 0) has nothing
@@ -74,15 +74,21 @@ func (s *Service) TryIssue(ctx context.Context, number int64) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	// Signed before the transaction, not in it: signing and linting take
+	// milliseconds of CPU, and on SQLite every other write of the service
+	// would wait behind them in the one writer's turn. A certificate whose
+	// claim fails is dropped unpublished, as it was when signed inside.
+	cert, err := o.CA.Issue(ca.IssueRequest{PublicKey: pub, Names: pending.Names, Validation: ca.Validation(product.Kind),
+		Subject: subjectOf(pending.CSR, product.Kind), Days: terms.Days})
+	if err != nil {
+		return false, err
+	}
+	pending.Serial, pending.DER = cert.SerialNumber.Text(16), cert.Raw
+	pending.NotBefore, pending.NotAfter = cert.NotBefore, cert.NotAfter
 	issued := false
 	err = s.store.Tx(ctx, func(tx model.Tx) error {
-		cert, err := o.CA.Issue(ca.IssueRequest{PublicKey: pub, Names: pending.Names, Validation: ca.Validation(product.Kind),
-			Subject: subjectOf(pending.CSR, product.Kind), Days: terms.Days})
-		if err != nil {
-			return err
-		}
-		pending.Serial, pending.DER = cert.SerialNumber.Text(16), cert.Raw
-		pending.NotBefore, pending.NotAfter, pending.Issued = cert.NotBefore, cert.NotAfter, s.clock.Now()
+		pending.Issued = s.clock.Now()
+		var err error
 		if issued, err = tx.ClaimCertificate(ctx, pending); err != nil || !issued {
 			return err
 		}
