@@ -199,8 +199,8 @@ func (g *groupCommit) begin() (*sql.Tx, error) {
 	}
 	tx, err := g.conn.BeginTx(ctx, nil)
 	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) {
-		// A connection the driver gave up on is not tried again; the next
-		// batch takes another (a busy database is no reason to).
+		// A connection the driver gave up on is closed, and the next batch
+		// takes a new one; any other error (a busy database) keeps it.
 		g.conn.Close()
 		g.conn = nil
 	}
