@@ -8,11 +8,13 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -59,9 +61,11 @@ func ordersBench(b *testing.B) (http.Handler, *dcv.Service, *store.Store, model.
 	return api.New(api.Config{DCV: svc, Auth: accounts.NewAuthenticator(st), Log: slog.New(slog.DiscardHandler)}), svc, st, acct
 }
 
-func benchCSR(b *testing.B) string {
+func benchCSR(b *testing.B) string { return benchCSRFor(b, "shop.example.com") }
+
+func benchCSRFor(b *testing.B, name string) string {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	der, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "shop.example.com"}}, key)
+	der, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: name}}, key)
 	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
 }
 
@@ -113,4 +117,91 @@ func BenchmarkCollectSSL(b *testing.B) {
 			b.Fatal(got)
 		}
 	}
+}
+
+// BenchmarkWriteDuringIssuance measures a small write (one setting, in a
+// transaction of its own) while another goroutine issues certificates one
+// after another, as when a reseller's replacements run beside everyone
+// else's calls. On SQLite every write waits for the one writer's turn, so
+// what an issuance does inside its transaction is what the write waits
+// for. Each round places 200 orders, validates them, then issues them all
+// while writing; it reports the writes' mean and 99th percentile and the
+// issuances a second.
+//
+//	go test -run '^$' -bench WriteDuringIssuance -benchtime 3x ./internal/api
+func BenchmarkWriteDuringIssuance(b *testing.B) {
+	_, svc, st, acct := ordersBench(b)
+	ctx := context.Background()
+	const orders = 200
+	var waits []time.Duration
+	var issued int
+	var issuing time.Duration
+	round := 0
+	for b.Loop() {
+		b.StopTimer()
+		// A name of each round's own, and all its orders placed before any
+		// is validated: a validated name would be reused, and the order
+		// issued at once by Apply.
+		round++
+		name := fmt.Sprintf("shop%d.example.com", round)
+		numbers := make([]int64, orders)
+		for i := range numbers {
+			res, err := svc.Apply(ctx, dcv.ApplyRequest{Account: acct, Product: 287, CSR: benchCSRFor(b, name), Method: "HTTP_CSR_HASH"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			numbers[i] = res.OrderNumber
+		}
+		for _, n := range numbers {
+			o, err := st.OrderStateOf(ctx, n)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, d := range o.Domains {
+				if !d.Validated.IsZero() {
+					continue // the same name of another order, validated with it
+				}
+				if err := st.Direct().ValidateDomainNow(ctx, n, d.Position, time.Now()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		b.StartTimer()
+		done := make(chan error, 1)
+		start := time.Now()
+		go func() {
+			for _, n := range numbers {
+				if ok, err := svc.TryIssue(ctx, n); err != nil || !ok {
+					done <- fmt.Errorf("order %d: issued %v, %v", n, ok, err)
+					return
+				}
+			}
+			done <- nil
+		}()
+		for running := true; running; {
+			select {
+			case err := <-done:
+				if err != nil {
+					b.Fatal(err)
+				}
+				running = false
+			default:
+				t0 := time.Now()
+				if err := st.Tx(ctx, func(tx model.Tx) error { return tx.SetSetting(ctx, "bench", t0.String()) }); err != nil {
+					b.Fatal(err)
+				}
+				waits = append(waits, time.Since(t0))
+			}
+		}
+		issuing += time.Since(start)
+		issued += orders
+	}
+	slices.Sort(waits)
+	var sum time.Duration
+	for _, w := range waits {
+		sum += w
+	}
+	b.ReportMetric(float64(sum.Microseconds())/float64(len(waits)), "µs/write")
+	b.ReportMetric(float64(waits[len(waits)*99/100].Microseconds()), "p99-µs/write")
+	b.ReportMetric(float64(issued)/issuing.Seconds(), "issued/s")
 }
