@@ -86,9 +86,8 @@ func (s *Service) TryIssue(ctx context.Context, number int64) (bool, error) {
 	pending.Serial, pending.DER = cert.SerialNumber.Text(16), cert.Raw
 	pending.NotBefore, pending.NotAfter = cert.NotBefore, cert.NotAfter
 	issued := false
-	err = s.store.Tx(ctx, func(tx model.Tx) error {
+	err = s.store.Tx(ctx, func(tx model.Tx) (err error) {
 		pending.Issued = s.clock.Now()
-		var err error
 		if issued, err = tx.ClaimCertificate(ctx, pending); err != nil || !issued {
 			return err
 		}

@@ -42,8 +42,8 @@ func loginStateQueriesOn(d *dialect) (q [4]string) {
 }
 
 func loginStateQuery(d *dialect, subjects int) string {
-	if subjects < len(loginStateQueries[d]) {
-		return loginStateQueries[d][subjects]
+	if qs := loginStateQueries[d]; subjects < len(qs) {
+		return qs[subjects]
 	}
 	return buildLoginStateQuery(d, subjects)
 }
