@@ -39,7 +39,9 @@ func decodeAnswer(body []byte) (*answer, error) {
 		}
 		return &answer{format: wire.FormatJSON, status: st, object: obj}, nil
 	case textStatusLine(t):
-		st, pairs, err := wire.DecodeText(t)
+		// The body as sent: trimming it would take the tab off a last
+		// pair whose value is empty.
+		st, pairs, err := wire.DecodeText(body)
 		if err != nil {
 			return nil, err
 		}

@@ -8,6 +8,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // This file reads answers, the other way round from encode.go: the client
@@ -138,13 +139,15 @@ func DecodeText(body []byte) (Status, []Pair, error) {
 	}
 	var pairs []Pair
 	for ; i < len(lines); i++ {
-		line := strings.TrimSpace(lines[i])
-		if line == "" {
+		// Only the left is trimmed before the cut: the tab of a key with
+		// an empty value ("name\t") ends the line.
+		line := strings.TrimLeftFunc(lines[i], unicode.IsSpace)
+		if strings.TrimSpace(line) == "" {
 			continue
 		}
 		key, value, ok := strings.Cut(line, "\t")
 		if !ok {
-			key, value, _ = strings.Cut(line, " ")
+			key, value, _ = strings.Cut(strings.TrimSpace(line), " ")
 		}
 		key, value = strings.TrimSpace(key), strings.TrimSpace(value)
 		if code < 0 {

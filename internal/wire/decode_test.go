@@ -79,6 +79,8 @@ func TestDecodeText(t *testing.T) {
 		{"crlf and trailing blank lines", "0\r\ndomain_name\twww.test-domain.org\r\nwhois_email\tnone\r\nlevel2_email\tadmin@test-domain.org\r\nlevel3_email\tadmin@www.test-domain.org\r\n\r\n\r\n", Status{}, list},
 		{"spaces instead of tab", "0\ndomain_name www.test-domain.org\nwhois_email   none\nlevel2_email admin@test-domain.org\nlevel3_email\tadmin@www.test-domain.org", Status{}, list},
 		{"unknown key kept", "0\nfuture_key\tx\nbare\n", Status{}, []Pair{{Name: "future_key", Value: "x"}, {Name: "bare", Value: ""}}},
+		// EncodeText's shape for an empty value: the tab, not the space in the key, separates.
+		{"empty value after a key with a space", "0\n0 0\t\r\nname\t\n", Status{}, []Pair{{Name: "0 0", Value: ""}, {Name: "name", Value: ""}}},
 		{"error", "-4\nThe value of the 'domainName' argument is invalid!\n", Status{Code: InvalidArgument, Message: "The value of the 'domainName' argument is invalid!"}, nil},
 		{"error crlf", "-16\r\nIncorrect login details, account is locked, password has expired, or your source IP is blocked!\r\n", Status{Code: BadLogin, Message: Message(BadLogin, "")}, nil},
 		{"error on one line", "-47 DCV emails cannot be resent!\n", Status{Code: CannotResend, Message: "DCV emails cannot be resent!"}, nil},
