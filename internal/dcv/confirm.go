@@ -134,8 +134,9 @@ func (s *Service) Confirm(ctx context.Context, r ConfirmRequest) (Confirmation, 
 	}
 	perOrder := fmt.Sprintf("order:%d %s", r.OrderNumber, source)
 	var c Confirmation
-	// The source's count is locked from its upsert to the commit, so one
-	// source's POSTs are judged one at a time (and queue as TxFor says).
+	// The source's count is held from its first statement to the commit,
+	// so one source's POSTs are judged one at a time (and queue as TxFor
+	// says).
 	err := s.store.TxFor(ctx, source, func(tx model.Tx) error {
 		now := s.clock.Now()
 		expired := now.Add(-CodeAttemptWindow)
@@ -143,34 +144,43 @@ func (s *Service) Confirm(ctx context.Context, r ConfirmRequest) (Confirmation, 
 		if err != nil {
 			return err
 		}
-		exists := look.Exists
 		subjects := []model.CodeSubject{{Subject: source}}
-		if exists {
+		if look.Exists {
 			// Counts from before the order's newest email do not hold
 			// against its code: the epoch starts them afresh.
 			subjects = append(subjects, model.CodeSubject{Subject: perOrder, OrderNumber: r.OrderNumber, Epoch: look.Epoch})
+		}
+		// A code of the order (its keyed hash found the email; compared
+		// once more in constant time) is judged before it is counted, once
+		// its counts are seen to allow one more code; a right one is not
+		// counted at all, so the page's commonest POST writes no count.
+		judged := false
+		if look.Email.ID != 0 && s.values.Matches(code, look.Email.CodeHash) {
+			held, err := tx.HoldCodeAttempts(ctx, subjects, now, expired)
+			if err != nil {
+				return err
+			}
+			if left, _ := attemptsLeft(held); left > 0 {
+				if c, err = s.judge(ctx, tx, r, look.Email, now); err != nil {
+					return err
+				}
+				if c.Outcome == Confirmed || c.Outcome == AlreadyValidated {
+					return nil
+				}
+				judged = true
+			}
 		}
 		counts, err := tx.CountCodeAttempts(ctx, subjects, now, expired)
 		if err != nil {
 			return err
 		}
-		left, retryAt := SourceCodeAttemptLimit-counts[0].Failures, counts[0].WindowStart.Add(CodeAttemptWindow)
-		if exists {
-			if l := CodeAttemptLimit - counts[1].Failures; l < left {
-				left, retryAt = l, counts[1].WindowStart.Add(CodeAttemptWindow)
-			}
-		}
+		left, retryAt := attemptsLeft(counts)
 		if left < 0 {
 			c = Confirmation{Outcome: TooManyAttempts, RetryAt: retryAt}
 			return nil
 		}
-		if !exists {
+		if !judged {
 			c = Confirmation{Outcome: Rejected}
-		} else if c, err = s.judge(ctx, tx, r, code, look.Email, now, source, perOrder); err != nil {
-			return err
-		}
-		if c.Outcome == Confirmed || c.Outcome == AlreadyValidated {
-			return nil // judge took back the code's counts
 		}
 		c.AttemptsLeft = left
 		if left == 0 {
@@ -189,20 +199,23 @@ func (s *Service) Confirm(ctx context.Context, r ConfirmRequest) (Confirmation, 
 	return c, nil
 }
 
-// judge decides what a well-formed code means for an order, given the
-// order's email that the code's keyed hash found (ID 0: none). A right
-// code (Confirmed, AlreadyValidated) takes back what it counted against
-// the subjects of forgive; with Confirmed, the same write validates the
-// domains and records the evidence.
-func (s *Service) judge(ctx context.Context, tx model.Tx, r ConfirmRequest, code string, e model.Email, now time.Time, forgive ...string) (Confirmation, error) {
-	rejected := Confirmation{Outcome: Rejected}
-	if e.ID == 0 {
-		return rejected, nil
+// attemptsLeft is how many more wrong codes the counts of a source (the
+// first) and of the source for an order (the second, when the order exists)
+// allow, and when the window of the nearer limit ends.
+func attemptsLeft(counts []model.CodeAttempts) (int, time.Time) {
+	left, retryAt := SourceCodeAttemptLimit-counts[0].Failures, counts[0].WindowStart.Add(CodeAttemptWindow)
+	if len(counts) > 1 {
+		if l := CodeAttemptLimit - counts[1].Failures; l < left {
+			left, retryAt = l, counts[1].WindowStart.Add(CodeAttemptWindow)
+		}
 	}
-	// The lookup went by keyed hash; compare once more in constant time.
-	if !s.values.Matches(code, e.CodeHash) {
-		return rejected, nil
-	}
+	return left, retryAt
+}
+
+// judge decides what a code means for an order, given the order's email
+// whose code it is. With Confirmed, one write validates the domains and
+// records the evidence.
+func (s *Service) judge(ctx context.Context, tx model.Tx, r ConfirmRequest, e model.Email, now time.Time) (Confirmation, error) {
 	order, err := tx.OrderStateOf(ctx, r.OrderNumber) // with its domains, in one read
 	if err != nil {
 		return Confirmation{}, err
@@ -238,7 +251,7 @@ func (s *Service) judge(ctx context.Context, tx model.Tx, r ConfirmRequest, code
 			PeerAddr:    clip(r.PeerAddr, 128),
 			UserAgent:   clip(r.UserAgent, 512),
 			At:          now,
-		}, forgive...)
+		})
 		if err != nil {
 			return Confirmation{}, err
 		}
@@ -256,7 +269,7 @@ func (s *Service) judge(ctx context.Context, tx model.Tx, r ConfirmRequest, code
 	default:
 		return Confirmation{Outcome: Superseded}, nil
 	}
-	return c, tx.ForgiveCodeAttempts(ctx, forgive...)
+	return c, nil
 }
 
 // Confirmations lists the evidence of an order's confirmations, oldest

@@ -63,9 +63,9 @@ type Tx interface {
 	ClaimCertificate(ctx context.Context, c Certificate) (bool, error)
 	RejectCertificate(ctx context.Context, id int64) (bool, error)
 	RevokeCertificate(ctx context.Context, id int64, at time.Time, reason int) (bool, error)
-	ConfirmDomains(ctx context.Context, c Confirmation, forgive ...string) (int64, error)
+	ConfirmDomains(ctx context.Context, c Confirmation) (int64, error)
 	CountCodeAttempts(ctx context.Context, subjects []CodeSubject, now, expired time.Time) ([]CodeAttempts, error)
-	ForgiveCodeAttempts(ctx context.Context, subjects ...string) error
+	HoldCodeAttempts(ctx context.Context, subjects []CodeSubject, now, expired time.Time) ([]CodeAttempts, error)
 	PruneCodeAttempts(ctx context.Context, expired time.Time) (int64, error)
 	SetAccountTerms(ctx context.Context, accountID int64, t AccountTerms) error
 	ValidateByControl(ctx context.Context, number int64, positions []int, at time.Time) (int64, error)

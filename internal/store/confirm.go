@@ -29,32 +29,24 @@ func confirmationArgs(c model.Confirmation) []any {
 }
 
 // ConfirmDomains keeps what a right code does: it validates the domains of
-// c.OrderNumber whose live email is c.EmailID (ValidateDomains), records c
-// as the evidence (RecordConfirmation) and takes back the code's count from
-// each subject of forgive (ForgiveCodeAttempts). It returns how many
-// domains it validated. On PostgreSQL the three are one statement, so the
-// page's POST, which holds its source's count locked until it commits,
-// makes two round trips fewer; SQLite has no round trips to save.
-func (q Queries) ConfirmDomains(ctx context.Context, c model.Confirmation, forgive ...string) (int64, error) {
+// c.OrderNumber whose live email is c.EmailID (ValidateDomains) and records
+// c as the evidence (RecordConfirmation). It returns how many domains it
+// validated. On PostgreSQL the two are one statement, so the page's POST,
+// which holds its source's count locked until it commits, makes one round
+// trip fewer; SQLite has no round trips to save.
+func (q Queries) ConfirmDomains(ctx context.Context, c model.Confirmation) (int64, error) {
 	if q.d == sqliteDialect {
 		n, err := q.ValidateDomains(ctx, c.OrderNumber, c.EmailID, c.At)
 		if err != nil {
 			return 0, err
 		}
-		if _, err := q.RecordConfirmation(ctx, c); err != nil {
-			return 0, err
-		}
-		return n, q.ForgiveCodeAttempts(ctx, forgive...)
-	}
-	args := confirmationArgs(c)
-	query := `WITH v AS (` + validateDomainsSQL + ` RETURNING 1), c AS (` + recordConfirmationSQL + `)`
-	if len(forgive) > 0 {
-		in, more := inList(q.d, len(args), forgive)
-		args = append(args, more...)
-		query += `, f AS (` + forgiveSQL(in) + `)`
+		_, err = q.RecordConfirmation(ctx, c)
+		return n, err
 	}
 	var n int64
-	err := q.ex.QueryRowContext(ctx, query+` SELECT COUNT(*) FROM v`, args...).Scan(&n)
+	err := q.ex.QueryRowContext(ctx,
+		`WITH v AS (`+validateDomainsSQL+` RETURNING 1), c AS (`+recordConfirmationSQL+`) SELECT COUNT(*) FROM v`,
+		confirmationArgs(c)...).Scan(&n)
 	return n, err
 }
 
@@ -86,75 +78,106 @@ func (q Reads) ConfirmationsOfOrder(ctx context.Context, orderNumber int64) ([]m
 // subjects must differ). A window that started at or before expired is
 // over, and so is a count made under another epoch (a new email's code is
 // judged on its own): the count starts again at 1 with a window starting
-// at now. The count happens before the code is judged, in the caller's
-// transaction, so that on PostgreSQL the row locks it takes serialize the
-// codes of one subject on every node (SQLite's one writer already does); a
-// code that turns out right is taken back with ForgiveCodeAttempts.
+// at now. On PostgreSQL the row locks it takes, held to the caller's
+// commit, serialize the codes of one subject on every node (SQLite's one
+// writer already does).
 func (q Queries) CountCodeAttempts(ctx context.Context, subjects []model.CodeSubject, now, expired time.Time) ([]model.CodeAttempts, error) {
+	return q.codeAttempts(ctx, subjects, now, expired, `
+	   failures = CASE WHEN code_attempts.window_start_ms <= $2 OR code_attempts.epoch <> excluded.epoch THEN 1 ELSE code_attempts.failures + 1 END,
+	   window_start_ms = CASE WHEN code_attempts.window_start_ms <= $2 OR code_attempts.epoch <> excluded.epoch THEN $1 ELSE code_attempts.window_start_ms END,
+	   epoch = excluded.epoch`, 1, ms(expired))
+}
+
+// HoldCodeAttempts reads the counts CountCodeAttempts would add to, without
+// counting, in the order given: a subject without a count, or whose window
+// is over or whose epoch is another, reads as no failures in a window
+// starting at now. It holds the subjects as CountCodeAttempts does, so that
+// a right code, which is not counted, still waits for the codes of its
+// subjects judged before it: on PostgreSQL by an upsert that changes no
+// count (a missing row is made with none, and its insert is what a second
+// node's waits for); on SQLite by a read, its one writer being the lock.
+func (q Queries) HoldCodeAttempts(ctx context.Context, subjects []model.CodeSubject, now, expired time.Time) ([]model.CodeAttempts, error) {
+	if q.d == sqliteDialect {
+		in, args := inList(q.d, 0, subjectNames(subjects))
+		return q.scanCodeAttempts(ctx, subjects, now, expired,
+			`SELECT subject, failures, window_start_ms, epoch FROM code_attempts WHERE subject IN `+in, args)
+	}
+	return q.codeAttempts(ctx, subjects, now, expired, ` failures = code_attempts.failures`, 0)
+}
+
+// codeAttempts upserts a count for each subject, made with failures in a
+// window from now ($1) when it is new and changed by set, whose parameters
+// are setArgs ($2...), when it is not, and returns the counts as
+// scanCodeAttempts reads them.
+func (q Queries) codeAttempts(ctx context.Context, subjects []model.CodeSubject, now, expired time.Time, set string, failures int, setArgs ...any) ([]model.CodeAttempts, error) {
 	if len(subjects) == 0 {
 		return nil, nil
 	}
 	var b strings.Builder
-	args := make([]any, 2, 2+3*len(subjects))
-	args[0], args[1] = ms(now), ms(expired)
+	args := make([]any, 0, 1+len(setArgs)+3*len(subjects))
+	args = append(append(args, ms(now)), setArgs...)
 	b.WriteString(`INSERT INTO code_attempts (subject, order_number, epoch, window_start_ms, failures) VALUES `)
 	for i, s := range subjects {
 		if i > 0 {
 			b.WriteString(", ")
 		}
 		n := len(args)
-		fmt.Fprintf(&b, "($%d, $%d, $%d, $1, 1)", n+1, n+2, n+3)
+		fmt.Fprintf(&b, "($%d, $%d, $%d, $1, %d)", n+1, n+2, n+3, failures)
 		args = append(args, s.Subject, s.OrderNumber, s.Epoch)
 	}
-	b.WriteString(` ON CONFLICT (subject) DO UPDATE SET
-	   failures = CASE WHEN code_attempts.window_start_ms <= $2 OR code_attempts.epoch <> excluded.epoch THEN 1 ELSE code_attempts.failures + 1 END,
-	   window_start_ms = CASE WHEN code_attempts.window_start_ms <= $2 OR code_attempts.epoch <> excluded.epoch THEN $1 ELSE code_attempts.window_start_ms END,
-	   epoch = excluded.epoch
-	 RETURNING subject, failures, window_start_ms`)
-	rows, err := q.ex.QueryContext(ctx, b.String(), args...)
+	b.WriteString(` ON CONFLICT (subject) DO UPDATE SET` + set + `
+	 RETURNING subject, failures, window_start_ms, epoch`)
+	return q.scanCodeAttempts(ctx, subjects, now, expired, b.String(), args)
+}
+
+// scanCodeAttempts runs query, which returns (subject, failures,
+// window_start_ms, epoch) rows, and returns the count of each subject in
+// the order given; one absent, or whose window started at or before
+// expired, or made under another epoch, is no failures from now.
+func (q Queries) scanCodeAttempts(ctx context.Context, subjects []model.CodeSubject, now, expired time.Time, query string, args []any) ([]model.CodeAttempts, error) {
+	if len(subjects) == 0 {
+		return nil, nil
+	}
+	rows, err := q.ex.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	got := make(map[string]model.CodeAttempts, len(subjects))
+	type row struct {
+		model.CodeAttempts
+		epoch int64
+	}
+	got := make(map[string]row, len(subjects))
 	for rows.Next() {
 		var subject string
-		var a model.CodeAttempts
+		var r row
 		var start int64
-		if err := rows.Scan(&subject, &a.Failures, &start); err != nil {
+		if err := rows.Scan(&subject, &r.Failures, &start, &r.epoch); err != nil {
 			return nil, err
 		}
-		a.WindowStart = fromMS(start)
-		got[subject] = a
+		r.WindowStart = fromMS(start)
+		got[subject] = r
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	out := make([]model.CodeAttempts, len(subjects))
 	for i, s := range subjects {
-		a, ok := got[s.Subject]
-		if !ok {
-			return nil, fmt.Errorf("store: count code attempts: no count returned for %q", s.Subject)
+		r, ok := got[s.Subject]
+		if !ok || r.epoch != s.Epoch || !r.WindowStart.After(expired) {
+			r.CodeAttempts = model.CodeAttempts{WindowStart: now}
 		}
-		out[i] = a
+		out[i] = r.CodeAttempts
 	}
 	return out, nil
 }
 
-// ForgiveCodeAttempts takes back the counts of a code that was right, in
-// one statement.
-func (q Queries) ForgiveCodeAttempts(ctx context.Context, subjects ...string) error {
-	if len(subjects) == 0 {
-		return nil
+func subjectNames(subjects []model.CodeSubject) []string {
+	names := make([]string, len(subjects))
+	for i, s := range subjects {
+		names[i] = s.Subject
 	}
-	in, args := inList(q.d, 0, subjects)
-	_, err := q.ex.ExecContext(ctx, forgiveSQL(in), args...)
-	return err
-}
-
-// forgiveSQL takes one code off the counts of the subjects in the list in.
-func forgiveSQL(in string) string {
-	return `UPDATE code_attempts SET failures = failures - 1 WHERE subject IN ` + in + ` AND failures > 0`
+	return names
 }
 
 // CodeAttemptsOf reads the count of a subject without changing it; zero

@@ -51,8 +51,8 @@ func TestCodeAttemptsCountAcrossNodes(t *testing.T) {
 	}
 }
 
-// A window ends an hour after it started: the count starts again at 1; a
-// right code is taken back; reading changes nothing; old windows are pruned.
+// A window ends an hour after it started: the count starts again at 1;
+// reading changes nothing; old windows are pruned.
 func TestCodeAttemptsWindow(t *testing.T) {
 	each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
@@ -76,35 +76,6 @@ func TestCodeAttemptsWindow(t *testing.T) {
 		if a := count(t0.Add(59 * time.Minute)); a.Failures != 2 || !a.WindowStart.Equal(t0) {
 			t.Fatalf("within the window: %+v", a)
 		}
-		if err := s.Direct().ForgiveCodeAttempts(ctx, "source:192.0.2.7"); err != nil {
-			t.Fatal(err)
-		}
-		if a, err := s.CodeAttemptsOf(ctx, "source:192.0.2.7"); err != nil || a.Failures != 1 {
-			t.Fatalf("after forgiving: %+v (%v)", a, err)
-		}
-		// Several subjects at once (the page forgives the source and the
-		// order together), never below zero, and none made for a subject
-		// without a count.
-		if err := s.Tx(ctx, func(tx model.Tx) error {
-			_, err := countOne(ctx, tx, model.CodeSubject{Subject: "source:192.0.2.9"}, t0, t0.Add(-time.Hour))
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		for range 2 {
-			if err := s.Direct().ForgiveCodeAttempts(ctx, "source:192.0.2.7", "source:192.0.2.9", "source:192.0.2.10"); err != nil {
-				t.Fatal(err)
-			}
-		}
-		for _, subject := range []string{"source:192.0.2.7", "source:192.0.2.9", "source:192.0.2.10"} {
-			if a, err := s.CodeAttemptsOf(ctx, subject); err != nil || a.Failures != 0 {
-				t.Fatalf("%s after forgiving three at once, twice: %+v (%v)", subject, a, err)
-			}
-		}
-		var rows int
-		if err := s.QueryRow(ctx, `SELECT COUNT(*) FROM code_attempts WHERE subject = 'source:192.0.2.10'`, &rows); err != nil || rows != 0 {
-			t.Fatalf("forgiving made %d rows for a subject without a count (%v)", rows, err)
-		}
 		if a := count(t0.Add(time.Hour)); a.Failures != 1 || !a.WindowStart.Equal(t0.Add(time.Hour)) {
 			t.Fatalf("a new window: %+v", a)
 		}
@@ -121,6 +92,61 @@ func TestCodeAttemptsWindow(t *testing.T) {
 		}
 		if a, _ := s.CodeAttemptsOf(ctx, "source:192.0.2.7"); a.Failures == 0 {
 			t.Fatal("the current window was pruned")
+		}
+	})
+}
+
+// HoldCodeAttempts reads what CountCodeAttempts would add to and changes no
+// count: a count in its window and epoch as it is, and a missing one, one
+// whose window is over or one of another epoch as no failures from now.
+func TestHoldCodeAttempts(t *testing.T) {
+	each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		const source, perOrder, missing = "source:192.0.2.5", "order:100 source:192.0.2.5", "source:192.0.2.6"
+		count := func(at time.Time, subjects ...model.CodeSubject) {
+			t.Helper()
+			if err := s.Tx(ctx, func(tx model.Tx) error {
+				_, err := tx.CountCodeAttempts(ctx, subjects, at, at.Add(-time.Hour))
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		count(t0, model.CodeSubject{Subject: source}, model.CodeSubject{Subject: perOrder, OrderNumber: 100, Epoch: 7})
+		count(t0.Add(time.Minute), model.CodeSubject{Subject: source})
+		hold := func(now time.Time, subjects ...model.CodeSubject) []model.CodeAttempts {
+			t.Helper()
+			var got []model.CodeAttempts
+			if err := s.Tx(ctx, func(tx model.Tx) (err error) {
+				got, err = tx.HoldCodeAttempts(ctx, subjects, now, now.Add(-time.Hour))
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}
+		now := t0.Add(30 * time.Minute)
+		got := hold(now, model.CodeSubject{Subject: source}, model.CodeSubject{Subject: perOrder, OrderNumber: 100, Epoch: 7},
+			model.CodeSubject{Subject: missing})
+		if len(got) != 3 || got[0].Failures != 2 || !got[0].WindowStart.Equal(t0) || got[1].Failures != 1 || !got[1].WindowStart.Equal(t0) ||
+			got[2].Failures != 0 || !got[2].WindowStart.Equal(now) {
+			t.Fatalf("in the window: %+v, want 2 and 1 from %v, and none from %v", got, t0, now)
+		}
+		if got := hold(now, model.CodeSubject{Subject: perOrder, OrderNumber: 100, Epoch: 8}); got[0].Failures != 0 || !got[0].WindowStart.Equal(now) {
+			t.Fatalf("under a newer email: %+v, want no failures from now", got)
+		}
+		later := t0.Add(time.Hour)
+		if got := hold(later, model.CodeSubject{Subject: source}); got[0].Failures != 0 || !got[0].WindowStart.Equal(later) {
+			t.Fatalf("after the window: %+v, want no failures from now", got)
+		}
+		for subject, want := range map[string]int{source: 2, perOrder: 1, missing: 0} {
+			if a, err := s.CodeAttemptsOf(ctx, subject); err != nil || a.Failures != want {
+				t.Fatalf("%s after holding: %+v (%v), want %d failures as before", subject, a, err, want)
+			}
+		}
+		count(now, model.CodeSubject{Subject: missing})
+		if a, err := s.CodeAttemptsOf(ctx, missing); err != nil || a.Failures != 1 || !a.WindowStart.Equal(now) {
+			t.Fatalf("the first count after a hold: %+v (%v), want 1 from now", a, err)
 		}
 	})
 }
@@ -203,10 +229,9 @@ func TestConfirmationsEvidence(t *testing.T) {
 	})
 }
 
-// ConfirmDomains validates the domains whose live email it names, keeps
-// the evidence and takes one code off each count it is given, and nothing
-// else: not another email's domains, not a count it is not given, and no
-// count below zero. On PostgreSQL it is one statement.
+// ConfirmDomains validates the domains whose live email it names and keeps
+// the evidence, and nothing else: not another email's domains, and no
+// count of wrong codes. On PostgreSQL it is one statement.
 func TestConfirmDomains(t *testing.T) {
 	each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
@@ -220,23 +245,23 @@ func TestConfirmDomains(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		confirm := func(c model.Confirmation, forgive ...string) int64 {
+		confirm := func(c model.Confirmation) int64 {
 			t.Helper()
 			var n int64
-			if err := s.Tx(ctx, func(tx model.Tx) (err error) { n, err = tx.ConfirmDomains(ctx, c, forgive...); return err }); err != nil {
+			if err := s.Tx(ctx, func(tx model.Tx) (err error) { n, err = tx.ConfirmDomains(ctx, c); return err }); err != nil {
 				t.Fatal(err)
 			}
 			return n
 		}
 		c := model.Confirmation{OrderNumber: 100, EmailID: email, Domains: []string{"example.com"},
 			ClientIP: "2001:db8::1", PeerAddr: "[::1]:4444", UserAgent: "Mozilla/5.0 (X11) Ünïcode", At: t0.Add(time.Minute)}
-		if n := confirm(c, source, perOrder); n != 1 {
+		if n := confirm(c); n != 1 {
 			t.Fatalf("first confirmation validated %d domains, want 1", n)
 		}
 		if n := confirm(model.Confirmation{OrderNumber: 100, EmailID: other, At: t0}); n != 0 {
 			t.Fatalf("another order's email validated %d domains of order 100, want 0", n)
 		}
-		if n := confirm(c, source, perOrder); n != 0 {
+		if n := confirm(c); n != 0 {
 			t.Fatalf("second confirmation validated %d domains, want 0 (already validated)", n)
 		}
 		domains, err := s.Domains(ctx, 100)
@@ -254,7 +279,7 @@ func TestConfirmDomains(t *testing.T) {
 			g.PeerAddr != c.PeerAddr || g.UserAgent != c.UserAgent || !g.At.Equal(c.At) {
 			t.Fatalf("evidence %+v, want %+v", g, c)
 		}
-		for subject, want := range map[string]int{source: 0, perOrder: 0, bystander: 1} {
+		for subject, want := range map[string]int{source: 1, perOrder: 1, bystander: 1} {
 			if a, err := s.CodeAttemptsOf(ctx, subject); err != nil || a.Failures != want {
 				t.Fatalf("%s: %+v (%v), want %d failures", subject, a, err, want)
 			}

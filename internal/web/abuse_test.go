@@ -127,3 +127,23 @@ func TestPagePlainHTTPIsNotJudged(t *testing.T) {
 	}
 	wantContains(t, f.submit(n(f.order), f.code), web.PhraseConfirmed)
 }
+
+// A code of the order is judged before it is counted: one wrong code short
+// of the limit, the right code still confirms, and it adds nothing to the
+// source's counts, so the next wrong code is the source's last try.
+func TestPageRightCodeIsNotCounted(t *testing.T) {
+	f := newProxiedFixture(t)
+	const source = "203.0.113.72"
+	for range dcv.CodeAttemptLimit - 1 {
+		wantContains(t, f.submit(n(f.order), aWrongCode, from(source)...), web.PhraseInvalid)
+	}
+	wantContains(t, f.submit(n(f.order), f.code, from(source)...), web.PhraseConfirmed)
+	f.wantValidated(f.order, true)
+	for _, subject := range []string{"source:" + source, "order:" + n(f.order) + " source:" + source} {
+		var failures int
+		if err := f.Store.QueryRow(t.Context(), `SELECT failures FROM code_attempts WHERE subject = $1`, &failures, subject); err != nil || failures != dcv.CodeAttemptLimit-1 {
+			t.Fatalf("%s: %d failures (%v), want %d: the right code was counted", subject, failures, err, dcv.CodeAttemptLimit-1)
+		}
+	}
+	wantContains(t, f.submit(n(f.order), aWrongCode, from(source)...), "That was the last try for now")
+}
