@@ -100,7 +100,7 @@ func (q Queries) HoldCodeAttempts(ctx context.Context, subjects []model.CodeSubj
 	if q.d == sqliteDialect {
 		in, args := inList(q.d, 0, subjectNames(subjects))
 		return q.scanCodeAttempts(ctx, subjects, now, expired,
-			`SELECT subject, failures, window_start_ms, epoch FROM code_attempts WHERE subject IN `+in, args)
+			`SELECT subject, failures, window_start_ms, epoch FROM code_attempts WHERE subject IN `+in, args, false)
 	}
 	return q.codeAttempts(ctx, subjects, now, expired, ` failures = code_attempts.failures`, 0)
 }
@@ -127,14 +127,15 @@ func (q Queries) codeAttempts(ctx context.Context, subjects []model.CodeSubject,
 	}
 	b.WriteString(` ON CONFLICT (subject) DO UPDATE SET` + set + `
 	 RETURNING subject, failures, window_start_ms, epoch`)
-	return q.scanCodeAttempts(ctx, subjects, now, expired, b.String(), args)
+	return q.scanCodeAttempts(ctx, subjects, now, expired, b.String(), args, true)
 }
 
 // scanCodeAttempts runs query, which returns (subject, failures,
 // window_start_ms, epoch) rows, and returns the count of each subject in
-// the order given; one absent, or whose window started at or before
-// expired, or made under another epoch, is no failures from now.
-func (q Queries) scanCodeAttempts(ctx context.Context, subjects []model.CodeSubject, now, expired time.Time, query string, args []any) ([]model.CodeAttempts, error) {
+// the order given; one absent (an error when every subject must have a
+// row, as an upsert's), or whose window started at or before expired, or
+// made under another epoch, is no failures from now.
+func (q Queries) scanCodeAttempts(ctx context.Context, subjects []model.CodeSubject, now, expired time.Time, query string, args []any, everyRow bool) ([]model.CodeAttempts, error) {
 	if len(subjects) == 0 {
 		return nil, nil
 	}
@@ -164,6 +165,9 @@ func (q Queries) scanCodeAttempts(ctx context.Context, subjects []model.CodeSubj
 	out := make([]model.CodeAttempts, len(subjects))
 	for i, s := range subjects {
 		r, ok := got[s.Subject]
+		if !ok && everyRow {
+			return nil, fmt.Errorf("store: code attempts: no count returned for %q", s.Subject)
+		}
 		if !ok || r.epoch != s.Epoch || !r.WindowStart.After(expired) {
 			r.CodeAttempts = model.CodeAttempts{WindowStart: now}
 		}

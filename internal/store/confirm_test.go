@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dcvmail/dcvmail/internal/model"
+	"github.com/dcvmail/dcvmail/internal/pgtest"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
 
@@ -147,6 +148,56 @@ func TestHoldCodeAttempts(t *testing.T) {
 		count(now, model.CodeSubject{Subject: missing})
 		if a, err := s.CodeAttemptsOf(ctx, missing); err != nil || a.Failures != 1 || !a.WindowStart.Equal(now) {
 			t.Fatalf("the first count after a hold: %+v (%v), want 1 from now", a, err)
+		}
+	})
+}
+
+// On PostgreSQL a held count is locked to the commit as a counted one is,
+// a missing row included: another node's count of the subject waits for
+// it, so that a right code and a wrong one of one source are still judged
+// one at a time. (On SQLite the one writer is the lock.)
+func TestHoldCodeAttemptsLocksAcrossNodes(t *testing.T) {
+	t.Run("postgres", func(t *testing.T) {
+		url := pgtest.URL(t)
+		holder, other := open(t, url), open(t, url)
+		ctx := context.Background()
+		subject := model.CodeSubject{Subject: "source:192.0.2.44"}
+		held, release, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+		go func() {
+			done <- holder.Tx(ctx, func(tx model.Tx) error {
+				if _, err := tx.HoldCodeAttempts(ctx, []model.CodeSubject{subject}, t0, t0.Add(-time.Hour)); err != nil {
+					return err
+				}
+				close(held)
+				<-release
+				return nil
+			})
+		}()
+		select {
+		case <-held:
+		case err := <-done:
+			t.Fatalf("hold: %v", err)
+		}
+		count := func(ctx context.Context) (model.CodeAttempts, error) {
+			var a model.CodeAttempts
+			err := other.Tx(ctx, func(tx model.Tx) (err error) {
+				a, err = countOne(ctx, tx, subject, t0, t0.Add(-time.Hour))
+				return err
+			})
+			return a, err
+		}
+		short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		a, err := count(short)
+		cancel()
+		if err == nil {
+			t.Fatalf("another node counted a held subject before the hold committed: %+v", a)
+		}
+		close(release)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if a, err := count(ctx); err != nil || a.Failures != 1 {
+			t.Fatalf("the count after the hold: %+v (%v), want 1", a, err)
 		}
 	})
 }
