@@ -3,8 +3,11 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"strconv"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/dcvmail/dcvmail/internal/model"
 )
@@ -203,27 +206,59 @@ var resetTables = []string{
 // in one transaction; it keeps the keys (the test CA's too), the other
 // settings and the templates (a template granted only to wiped accounts is
 // then open to none until granted again).
+//
+// On PostgreSQL a write that commits between two of its deletes, such as
+// the delivery worker recording an attempt on an outbox row the reset has
+// not yet reached, makes a later delete break a foreign key (or meet a
+// deadlock); the transaction is then rolled back whole and run again, at
+// most resetTries times in all.
 func (s *Store) Reset(ctx context.Context) error {
-	settings := []string{ClockOffsetSetting}
-	return s.tx(ctx, func(tx *Tx) error {
-		for _, t := range resetTables {
-			if _, err := tx.ex.ExecContext(ctx, `DELETE FROM `+t); err != nil {
-				return err
-			}
-		}
-		if err := tx.setCounter(ctx, "order_number", 10000000); err != nil {
+	for try := 1; ; try++ {
+		err := s.tx(ctx, func(tx *Tx) error { return reset(ctx, tx) })
+		if err == nil || try == resetTries || !raced(err) {
 			return err
 		}
-		if err := tx.setCounter(ctx, "certificate_id", 100000000); err != nil {
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(try) * 10 * time.Millisecond):
+		}
+	}
+}
+
+// resetTries bounds the runs of Reset's transaction.
+const resetTries = 5
+
+// raced tells whether err is PostgreSQL's answer to a transaction that
+// met another's writes: a foreign key that a row committed meanwhile
+// breaks (23503), a deadlock (40P01) or a serialization failure (40001).
+func raced(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return false
+	}
+	switch pgErr.Code {
+	case "23503", "40P01", "40001":
+		return true
+	}
+	return false
+}
+
+// reset is one run of Reset's transaction.
+func reset(ctx context.Context, tx *Tx) error {
+	for _, t := range resetTables {
+		if _, err := tx.ex.ExecContext(ctx, `DELETE FROM `+t); err != nil {
 			return err
 		}
-		for _, name := range settings {
-			if _, err := tx.ex.ExecContext(ctx, `DELETE FROM settings WHERE name = $1`, name); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	}
+	if err := tx.setCounter(ctx, "order_number", 10000000); err != nil {
+		return err
+	}
+	if err := tx.setCounter(ctx, "certificate_id", 100000000); err != nil {
+		return err
+	}
+	_, err := tx.ex.ExecContext(ctx, `DELETE FROM settings WHERE name = $1`, ClockOffsetSetting)
+	return err
 }
 
 // ClockOffsetSetting names the test clock's offset (docs/control.md, "The
