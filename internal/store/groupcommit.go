@@ -45,7 +45,8 @@ type groupCommit struct {
 
 	mu      sync.Mutex
 	queue   []*member
-	running bool // a leader is running a batch
+	running bool          // a leader is running a batch
+	oldest  oldestWaiting // when queue[0] came (backlog.go)
 
 	// conn is the connection every batch runs on, taken from the pool by
 	// the first batch and kept (only the batch's leader touches it).
@@ -56,8 +57,9 @@ type groupCommit struct {
 
 // member is one caller's transaction.
 type member struct {
-	ctx context.Context
-	fn  func(*Tx) error
+	ctx    context.Context
+	fn     func(*Tx) error
+	queued int64 // monoNow when it came
 
 	err      error
 	panicked bool
@@ -66,8 +68,11 @@ type member struct {
 }
 
 func (g *groupCommit) tx(ctx context.Context, fn func(*Tx) error) error {
-	m := &member{ctx: ctx, fn: fn, done: make(chan bool, 1)}
+	m := &member{ctx: ctx, fn: fn, queued: monoNow(), done: make(chan bool, 1)}
 	g.mu.Lock()
+	if len(g.queue) == 0 {
+		g.oldest.set(m.queued)
+	}
 	g.queue = append(g.queue, m)
 	lead := !g.running
 	g.running = true
@@ -81,6 +86,11 @@ func (g *groupCommit) tx(ctx context.Context, fn func(*Tx) error) error {
 		batch := make([]*member, n)
 		copy(batch, g.queue)
 		g.queue = append(g.queue[:0], g.queue[n:]...)
+		if len(g.queue) > 0 {
+			g.oldest.set(g.queue[0].queued)
+		} else {
+			g.oldest.set(0)
+		}
 		g.mu.Unlock()
 
 		g.commit(batch)

@@ -19,19 +19,24 @@ type offerBatch struct {
 
 	mu      sync.Mutex
 	queue   []*offerCall
-	writing bool // an upsert of queued calls is running
+	writing bool          // an upsert of queued calls is running
+	oldest  oldestWaiting // when queue[0] came (backlog.go)
 }
 
 type offerCall struct {
 	offers []model.Offer // unique (uniqueOffers)
 	done   chan error    // buffered: the writer never waits on a caller
+	queued int64         // monoNow when it came
 }
 
 // record stores offers, which fit one statement, with whatever other
 // calls' offers are queued beside them.
 func (b *offerBatch) record(ctx context.Context, offers []model.Offer) error {
-	c := &offerCall{offers: uniqueOffers(offers), done: make(chan error, 1)}
+	c := &offerCall{offers: uniqueOffers(offers), done: make(chan error, 1), queued: monoNow()}
 	b.mu.Lock()
+	if len(b.queue) == 0 {
+		b.oldest.set(c.queued)
+	}
 	b.queue = append(b.queue, c)
 	lead := !b.writing
 	b.writing = true
@@ -60,6 +65,11 @@ func (b *offerBatch) write(ctx context.Context) {
 	}
 	batch := b.queue[:n]
 	b.queue = append([]*offerCall(nil), b.queue[n:]...)
+	if len(b.queue) > 0 {
+		b.oldest.set(b.queue[0].queued)
+	} else {
+		b.oldest.set(0)
+	}
 	b.mu.Unlock()
 
 	err := b.q.RecordOffers(ctx, merged(batch))

@@ -45,6 +45,9 @@ type Store struct {
 	// address lists' offers are written together (offerbatch.go).
 	keyed  keyLocks
 	offers *offerBatch
+	// poolWait holds the transactions waiting for a connection of
+	// PostgreSQL's pool (backlog.go).
+	poolWait waitLine
 }
 
 // Open connects to the database named by a --db URL. It does not migrate.
@@ -207,7 +210,9 @@ func (s *Store) tx(ctx context.Context, fn func(*Tx) error) error {
 	if s.group != nil {
 		return s.group.tx(ctx, fn)
 	}
+	waiting := s.poolWait.join()
 	sqlTx, err := s.db.BeginTx(ctx, nil)
+	s.poolWait.leave(waiting)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
