@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/dcvmail/dcvmail/internal/accounts"
+	"github.com/dcvmail/dcvmail/internal/admission"
 	"github.com/dcvmail/dcvmail/internal/dcv"
 	"github.com/dcvmail/dcvmail/internal/faults"
 	"github.com/dcvmail/dcvmail/internal/model"
@@ -35,6 +36,7 @@ type Handler struct {
 	log     *slog.Logger
 	mux     *http.ServeMux
 	limiter *accountLimiter // nil: no per-account request limit
+	gate    *admission.Gate // nil: writes are never refused
 	observe func(endpoint string, errorCode int, elapsed time.Duration)
 	faults  *faults.Set // nil without --test-controls
 	names   []string    // the endpoints' names, for fault rules
@@ -51,6 +53,9 @@ type Config struct {
 	// RequestLimit bounds each account's requests (limits.go); the zero
 	// value sets no limit.
 	RequestLimit RequestLimit
+	// Admission refuses the calls that write while the database's writes
+	// are backlogged (limits.go); nil refuses none.
+	Admission *admission.Gate
 	// Observe, when set, hears of every answered call: its name
 	// ("ResendDCVEmail", "download/GetDCVEmailAddressList"), its errorCode
 	// and how long it took (the metrics).
@@ -64,7 +69,7 @@ type Config struct {
 // 1; the `!` of each may arrive percent-encoded.
 func New(cfg Config) *Handler {
 	h := &Handler{dcv: cfg.DCV, auth: cfg.Auth, proxies: cfg.TrustedProxies, log: cfg.Log, mux: http.NewServeMux(),
-		limiter: newAccountLimiter(cfg.RequestLimit), observe: cfg.Observe, faults: cfg.Faults}
+		limiter: newAccountLimiter(cfg.RequestLimit), gate: cfg.Admission, observe: cfg.Observe, faults: cfg.Faults}
 	if h.log == nil {
 		h.log = slog.Default()
 	}
@@ -251,8 +256,9 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, c *call, err erro
 	h.writeError(w, c, &wire.Error{Code: wire.Internal, Detail: "request id " + c.id})
 }
 
-// begin runs checks 1 to 6, then the account's request limit, and returns
-// the arguments and the caller.
+// begin runs checks 1 to 5, then for a call that writes the admission
+// gate, then check 6 and the account's request limit, and returns the
+// arguments and the caller.
 func (h *Handler) begin(w http.ResponseWriter, r *http.Request, c *call, ep *endpoint) (args, model.Account, bool) {
 	a, werr := h.parse(r, ep)
 	c.format = a.format
@@ -262,6 +268,10 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request, c *call, ep *end
 	}
 	c.password = a.str("loginPassword")
 	if h.fault(w, r, c, a) {
+		return a, model.Account{}, false
+	}
+	if ep.writes && !h.gate.Admit() {
+		h.backlogged(w, c)
 		return a, model.Account{}, false
 	}
 	acct, err := h.authenticate(r, a)

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/dcvmail/dcvmail/internal/admission"
 	"github.com/dcvmail/dcvmail/internal/clock"
 	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/wire"
@@ -133,6 +134,19 @@ func (h *Handler) busy(w http.ResponseWriter, c *call) {
 	w.Header().Set("Retry-After", "1")
 	h.writeError(w, c, &wire.Error{Code: wire.Internal,
 		Detail: "too many logins in progress from this source; retry after " + next.Format(time.RFC3339)})
+}
+
+// backlogged answers a call that writes while the database's writes are
+// backlogged (admission.Gate): -14 with Retry-After, as over the request
+// limit, at once and before authentication, so that an overloaded node
+// spends nothing more on it, writes nothing (not even a failed login's
+// count) and tells the caller nothing about its password. Like busy, it is
+// not logged one by one; the gate logs the first refusal of a run.
+func (h *Handler) backlogged(w http.ResponseWriter, c *call) {
+	next := time.Now().UTC().Add(admission.RetryAfter).Truncate(time.Second)
+	w.Header().Set("Retry-After", strconv.Itoa(int(admission.RetryAfter/time.Second)))
+	h.writeError(w, c, &wire.Error{Code: wire.Internal,
+		Detail: "the service is busy; retry after " + next.Format(time.RFC3339)})
 }
 
 // sourceOf is the address a request comes from, for counting failed logins

@@ -68,6 +68,7 @@ var applyEndpoint = endpoint{
 	defaultFormat: wire.FormatText,
 	formats:       newlineFormats,
 	extra:         countryError,
+	writes:        true,
 }
 
 var collectEndpoint = endpoint{
@@ -109,6 +110,7 @@ var revokeEndpoint = endpoint{
 	defaultFormat: wire.FormatText,
 	formats:       newlineFormats,
 	extra:         countryError,
+	writes:        true,
 }
 
 // serverSoftware is -1 or 1 to 36.

@@ -55,6 +55,9 @@ type endpoint struct {
 	// extra, when set, checks the parsed values last (the order calls'
 	// -7 on a country code).
 	extra func(args) *wire.Error
+	// writes marks a call that writes to the database, which the
+	// admission gate refuses while writes are backlogged (limits.go).
+	writes bool
 }
 
 // args are a request's checked parameters, values normalized.
@@ -240,6 +243,7 @@ var resendEndpoint = endpoint{
 		{name: "dcvTemplateID", kind: integer},
 	},
 	defaultFormat: wire.FormatForm,
+	writes:        true,
 }
 
 var addressListEndpoint = endpoint{
@@ -252,6 +256,7 @@ var addressListEndpoint = endpoint{
 	},
 	defaultFormat: wire.FormatText,
 	formats:       responseFormats(wire.FormatText),
+	writes:        true,
 }
 
 var detailsEndpoint = endpoint{
@@ -285,4 +290,5 @@ var autoUpdateEndpoint = endpoint{
 		{name: "dcvTemplateID", kind: integer},
 	},
 	defaultFormat: wire.FormatForm,
+	writes:        true,
 }

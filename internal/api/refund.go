@@ -24,6 +24,7 @@ var refundEndpoint = endpoint{
 	},
 	defaultFormat: wire.FormatForm,
 	formats:       map[string]wire.Format{"0": wire.FormatForm, "1": wire.FormatForm},
+	writes:        true,
 }
 
 // refund serves !AutoRefund.

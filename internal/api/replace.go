@@ -28,7 +28,7 @@ var replaceEndpoint = func() endpoint {
 		}
 		params = append(params, p)
 	}
-	return endpoint{params: params, defaultFormat: wire.FormatText, formats: newlineFormats, extra: countryError}
+	return endpoint{params: params, defaultFormat: wire.FormatText, formats: newlineFormats, extra: countryError, writes: true}
 }()
 
 // replace serves !AutoReplaceSSL. Success is exactly errorCode 0.

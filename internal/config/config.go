@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dcvmail/dcvmail/internal/accounts"
+	"github.com/dcvmail/dcvmail/internal/admission"
 	"github.com/dcvmail/dcvmail/internal/api"
 	"github.com/dcvmail/dcvmail/internal/app"
 	"github.com/dcvmail/dcvmail/internal/contacts"
@@ -112,6 +113,10 @@ type Limits struct {
 	LockoutDuration time.Duration // how long a lock lasts
 	RequestRate     float64       // API requests per second per account on each node; negative: no limit
 	RequestBurst    int           // API requests an account may make at once
+	// WriteBacklogLimit is how long the oldest waiting write may have
+	// waited before calls that write are refused (admission.Gate); 0:
+	// never refused (unlike the fields above, zero is not the default).
+	WriteBacklogLimit time.Duration
 	// GlobalLoginFailures are failed logins of one login name from all
 	// sources that lock it for sources it has not logged in from.
 	GlobalLoginFailures int
@@ -179,6 +184,7 @@ func BindServe(fs *flag.FlagSet, c *Serve) {
 	fs.DurationVar(&l.LockoutDuration, "lockout-duration", accounts.DefaultLockoutPolicy.Duration, "how long a locked login name or source address is refused, even with the right password")
 	fs.Float64Var(&l.RequestRate, "request-rate", api.DefaultRequestRate, "API requests per second per account on each node, after a burst of --request-burst (negative: no limit)")
 	fs.IntVar(&l.RequestBurst, "request-burst", api.DefaultRequestBurst, "API requests an account may make at once on each node")
+	fs.DurationVar(&l.WriteBacklogLimit, "write-backlog-limit", admission.DefaultLimit, "refuse API calls that write, and page POSTs, at once (-14, Retry-After) while the oldest write waiting for the database has waited longer than this (0: never)")
 	o := &c.Ops
 	fs.DurationVar(&o.ReadyMaxOutboxAge, "ready-max-outbox-age", health.DefaultMaxOutboxAge, "/readyz answers 503 while the oldest undelivered message is older than this")
 	fs.DurationVar(&o.ReadySMTPWindow, "ready-smtp-window", health.DefaultSMTPWindow, "/readyz answers 503 when deliveries failed within this window and none succeeded")

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -52,7 +53,10 @@ type Options struct {
 	// is "postgres" (the package's TestMain must then call pgtest.Main).
 	DB          string
 	ResendBurst int // 0 for the default
-	Log         io.Writer
+	// WriteBacklogLimit, when not 0, is serve's --write-backlog-limit
+	// (negative: never refuse).
+	WriteBacklogLimit time.Duration
+	Log               io.Writer
 }
 
 // Env is a running server and what a test needs to drive it.
@@ -93,6 +97,9 @@ func StartIn(t testing.TB, dir string, o Options) *Env {
 	cfg.SMTP = o.SMTP
 	if o.ResendBurst > 0 {
 		cfg.ResendBurst = o.ResendBurst
+	}
+	if o.WriteBacklogLimit != 0 {
+		cfg.Limits.WriteBacklogLimit = o.WriteBacklogLimit
 	}
 	if o.HTTPListen {
 		cfg.HTTPListen = "127.0.0.1:0"
@@ -277,4 +284,57 @@ func (e *Env) Count(order int64) Counts {
 		}
 	}
 	return c
+}
+
+// HoldWrites makes the server's writes wait: it holds SQLite's writer, or
+// every connection of PostgreSQL's pool, with transactions that wait, and
+// queues one more write behind them. It returns once that write has waited
+// longer than backlog (store.WriteBacklog); release lets everything commit
+// and waits for it (the test's end releases them too). The held
+// transactions write nothing.
+func (e *Env) HoldWrites(backlog time.Duration) (release func()) {
+	e.T.Helper()
+	held := 1 // SQLite: the one writer
+	if e.Store.Dialect() == "postgres" {
+		held = e.Store.DB().Stats().MaxOpenConnections
+	}
+	ctx := context.Background()
+	started, unblock := make(chan struct{}, held), make(chan struct{})
+	errs := make(chan error, held+1)
+	for range held {
+		go func() {
+			errs <- e.Store.Tx(ctx, func(model.Tx) error {
+				started <- struct{}{}
+				<-unblock
+				return nil
+			})
+		}()
+	}
+	for range held {
+		select {
+		case <-started:
+		case <-time.After(10 * time.Second):
+			e.T.Fatalf("HoldWrites: the held transactions did not start")
+		}
+	}
+	go func() { errs <- e.Store.Tx(ctx, func(model.Tx) error { return nil }) }()
+	for deadline := time.Now().Add(10 * time.Second); e.Store.WriteBacklog() <= backlog; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			close(unblock)
+			e.T.Fatalf("HoldWrites: the queued write's backlog stayed at %v, want over %v", e.Store.WriteBacklog(), backlog)
+		}
+	}
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			close(unblock)
+			for range held + 1 {
+				if err := <-errs; err != nil {
+					e.T.Errorf("HoldWrites: %v", err)
+				}
+			}
+		})
+	}
+	e.T.Cleanup(release)
+	return release
 }

@@ -28,7 +28,7 @@ import (
 var deliveryOutcomes = []model.Outcome{model.OutcomeSent, model.OutcomeRetry, model.OutcomeFailed}
 
 // Page states of the confirmation page (internal/web's view.State).
-var pageStates = []string{"form", "confirmed", "already", "invalid", "locked", "missing", "failed"}
+var pageStates = []string{"form", "confirmed", "already", "invalid", "locked", "missing", "failed", "insecure", "busy"}
 
 // latencyBuckets span a cached login's sub-millisecond answer to a slow
 // database's seconds; the default buckets start at 5 ms, above most
@@ -48,6 +48,7 @@ type Metrics struct {
 	lockouts     *prometheus.CounterVec
 	loginRefused prometheus.Counter
 	codeRefused  prometheus.Counter
+	backlogged   prometheus.Counter
 }
 
 // Config says where the scraped values come from.
@@ -77,7 +78,7 @@ func New(cfg Config) *Metrics {
 	}, []string{"endpoint"})
 	m.pages = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "dcvmail_confirmation_page_requests_total",
-		Help: "Confirmation page answers by outcome (form, confirmed, already, invalid, locked, missing, failed) and, for invalid, reason.",
+		Help: "Confirmation page answers by outcome (form, confirmed, already, invalid, locked, missing, failed, insecure, busy) and, for invalid, reason.",
 	}, []string{"outcome", "reason"})
 	m.deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "dcvmail_outbox_deliveries_total",
@@ -95,6 +96,10 @@ func New(cfg Config) *Metrics {
 		Name: "dcvmail_code_attempts_refused_total",
 		Help: "Codes entered on the confirmation page that were not judged because the order's attempts were used up.",
 	})
+	m.backlogged = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "dcvmail_write_backlog_refusals_total",
+		Help: "API calls that write and confirmation page POSTs refused (-14, or the page's busy state) because the oldest write waiting had waited longer than --write-backlog-limit.",
+	})
 	for _, o := range deliveryOutcomes {
 		m.deliveries.WithLabelValues(string(o))
 	}
@@ -106,7 +111,7 @@ func New(cfg Config) *Metrics {
 	for _, k := range []string{"login", "source"} {
 		m.lockouts.WithLabelValues(k)
 	}
-	m.reg.MustRegister(m.apiRequests, m.apiDuration, m.pages, m.deliveries, m.lockouts, m.loginRefused, m.codeRefused,
+	m.reg.MustRegister(m.apiRequests, m.apiDuration, m.pages, m.deliveries, m.lockouts, m.loginRefused, m.codeRefused, m.backlogged,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewBuildInfoCollector(),
@@ -161,6 +166,10 @@ func (m *Metrics) Locked(kind string) { m.lockouts.WithLabelValues(kind).Inc() }
 // Refused counts a login attempt refused because of a lock.
 func (m *Metrics) Refused() { m.loginRefused.Inc() }
 
+// Backlogged counts a request refused because writes were backlogged
+// (admission.Gate).
+func (m *Metrics) Backlogged() { m.backlogged.Inc() }
+
 // storeCollector reads the outbox backlog and the group-commit counters at
 // each scrape.
 type storeCollector struct {
@@ -183,10 +192,12 @@ var (
 		"SQLite: transactions rolled back alone inside a group (their own failure) or dropped before running (caller gone).", nil, nil)
 	descFailed = prometheus.NewDesc("dcvmail_store_group_commit_failures_total",
 		"SQLite: group commits that failed as a whole (BEGIN, savepoint or COMMIT), failing all their transactions.", nil, nil)
+	descWriteBacklog = prometheus.NewDesc("dcvmail_store_write_backlog_seconds",
+		"How long the oldest write now waiting to start has waited (SQLite: for the writer; PostgreSQL: for a pool connection or the offers' upsert); 0 when none waits.", nil, nil)
 )
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descUp, descPending, descOldest, descCommits, descGrouped, descLeftOut, descFailed} {
+	for _, d := range []*prometheus.Desc{descUp, descPending, descOldest, descCommits, descGrouped, descLeftOut, descFailed, descWriteBacklog} {
 		ch <- d
 	}
 }
@@ -207,6 +218,7 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(descOldest, prometheus.GaugeValue, age)
 	}
+	ch <- prometheus.MustNewConstMetric(descWriteBacklog, prometheus.GaugeValue, c.st.WriteBacklog().Seconds())
 	if g, ok := c.st.GroupCommitStats(); ok {
 		ch <- prometheus.MustNewConstMetric(descCommits, prometheus.CounterValue, float64(g.Commits))
 		ch <- prometheus.MustNewConstMetric(descGrouped, prometheus.CounterValue, float64(g.Transactions))

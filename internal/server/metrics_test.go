@@ -108,6 +108,7 @@ func TestMetricsMove(t *testing.T) {
 	for _, fam := range []string{
 		"dcvmail_outbox_deliveries_total", "dcvmail_confirmation_page_requests_total", "dcvmail_login_lockouts_total",
 		"dcvmail_login_locked_refusals_total", "dcvmail_code_attempts_refused_total",
+		"dcvmail_write_backlog_refusals_total", "dcvmail_store_write_backlog_seconds",
 		"dcvmail_outbox_pending_messages", "dcvmail_outbox_oldest_pending_age_seconds", "dcvmail_database_up",
 		"dcvmail_ready", "dcvmail_ready_check",
 		"go_sql_open_connections", "go_sql_max_open_connections", "go_goroutines", "go_gc_duration_seconds", "go_build_info",

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dcvmail/dcvmail/internal/accounts"
+	"github.com/dcvmail/dcvmail/internal/admission"
 	"github.com/dcvmail/dcvmail/internal/api"
 	"github.com/dcvmail/dcvmail/internal/clock"
 	"github.com/dcvmail/dcvmail/internal/config"
@@ -74,6 +75,20 @@ func requestLimit(l config.Limits, clk clock.Clock, log *slog.Logger) api.Reques
 		log.Info("API requests are limited per account on this node", "rate", r.Rate, "burst", r.Burst)
 	}
 	return r
+}
+
+// admissionGate refuses the calls that write while the store's writes are
+// backlogged (--write-backlog-limit); 0 turns it off. Unlike the other
+// limits, zero is not the default here: "--write-backlog-limit 0" reads as
+// "never", and the flag carries the default.
+func admissionGate(l config.Limits, st *store.Store, refused func(), log *slog.Logger) *admission.Gate {
+	limit := l.WriteBacklogLimit
+	if limit <= 0 {
+		log.Warn("--write-backlog-limit is 0: writes queue however long their backlog")
+		return nil
+	}
+	log.Info("calls that write are refused while writes are backlogged", "limit", limit)
+	return admission.New(admission.Config{Backlog: st.WriteBacklog, Limit: limit, Log: log, Refused: refused})
 }
 
 // withReadTimeouts replaces the listeners' ReadHeaderTimeout and

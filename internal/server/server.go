@@ -335,10 +335,13 @@ func (s *Server) newHandler(ctx context.Context, proxies []netip.Prefix, so serv
 	}
 	lockout.SetObserver(s.ops.metrics)
 	auth := accounts.NewAuthenticator(a.Store, accounts.WithClock(s.clock), accounts.WithLockout(lockout))
+	gate := admissionGate(s.cfg.Limits, a.Store, s.ops.metrics.Backlogged, log)
 	handler := api.New(api.Config{DCV: a.DCV, Auth: auth, TrustedProxies: proxies, Log: log,
-		RequestLimit: requestLimit(s.cfg.Limits, s.clock, log), Observe: s.ops.metrics.APIRequest, Faults: controls.faultSet()})
+		RequestLimit: requestLimit(s.cfg.Limits, s.clock, log), Admission: gate,
+		Observe: s.ops.metrics.APIRequest, Faults: controls.faultSet()})
 	// The confirmation page rides on the API's mux, so both listeners serve it.
-	handler.Handle(web.Path, controls.page(web.New(web.Config{DCV: a.DCV, TrustedProxies: proxies, Log: log, Observe: s.ops.metrics.Page})))
+	handler.Handle(web.Path, controls.page(web.New(web.Config{DCV: a.DCV, TrustedProxies: proxies, Log: log,
+		Observe: s.ops.metrics.Page, Admission: gate})))
 	for pattern, h := range so.routes {
 		handler.Handle(pattern, h)
 	}

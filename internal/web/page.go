@@ -27,6 +27,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dcvmail/dcvmail/internal/admission"
 	"github.com/dcvmail/dcvmail/internal/dcv"
 	"github.com/dcvmail/dcvmail/internal/origin"
 	"github.com/dcvmail/dcvmail/internal/wire"
@@ -85,6 +86,9 @@ type Config struct {
 	// Observe, when set, hears of every answer: the page's state and, for
 	// an invalid code, the reason (the metrics).
 	Observe func(state, reason string)
+	// Admission refuses a POST while the database's writes are
+	// backlogged; nil refuses none.
+	Admission *admission.Gate
 }
 
 // Page is the confirmation page's handler.
@@ -93,11 +97,12 @@ type Page struct {
 	proxies origin.Proxies
 	log     *slog.Logger
 	observe func(state, reason string)
+	gate    *admission.Gate
 }
 
 // New returns the confirmation page.
 func New(cfg Config) *Page {
-	p := &Page{dcv: cfg.DCV, proxies: cfg.TrustedProxies, log: cfg.Log, observe: cfg.Observe}
+	p := &Page{dcv: cfg.DCV, proxies: cfg.TrustedProxies, log: cfg.Log, observe: cfg.Observe, gate: cfg.Admission}
 	if p.log == nil {
 		p.log = slog.Default()
 	}
@@ -106,7 +111,7 @@ func New(cfg Config) *Page {
 
 // view is what the template shows.
 type view struct {
-	State        string // form, confirmed, already, invalid, locked, missing, failed, insecure
+	State        string // form, confirmed, already, invalid, locked, missing, failed, insecure, busy
 	Reason       string // with invalid: rejected, malformed, expired, superseded, closed
 	OrderNumber  string // as entered, to fill the form again
 	Code         string
@@ -126,8 +131,8 @@ type phrases struct{ Confirmed, Invalid, AlreadyIssued string }
 
 var fixedPhrases = phrases{PhraseConfirmed, PhraseInvalid, PhraseAlreadyIssued}
 
-// ServeHTTP answers every method with HTTP 200: POST judges a code, any
-// other method shows the form. The answer is counted before it is sent, so
+// ServeHTTP answers every method with HTTP 200, but for the busy state's
+// 503: POST judges a code, any other method shows the form. The answer is counted before it is sent, so
 // that whoever has read it finds it in the metrics.
 func (p *Page) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cl := p.proxies.Of(r)
@@ -192,6 +197,12 @@ func (p *Page) confirm(r *http.Request, cl origin.Origin) view {
 		return v
 	}
 	v.OrderNumber = strconv.FormatInt(n, 10)
+	if !p.gate.Admit() {
+		// Before the code is looked up or counted: the answer depends
+		// on the load alone, and nothing is written.
+		v.State = "busy"
+		return v
+	}
 	res, err := p.dcv.Confirm(r.Context(), dcv.ConfirmRequest{
 		OrderNumber: n,
 		Code:        f.code,
@@ -254,7 +265,12 @@ func (p *Page) render(w http.ResponseWriter, cl origin.Origin, v view) {
 		// Browsers heed HSTS only over HTTPS (RFC 6797 section 7.2).
 		h.Set("Strict-Transport-Security", "max-age=31536000")
 	}
-	w.WriteHeader(http.StatusOK)
+	status := http.StatusOK
+	if v.State == "busy" {
+		h.Set("Retry-After", strconv.Itoa(int(admission.RetryAfter/time.Second)))
+		status = http.StatusServiceUnavailable
+	}
+	w.WriteHeader(status)
 	w.Write(b.Bytes())
 }
 
