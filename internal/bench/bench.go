@@ -49,23 +49,27 @@ type Options struct {
 	// CallConcurrency: the concurrencies of the per-call table; none
 	// skips it.
 	CallConcurrency []int
-	Codes           int           // live codes for the right-code POSTs of the per-call table
-	Issued          int           // issued orders for each AutoRevokeSSL and AutoRefund step of the per-call table
-	Postgres        string        // the per-call table on a throwaway PostgreSQL too: auto, on, off
-	Warm            time.Duration // warm-up before each closed-loop step, not counted
-	Step            time.Duration // each closed-loop step
-	RateStep        time.Duration // each constant-rate run
-	RateRounds      int           // constant-rate runs per database, interleaved
-	RateShare       float64       // the constant rate as a share of the best closed-loop resend throughput on random orders
-	Messages        int           // the outbox backlog of the delivery step
-	PlainSMTP       bool          // the sink without STARTTLS
-	Starts          int           // child starts per database
-	Settle          time.Duration // pause before reading a child's idle memory
-	Out             string        // JSON result file
-	Markdown        string        // file whose marked section is rewritten
-	Quiet           bool          // no progress lines
-	CPUProfile      string        // pprof CPU profile of the whole run
-	BlockProfile    string        // pprof profile of where goroutines waited
+	Codes           int // live codes for the right-code POSTs of the per-call table
+	// Overload: the per-call table's overload step, GetDCVEmailAddressList
+	// in an open loop at this multiple of its best closed-loop throughput
+	// in the table; 0 skips it.
+	Overload     float64
+	Issued       int           // issued orders for each AutoRevokeSSL and AutoRefund step of the per-call table
+	Postgres     string        // the per-call table on a throwaway PostgreSQL too: auto, on, off
+	Warm         time.Duration // warm-up before each closed-loop step, not counted
+	Step         time.Duration // each closed-loop step
+	RateStep     time.Duration // each constant-rate run
+	RateRounds   int           // constant-rate runs per database, interleaved
+	RateShare    float64       // the constant rate as a share of the best closed-loop resend throughput on random orders
+	Messages     int           // the outbox backlog of the delivery step
+	PlainSMTP    bool          // the sink without STARTTLS
+	Starts       int           // child starts per database
+	Settle       time.Duration // pause before reading a child's idle memory
+	Out          string        // JSON result file
+	Markdown     string        // file whose marked section is rewritten
+	Quiet        bool          // no progress lines
+	CPUProfile   string        // pprof CPU profile of the whole run
+	BlockProfile string        // pprof profile of where goroutines waited
 }
 
 func (o *Options) bind(fs *flag.FlagSet) {
@@ -80,6 +84,7 @@ func (o *Options) bind(fs *flag.FlagSet) {
 	o.CallConcurrency = []int{4, 32}
 	fs.Var((*intList)(&o.CallConcurrency), "calls-concurrency", "requests in flight of the per-call table's steps (every API call and the confirmation page against the ceiling), comma-separated; \"none\" skips the table")
 	fs.IntVar(&o.Codes, "codes", 30_000, "orders seeded with live codes for the confirmation page's right-code POSTs (each POST uses one; a step that runs out ends early, with a note)")
+	fs.Float64Var(&o.Overload, "overload", 0, "after the per-call table, GetDCVEmailAddressList in an open loop at this multiple of its best throughput in the table, up to 4,096 requests in flight, counting the calls answered and those refused with -14 while writes are backlogged (--write-backlog-limit; 0 skips the step)")
 	fs.IntVar(&o.Issued, "issued", 3_000, "orders issued for each AutoRevokeSSL and AutoRefund step of the per-call table, before the step (each call uses one; a step that runs out ends early, with a note)")
 	fs.StringVar(&o.Postgres, "postgres", postgresAuto, "when the run's database is SQLite, the per-call table on PostgreSQL too, on a throwaway cluster the bench starts and removes (durable: every commit flushed): auto (when initdb and postgres are found, as for --db postgres), on (fail without them), off")
 	fs.DurationVar(&o.Warm, "warm", 500*time.Millisecond, "warm-up before each closed-loop step (not counted)")

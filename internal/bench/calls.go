@@ -13,6 +13,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -61,6 +62,17 @@ type CallTable struct {
 	// Codes is how many live codes the right-code POSTs had to use.
 	Codes int        `json:"codes"`
 	Steps []CallStep `json:"steps"`
+	// Overload is GetDCVEmailAddressList in an open loop over its best
+	// throughput (--overload); nil when not measured.
+	Overload *OverloadStep `json:"overload,omitempty"`
+}
+
+// OverloadStep is the overload step: the rate asked as a multiple of the
+// call's best closed-loop throughput, and what came back.
+type OverloadStep struct {
+	Multiple float64 `json:"multiple"`
+	Best     float64 `json:"best"` // answers per second, the table's best for the call
+	Step
 }
 
 // CallStep is one call at one concurrency. Share is its throughput as a
@@ -389,8 +401,39 @@ func (b *run) callTable(bd *bed) error {
 			}
 		}
 	}
+	if o.Overload > 0 {
+		t.Overload = b.overload(bd, t, specs)
+	}
 	b.r.Calls = append(b.r.Calls, t)
 	return nil
+}
+
+// overload runs GetDCVEmailAddressList in an open loop at --overload
+// times its best throughput in the table: more than the writer takes, so
+// that a queue forms, and with up to overloadOpen requests in flight, so
+// that it can outlast --write-backlog-limit. The answers are counted, and
+// of the rest the -14 refusals, each with its latency.
+func (b *run) overload(bd *bed, t CallTable, specs []callSpec) *OverloadStep {
+	var best float64
+	for _, s := range t.Steps {
+		if s.Call == callAddressList {
+			best = max(best, s.Throughput)
+		}
+	}
+	i := slices.IndexFunc(specs, func(sp callSpec) bool { return sp.name == callAddressList })
+	if best == 0 || i < 0 {
+		return nil
+	}
+	sp := specs[i]
+	rate := b.o.Overload * best
+	b.say("overload: %s at %.0f/s (%.1f × %.0f/s), up to %d in flight (%s)", sp.name, rate, b.o.Overload, best, overloadOpen, t.Backend)
+	s := bd.load.rateCall("overload", sp.target, sp.ok, rate, overloadOpen, b.o.Warm, b.o.Step)
+	bd.load.client.CloseIdleConnections()
+	b.say("  answered %.0f/s p50 %.2f p99 %.2f ms; refused %d, errors %d", s.Throughput, s.P50, s.P99, s.Refused, s.Errors)
+	if other := s.Errors - s.Refused; other > 0 {
+		b.r.Notes = append(b.r.Notes, fmt.Sprintf("overload on %s: %d errors other than -14, first: %s", t.Backend, other, s.FirstError))
+	}
+	return &OverloadStep{Multiple: b.o.Overload, Best: best, Step: s}
 }
 
 // orderCalls issues the orders the order calls of bd's table work on; nil
@@ -514,6 +557,10 @@ func (r *Result) writeCallsText(w io.Writer) {
 		for _, s := range t.Steps {
 			fmt.Fprintf(w, "%-36s %5d %9.0f %6.1f%% %7.2f %7.2f %6.0f %6.1f%% %6d\n", s.Call, s.Concurrency, s.Throughput, 100*s.Share, s.P50, s.P99, s.CPUMicros, 100*s.CPUShare, s.Errors)
 		}
+		if o := t.Overload; o != nil {
+			fmt.Fprintf(w, "overload, %s: GetDCVEmailAddressList asked %.0f/s (%.1f × %.0f/s) for %.1f s: answered %.0f/s p50 %.2f p99 %.2f ms; %s\n",
+				t.Backend, o.Rate, o.Multiple, o.Best, o.Seconds, o.Throughput, o.P50, o.P99, o.refusedText())
+		}
 		fmt.Fprintln(w)
 	}
 	if n := r.Nodes; n != nil {
@@ -535,6 +582,10 @@ func (r *Result) writeCallsMarkdown(b io.Writer) {
 			}
 			fmt.Fprintf(b, "| %s | %d | %.0f | %.1f%% | %.2f | %.2f | %.0f | %.1f%% | %d |\n", name, s.Concurrency, s.Throughput, 100*s.Share, s.P50, s.P99, s.CPUMicros, 100*s.CPUShare, s.Errors)
 		}
+		if o := t.Overload; o != nil {
+			fmt.Fprintf(b, "\n**Overload, %s**: GetDCVEmailAddressList asked %.0f/s in an open loop (%.1f × its best above, %.0f/s), up to %d in flight, for %.1f s: answered %.0f/s, p50 %.2f ms, p99 %.2f ms; %s.\n",
+				backendName(t.Backend), o.Rate, o.Multiple, o.Best, overloadOpen, o.Seconds, o.Throughput, o.P50, o.P99, o.refusedText())
+		}
 	}
 	if n := r.Nodes; n != nil {
 		fmt.Fprintf(b, "\n**Two `serve` nodes on one PostgreSQL database** (both in this process, sharing the same cores and the same database; ResendDCVEmail, deliveries held)\n\n")
@@ -555,4 +606,13 @@ func backendName(dialect string) string {
 		return "PostgreSQL"
 	}
 	return dialect
+}
+
+// refusedText says how many calls were refused with -14, and how fast.
+func (o *OverloadStep) refusedText() string {
+	if o.Refusals == nil {
+		return "none refused"
+	}
+	return fmt.Sprintf("refused (-14) %.0f/s, p50 %.2f ms, p99 %.2f ms; other errors %d",
+		float64(o.Refused)/max(o.Seconds, 1e-9), o.Refusals.P50, o.Refusals.P99, o.Errors-o.Refused)
 }

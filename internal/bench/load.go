@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -27,10 +28,14 @@ type Step struct {
 	Backlog     int     `json:"backlog,omitempty"`  // deliveries pending when a running step ended
 	Seconds     float64 `json:"seconds"`
 	Requests    int     `json:"requests"`
-	OK          int     `json:"ok"`         // answered HTTP 200 with the expected body
-	Errors      int     `json:"errors"`     // anything else
-	FirstError  string  `json:"firstError"` // what the first error was
-	Throughput  float64 `json:"throughput"` // OK answers per second
+	OK          int     `json:"ok"`     // answered HTTP 200 with the expected body
+	Errors      int     `json:"errors"` // anything else
+	// Refused counts the errors that were -14 answers (the admission
+	// gate's, or the request limit's), Refusals their latency.
+	Refused    int      `json:"refused,omitempty"`
+	Refusals   *Latency `json:"refusals,omitempty"`
+	FirstError string   `json:"firstError"` // what the first error was
+	Throughput float64  `json:"throughput"` // OK answers per second
 	// CPUMicros is this process's CPU time (user and system, all threads:
 	// server, worker and load generator) per OK answer. Unlike throughput it
 	// hardly moves when other processes load the machine.
@@ -201,23 +206,44 @@ func (l *loader) closedCall(name string, t target, ok answered, concurrency int,
 // a few hundred TLS connections at once is a storm of its own, which the
 // first second of a cold step would measure instead of the API.
 func (l *loader) rate(name string, t target, rate float64, warm, d time.Duration) Step {
+	return l.rateCall(name, t, isSuccess, rate, maxOpen, warm, d)
+}
+
+// rateCall is rate for a call whose successful answers ok recognizes,
+// with at most open requests in flight.
+func (l *loader) rateCall(name string, t target, ok answered, rate float64, open uint64, warm, d time.Duration) Step {
 	freq := max(1, int(math.Round(rate)))
 	pace := vegeta.Rate{Freq: freq, Per: time.Second}
 	l.client.CloseIdleConnections()
 	if warm > 0 {
-		l.attack(name, t, isSuccess, pace, 16, maxOpen, warm)
+		l.attack(name, t, ok, pace, 16, open, warm)
 	}
-	s := l.attack(name, t, isSuccess, pace, 16, maxOpen, d)
+	s := l.attack(name, t, ok, pace, 16, open, d)
 	s.Mode, s.Rate = "rate", float64(freq)
 	return s
 }
 
-// maxOpen bounds the requests in flight of a constant-rate step.
-const maxOpen = 512
+// maxOpen bounds the requests in flight of a constant-rate step;
+// overloadOpen those of the overload step, which must let a queue form
+// that outlasts --write-backlog-limit.
+const (
+	maxOpen      = 512
+	overloadOpen = 4096
+)
+
+// isRefusal tells whether an answer is -14, in any of the API's formats.
+func isRefusal(body []byte) bool {
+	for _, p := range []string{"-14\n", "errorCode=-14&", `{"errorCode":-14,`} {
+		if strings.HasPrefix(string(body), p) {
+			return true
+		}
+	}
+	return false
+}
 
 func (l *loader) attack(name string, t target, ok answered, pace vegeta.Rate, workers, maxWorkers uint64, d time.Duration) Step {
 	atk := vegeta.NewAttacker(vegeta.Client(l.client), vegeta.Workers(workers), vegeta.MaxWorkers(maxWorkers), vegeta.Redirects(vegeta.NoFollow))
-	var lat []time.Duration
+	var lat, refused []time.Duration
 	s := Step{Name: name}
 	var first, last time.Time
 	cpu0 := l.cpu()
@@ -239,6 +265,9 @@ func (l *loader) attack(name string, t target, ok answered, pace vegeta.Rate, wo
 			continue
 		}
 		s.Errors++
+		if r.Error == "" && r.Code == http.StatusOK && isRefusal(r.Body) {
+			refused = append(refused, r.Latency)
+		}
 		if s.FirstError == "" {
 			s.FirstError = fmt.Sprintf("HTTP %d %s %.200q", r.Code, r.Error, r.Body)
 		}
@@ -252,6 +281,10 @@ func (l *loader) attack(name string, t target, ok answered, pace vegeta.Rate, wo
 		s.CPUMicros = round(float64(l.cpu()-cpu0)/1e3/float64(s.OK), 1)
 	}
 	s.Latency = latencyOf(lat)
+	if s.Refused = len(refused); s.Refused > 0 {
+		l := latencyOf(refused)
+		s.Refusals = &l
+	}
 	return s
 }
 
