@@ -282,8 +282,8 @@ func (l *loader) attack(name string, t target, ok answered, pace vegeta.Rate, wo
 	}
 	s.Latency = latencyOf(lat)
 	if s.Refused = len(refused); s.Refused > 0 {
-		l := latencyOf(refused)
-		s.Refusals = &l
+		r := latencyOf(refused)
+		s.Refusals = &r
 	}
 	return s
 }

@@ -15,17 +15,17 @@ import (
 // (offerbatch.go). When writes arrive faster than the database takes them,
 // those queues grow without bound and every caller waits for everyone
 // ahead of it: seconds, with enough callers. WriteBacklog tells how long
-// the oldest write still waiting has waited, so that the API can refuse
-// new writes at once while it is long (api.Overload) rather than queue
-// them too.
+// the oldest write still waiting has waited, so that the API and the page
+// can refuse new writes at once while it is long (admission.Gate) rather
+// than queue them too.
 //
 // The age of a queue's oldest waiter is measured directly, not estimated
-// from its length: a write of an AutoReplaceSSL costs ten resends, and the
+// from its length: one write may cost many times another, and the
 // machine's own stalls hold up whatever is queued.
 
 // oldestWaiting is when the oldest caller still waiting in one queue came
-// (monotonic nanoseconds, see monoNow; 0: nobody waits). The queue's owner sets
-// it, under its own lock, whenever its head changes; anyone reads it.
+// (monotonic nanoseconds, see monoNow; 0: nobody waits). The queue's owner
+// sets it, under its own lock, whenever its head changes; anyone reads it.
 type oldestWaiting struct{ since atomic.Int64 }
 
 func (o *oldestWaiting) set(t int64) { o.since.Store(t) }

@@ -132,8 +132,9 @@ type phrases struct{ Confirmed, Invalid, AlreadyIssued string }
 var fixedPhrases = phrases{PhraseConfirmed, PhraseInvalid, PhraseAlreadyIssued}
 
 // ServeHTTP answers every method with HTTP 200, but for the busy state's
-// 503: POST judges a code, any other method shows the form. The answer is counted before it is sent, so
-// that whoever has read it finds it in the metrics.
+// 503: POST judges a code, any other method shows the form. The answer is
+// counted before it is sent, so that whoever has read it finds it in the
+// metrics.
 func (p *Page) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cl := p.proxies.Of(r)
 	v := p.answer(r, cl)
