@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +18,7 @@ import (
 // answer. Once the writes have gone through, the same calls succeed.
 func TestWritesRefusedWhileBacklogged(t *testing.T) {
 	const limit = 50 * time.Millisecond
-	f := newFixture(t, dcvtest.Options{WriteBacklogLimit: limit})
+	f := newFixture(t, dcvtest.Options{WriteBacklogLimit: limit, AdminListen: true})
 	before := f.Count(f.order)
 	failures := func() int {
 		var n int
@@ -53,6 +54,17 @@ func TestWritesRefusedWhileBacklogged(t *testing.T) {
 			t.Errorf("%s: Retry-After %q, want 1", c.path, ra)
 		}
 	}
+	metrics := func() string {
+		_, _, m := f.Do(http.MethodGet, f.Server.AdminURL()+"/metrics", "", "")
+		return m
+	}
+	// The operator sees the backlog in the metrics (on SQLite: on
+	// PostgreSQL the scrape's own queries would wait for a connection).
+	if f.Store.Dialect() == "sqlite" {
+		if b := sample(t, metrics(), "dcvmail_store_write_backlog_seconds"); b <= limit.Seconds() {
+			t.Errorf("/metrics: write backlog %v s while a write has waited over %v", b, limit)
+		}
+	}
 	// The checks that touch nothing come first.
 	wantBody(t, f.PostRaw(resendPath, as(alice, alicePass)+"&orderNumber=x"), invalidAnswer("orderNumber"))
 	if f.Store.Dialect() == "sqlite" {
@@ -71,6 +83,10 @@ func TestWritesRefusedWhileBacklogged(t *testing.T) {
 			t.Fatalf("backlog %v ten seconds after the writes were released", f.Store.WriteBacklog())
 		}
 	}
+	// ... and the refusals.
+	if m := metrics(); !strings.Contains(m, "\ndcvmail_write_backlog_refusals_total 6\n") {
+		t.Errorf("/metrics does not count the 6 refusals:\n%s", grepLines(m, "dcvmail_write_backlog"))
+	}
 	if after := f.Count(f.order); after != before {
 		t.Errorf("refused calls changed the store: %+v, then %+v", before, after)
 	}
@@ -85,4 +101,32 @@ func TestWritesRefusedWhileBacklogged(t *testing.T) {
 	if got := f.PostRaw(addressesPath, calls[3].body); !strings.HasPrefix(got, "0\n") {
 		t.Errorf("address list after the backlog: %q", got)
 	}
+}
+
+// grepLines is the lines of text that contain s.
+func grepLines(text, s string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, s) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// sample is the value of the unlabelled sample name in a Prometheus text
+// exposition.
+func sample(t *testing.T, text, name string) float64 {
+	t.Helper()
+	for _, l := range strings.Split(text, "\n") {
+		if v, ok := strings.CutPrefix(l, name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", l, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("no sample %s in /metrics", name)
+	return 0
 }
