@@ -143,7 +143,12 @@ func (h *Handler) busy(w http.ResponseWriter, c *call) {
 // count) and tells the caller nothing about its password. Like busy, it is
 // not logged one by one; the gate logs the first refusal of a run.
 func (h *Handler) backlogged(w http.ResponseWriter, c *call) {
-	next := time.Now().UTC().Add(admission.RetryAfter).Truncate(time.Second)
+	// The time named is the first whole second at least RetryAfter away,
+	// as Retry-After says.
+	next := time.Now().UTC().Add(admission.RetryAfter)
+	if whole := next.Truncate(time.Second); !whole.Equal(next) {
+		next = whole.Add(time.Second)
+	}
 	w.Header().Set("Retry-After", strconv.Itoa(int(admission.RetryAfter/time.Second)))
 	h.writeError(w, c, &wire.Error{Code: wire.Internal,
 		Detail: "the service is busy; retry after " + next.Format(time.RFC3339)})
