@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -46,12 +47,23 @@ func TestWritesRefusedWhileBacklogged(t *testing.T) {
 
 	release := f.HoldWrites(limit)
 	for _, c := range calls {
+		sent := time.Now()
 		status, hdr, body := f.Do(http.MethodPost, f.Server.URL()+c.path, "application/x-www-form-urlencoded", c.body)
 		if status != http.StatusOK || !strings.HasPrefix(body, c.refused) {
 			t.Errorf("%s %s while writes wait: HTTP %d %q, want 200 and %q...", c.path, c.body, status, body, c.refused)
 		}
 		if ra := hdr.Get("Retry-After"); ra != "1" {
 			t.Errorf("%s: Retry-After %q, want 1", c.path, ra)
+		}
+		// The time the detail names is a whole second, at least the
+		// Retry-After away.
+		if c.refused != busy {
+			continue
+		}
+		v, _ := url.ParseQuery(body)
+		at, err := time.Parse(time.RFC3339, strings.TrimPrefix(v.Get("errorDetail"), "the service is busy; retry after "))
+		if err != nil || at.Before(sent.Add(time.Second)) || at.After(time.Now().Add(2*time.Second)) {
+			t.Errorf("%s: errorDetail %q (%v), sent at %v", c.path, v.Get("errorDetail"), err, sent.UTC())
 		}
 	}
 	metrics := func() string {
