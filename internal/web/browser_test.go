@@ -233,3 +233,46 @@ func TestBrowserLoadingTheLinkValidatesNothing(t *testing.T) {
 	shoot(t, tab, dir, "invalid-dark", phone)
 	f.wantValidated(f.order, false)
 }
+
+// A domain owner who presses the button while the database's writes are
+// backlogged sees the busy page in the browser (HTTP 503, styled as every
+// other answer), with the form still filled in; pressing again once the
+// writes have gone through confirms.
+func TestBrowserBusyThenConfirms(t *testing.T) {
+	tab := browser(t)
+	dir := screenshots(t)
+	const limit = 50 * time.Millisecond
+	f := newFixture(t, dcvtest.Options{WriteBacklogLimit: limit})
+	link := linkIn(t, f.Mailbox(f.order)[0].Text)
+	if err := chromedp.Do(tab, chromedp.Navigate(link), chromedp.WaitVisible(chromedp.ID("dcvCode"))); err != nil {
+		t.Fatal(err)
+	}
+
+	release := f.HoldWrites(limit)
+	if err := chromedp.Do(tab, chromedp.Click(chromedp.CSS(`button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`main[data-state="busy"]`))); err != nil {
+		t.Fatal(err)
+	}
+	text, err := chromedp.Run(tab, chromedp.Text(chromedp.CSS("main")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := chromedp.Run(tab, chromedp.Value(chromedp.ID("dcvCode")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text, "The service is busy") || strings.Contains(text, web.PhraseConfirmed) || code != f.code {
+		t.Fatalf("busy page with code %q says:\n%s", code, text)
+	}
+	shoot(t, tab, dir, "busy", phone)
+	release()
+	f.wantValidated(f.order, false)
+
+	if err := chromedp.Do(tab, chromedp.Click(chromedp.CSS(`button[type="submit"]`)), chromedp.WaitVisible(chromedp.CSS(".banner"))); err != nil {
+		t.Fatal(err)
+	}
+	if text, err = chromedp.Run(tab, chromedp.Text(chromedp.CSS("main"))); err != nil || !strings.Contains(text, web.PhraseConfirmed) {
+		t.Fatalf("pressing again after the backlog: %v\n%s", err, text)
+	}
+	f.wantValidated(f.order, true)
+}
