@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -99,11 +100,25 @@ func TestSmallRun(t *testing.T) {
 		t.Errorf("overload step: %+v", o)
 	}
 
+	// The address list at half its best, once (--rate-rounds 1), and its
+	// target among the checks.
+	if h := r.Calls[0].HalfRate; h == nil || h.Share != 0.5 || len(h.Runs) != 1 || h.Runs[0].OK == 0 || h.Runs[0].Errors != 0 ||
+		math.Abs(h.Runs[0].Rate-0.5*h.Best) > 1 || h.MedianP99 != h.Runs[0].P99 || h.MedianP99 <= 0 {
+		t.Errorf("half-rate runs: %+v", h)
+	} else if best, _, _ := r.Calls[0].Best("GetDCVEmailAddressList"); h.Best != best {
+		t.Errorf("half-rate runs at half of %v, the table's best is %v", h.Best, best)
+	}
+	if !slices.ContainsFunc(r.Checks, func(c bench.Check) bool {
+		return strings.HasPrefix(c.Target, "GetDCVEmailAddressList p99 ≤ 20 ms at 50% of its best throughput (SQLite")
+	}) {
+		t.Errorf("no half-rate target among the checks: %+v", r.Checks)
+	}
+
 	doc, _ := os.ReadFile(md)
 	s := string(doc)
 	if !strings.HasPrefix(s, "# Benchmarks\n\nMethod, by hand.\n") || !strings.HasSuffix(s, "<!-- dcvmail bench: end -->\n\nAfter, by hand.\n") ||
 		strings.Contains(s, "\nold\n") || !strings.Contains(s, "| **best** |") || !strings.Contains(s, "**Per call, SQLite**") ||
-		!strings.Contains(s, "**Overload, SQLite**") {
+		!strings.Contains(s, "**Overload, SQLite**") || !strings.Contains(s, "**GetDCVEmailAddressList at 50% of its best, SQLite**") {
 		t.Errorf("BENCHMARKS.md section not rewritten in place:\n%s", s)
 	}
 	if !strings.Contains(stdout.String(), "ceiling") {
