@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"net/netip"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -117,6 +119,128 @@ func TestCacheAvoidsArgonAndNeverOutlivesAPasswordChange(t *testing.T) {
 	}
 	if a.Verifications() != runs+1 {
 		t.Fatal("unknown login skipped the argon2id run")
+	}
+}
+
+// An account in steady use is never verified again: each hit keeps its
+// entry for another CacheTTL, and only an entry unused for CacheTTL is
+// verified anew.
+func TestCacheEntryLastsWhileUsed(t *testing.T) {
+	h, _ := HashPassword("pw", rand.Reader)
+	f := &fakeAccounts{acct: model.Account{ID: 1, Login: "alice", PasswordHash: h}}
+	fake := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	a := NewAuthenticator(f, WithClock(fake))
+	ctx := context.Background()
+	login := func() {
+		t.Helper()
+		if _, err := a.Authenticate(ctx, "alice", "pw"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	login()
+	for range 5 { // 45 minutes, a call every 9
+		fake.Advance(CacheTTL - time.Minute)
+		login()
+	}
+	if n := a.Verifications(); n != 1 {
+		t.Fatalf("an account used every %v was verified %d times in %v, want once", CacheTTL-time.Minute, n, 5*(CacheTTL-time.Minute))
+	}
+	fake.Advance(CacheTTL)
+	login()
+	if n := a.Verifications(); n != 2 {
+		t.Fatalf("an entry unused for %v was not verified again (%d runs)", CacheTTL, n)
+	}
+}
+
+// Attempts made at once with the same login and password share one
+// argon2id run: 200 calls of one account on a cold cache, all from one
+// source, are all answered, by one run, where each used to queue a run of
+// its own and those past what one source may have waiting were refused
+// busy (the bench's resend at half load, every ten minutes). Wrong
+// passwords, on an account and on a name that is none, share alike and
+// are never refused busy either.
+func TestConcurrentAttemptsShareOneVerification(t *testing.T) {
+	h, _ := HashPassword("pw", rand.Reader)
+	f := &fakeAccounts{acct: model.Account{ID: 1, Login: "alice", PasswordHash: h}}
+	a := NewAuthenticator(f)
+	a.busyPause = 0
+	src := netip.MustParseAddr("192.0.2.7")
+	const n = 200
+	attempt := func(login, password string) []error {
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() { _, errs[i] = a.AuthenticateFrom(context.Background(), login, password, src) })
+		}
+		wg.Wait()
+		return errs
+	}
+	for i, err := range attempt("alice", "pw") {
+		if err != nil {
+			t.Fatalf("attempt %d of %d at once with the right password: %v", i, n, err)
+		}
+	}
+	if runs := a.Verifications(); runs != 1 {
+		t.Fatalf("%d attempts at once with one password ran argon2id %d times, want 1", n, runs)
+	}
+	for _, login := range []string{"alice", "nobody"} {
+		runs := a.Verifications()
+		for i, err := range attempt(login, "wrong") {
+			if !errors.Is(err, ErrBadLogin) {
+				t.Fatalf("%s, attempt %d of %d at once with a wrong password: %v, want a bad login", login, i, n, err)
+			}
+		}
+		if got := a.Verifications() - runs; got < 1 || got > n/2 {
+			t.Errorf("%s: %d wrong attempts at once ran argon2id %d times: not shared", login, n, got)
+		}
+	}
+	if b := a.Busy(); b != 0 {
+		t.Fatalf("%d attempts refused busy", b)
+	}
+}
+
+// The shared run waits for its slot under the context of the attempt that
+// started it: when that client leaves, the run is given up, and the
+// attempts still waiting start it again rather than fail.
+func TestSharedVerificationOutlivesTheClientThatStartedIt(t *testing.T) {
+	h, _ := HashPassword("pw", rand.Reader)
+	f := &fakeAccounts{acct: model.Account{ID: 1, Login: "alice", PasswordHash: h}}
+	a := NewAuthenticator(f)
+	a.slots = newFairSlots(1)
+	src := netip.MustParseAddr("192.0.2.7")
+	held, _ := SourceOf(netip.MustParseAddr("192.0.2.99"))
+	if err := a.slots.acquire(context.Background(), held); err != nil { // every run must wait
+		t.Fatal(err)
+	}
+	first, leave := context.WithCancel(context.Background())
+	firstErr := make(chan error, 1)
+	go func() {
+		_, err := a.AuthenticateFrom(first, "alice", "pw", src)
+		firstErr <- err
+	}()
+	waitQueued(t, a.slots, 1)
+	const others = 5
+	errs := make(chan error, others)
+	for range others {
+		go func() {
+			_, err := a.AuthenticateFrom(context.Background(), "alice", "pw", src)
+			errs <- err
+		}()
+	}
+	time.Sleep(50 * time.Millisecond) // the others join the first's run
+	leave()
+	if err := <-firstErr; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the attempt whose client left: %v, want context.Canceled", err)
+	}
+	waitQueued(t, a.slots, 1) // the others' run, started again
+	a.slots.release(held)
+	for range others {
+		if err := <-errs; err != nil {
+			t.Fatalf("an attempt still waiting when the first left: %v", err)
+		}
+	}
+	if n := a.Verifications(); n != 1 {
+		t.Fatalf("argon2id ran %d times, want once", n)
 	}
 }
 

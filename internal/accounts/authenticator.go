@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/dcvmail/dcvmail/internal/clock"
 	"github.com/dcvmail/dcvmail/internal/model"
 )
@@ -25,9 +27,12 @@ type Lookup interface {
 	AccountByLogin(ctx context.Context, login string) (model.Account, error)
 }
 
-// CacheTTL is how long a successful verification is remembered. A password
-// change needs no wait: the cache key includes the stored hash, so a new
-// hash misses at once on every node.
+// CacheTTL is how long a successful verification is remembered after the
+// last attempt that used it: an account in steady use is never verified
+// again, so its calls never queue behind a fresh argon2id run all at once
+// (BENCHMARKS.md, "Thirteenth round"). A password change needs no wait: the
+// cache key includes the stored hash, so a new hash misses at once on every
+// node; a disabled account is refused before the cache is asked.
 const CacheTTL = 10 * time.Minute
 
 // cacheMax bounds the cache; when full it is emptied (a verification costs
@@ -52,6 +57,9 @@ type Authenticator struct {
 
 	mu    sync.Mutex
 	cache map[[32]byte]time.Time
+	// flight runs one verification for concurrent attempts with the same
+	// cache key (login, password, stored hash): they share its answer.
+	flight singleflight.Group
 
 	busyPause time.Duration // how long an attempt refused with ErrBusy is held
 	refusals  *refusalPacer // holds a locked source's refusals beyond a burst
@@ -111,11 +119,12 @@ func NewAuthenticator(accounts Lookup, opts ...Option) *Authenticator {
 	return a
 }
 
-// cacheKey is a keyed hash of the login, the password and the stored hash:
-// the password itself is never kept, and a changed hash never hits.
-func (a *Authenticator) cacheKey(acct model.Account, password string) [32]byte {
+// cacheKey is a keyed hash of the login, the password and the stored hash
+// (the dummy hash for an unknown login): the password itself is never
+// kept, and a changed hash never hits.
+func (a *Authenticator) cacheKey(login, password, hash string) [32]byte {
 	m := hmac.New(sha256.New, a.key)
-	for _, s := range []string{acct.Login, password, acct.PasswordHash} {
+	for _, s := range []string{login, password, hash} {
 		m.Write([]byte(s))
 		m.Write([]byte{0})
 	}
@@ -144,10 +153,11 @@ func (a *Authenticator) Authenticate(ctx context.Context, login, password string
 // as one source may (fairSlots) gets ErrBusy after BusyPause, unjudged and
 // uncounted, before any database read.
 //
-// Every other attempt that is not a cache hit costs exactly one argon2id
-// run: an unknown login verifies a dummy hash, a disabled account its own,
-// so that the existence of a login does not show in the time of the
-// answer.
+// Every other attempt that is not a cache hit costs one argon2id run,
+// shared by the attempts made at once with the same login and password
+// (verifyOnce): an unknown login verifies a dummy hash, a disabled account
+// its own, so that the existence of a login does not show in the time of
+// the answer.
 func (a *Authenticator) AuthenticateFrom(ctx context.Context, login, password string, source netip.Addr) (model.Account, error) {
 	now := a.clock.Now()
 	src, _ := SourceOf(source)
@@ -182,33 +192,27 @@ func (a *Authenticator) AuthenticateFrom(ctx context.Context, login, password st
 		acct, known = at.state.Account, at.state.Known
 	}
 	usable := known && !acct.Disabled
-	var key [32]byte
-	if usable && a.useCache {
-		key = a.cacheKey(acct, password)
-		a.mu.Lock()
-		exp, hit := a.cache[key]
-		a.mu.Unlock()
-		if hit && now.Before(exp) {
-			return a.succeeded(ctx, acct, at, now)
-		}
-	}
 	hash := a.dummy // spend what a known login costs, so logins cannot be probed by time
 	if known {
 		hash = acct.PasswordHash
 	}
-	ok, err := a.verify(ctx, src, hash, password)
+	var (
+		ok  bool
+		err error
+	)
+	if a.useCache {
+		key := a.cacheKey(login, password, hash)
+		if usable && a.cached(key, now) {
+			return a.succeeded(ctx, acct, at, now)
+		}
+		ok, err = a.verifyOnce(ctx, key, src, hash, password, usable, now)
+	} else {
+		ok, err = a.verify(ctx, src, hash, password)
+	}
 	if err != nil {
 		return model.Account{}, err
 	}
 	if usable && ok {
-		if a.useCache {
-			a.mu.Lock()
-			if len(a.cache) >= cacheMax {
-				clear(a.cache)
-			}
-			a.cache[key] = now.Add(CacheTTL)
-			a.mu.Unlock()
-		}
 		return a.succeeded(ctx, acct, at, now)
 	}
 	if a.lockout != nil {
@@ -228,6 +232,65 @@ func (a *Authenticator) succeeded(ctx context.Context, acct model.Account, at at
 		}
 	}
 	return acct, nil
+}
+
+// cached tells whether key holds a verification still fresh at now, and
+// if so keeps it fresh for another CacheTTL.
+func (a *Authenticator) cached(key [32]byte, now time.Time) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	exp, hit := a.cache[key]
+	if !hit || !now.Before(exp) {
+		return false
+	}
+	a.cache[key] = now.Add(CacheTTL)
+	return true
+}
+
+// verifyOnce verifies password against hash, one argon2id run for all the
+// attempts that ask at once with the same key: when an account's entry is
+// missing (a start, a password change, an entry unused for CacheTTL) its
+// concurrent calls would otherwise each queue a run of their own, and
+// beyond what one source may have waiting be refused as busy. Attempts on
+// unknown logins and with wrong passwords share alike, so that sharing
+// does not tell a login that exists from one that does not. The run
+// remembers a right password of a usable account before it ends, so that
+// an attempt arriving after it finds the entry; each attempt is still
+// judged and counted on its own.
+//
+// The run waits for its slot under the context of the attempt that started
+// it, so that a flood of attempts whose clients left runs nothing. When
+// that client leaves, the attempts still waiting start another run.
+func (a *Authenticator) verifyOnce(ctx context.Context, key [32]byte, source, hash, password string, usable bool, now time.Time) (bool, error) {
+	run := func() (any, error) {
+		if usable && a.cached(key, now) {
+			return true, nil // remembered by a run that ended meanwhile
+		}
+		ok, err := a.verify(ctx, source, hash, password)
+		if err == nil && ok && usable {
+			a.mu.Lock()
+			if len(a.cache) >= cacheMax {
+				clear(a.cache)
+			}
+			a.cache[key] = now.Add(CacheTTL)
+			a.mu.Unlock()
+		}
+		return ok, err
+	}
+	for {
+		select {
+		case r := <-a.flight.DoChan(string(key[:]), run):
+			if r.Err != nil && ctx.Err() == nil && (errors.Is(r.Err, context.Canceled) || errors.Is(r.Err, context.DeadlineExceeded)) {
+				continue // the attempt that ran it left: run it again
+			}
+			if r.Err != nil {
+				return false, r.Err
+			}
+			return r.Val.(bool), nil
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+	}
 }
 
 func (a *Authenticator) verify(ctx context.Context, source, hash, password string) (bool, error) {

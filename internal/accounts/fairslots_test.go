@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -175,8 +176,8 @@ func TestBusySourceIsRefusedWithoutHashingOrCounting(t *testing.T) {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
-	for range 2 {
-		wg.Go(func() { a.AuthenticateFrom(ctx, "alice", "alice-wrong", flood) })
+	for i := range 2 { // two passwords: attempts with one would share one run
+		wg.Go(func() { a.AuthenticateFrom(ctx, "alice", "alice-wrong-"+strconv.Itoa(i), flood) })
 	}
 	waitQueued(t, a.slots, 2)
 	before := fx.failures(t, "alice", flood)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -32,8 +33,10 @@ func TestBusySourceGetsTryAgainLater(t *testing.T) {
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
 	srv := httptest.NewServer(h)
 	defer srv.Close()
-	post := func(ctx context.Context, from string) (*http.Response, string, error) {
-		body := "loginName=" + alice + "&loginPassword=wrong&orderNumber=10000001"
+	// Each attempt a password of its own: attempts made at once with one
+	// password share one check (accounts.Authenticator.verifyOnce).
+	post := func(ctx context.Context, from, password string) (*http.Response, string, error) {
+		body := "loginName=" + alice + "&loginPassword=" + password + "&orderNumber=10000001"
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+resendPath, strings.NewReader(body))
 		req.Header.Set("X-Forwarded-Proto", "https")
 		req.Header.Set("X-Forwarded-For", from)
@@ -51,15 +54,15 @@ func TestBusySourceGetsTryAgainLater(t *testing.T) {
 	defer cancel()
 	// One check runs for the source, the others wait: 32 per slot.
 	queue := 32 * auth.Slots()
-	for range 1 + queue {
-		wg.Go(func() { post(ctx, "198.51.100.66") })
+	for i := range 1 + queue {
+		wg.Go(func() { post(ctx, "198.51.100.66", "wrong-"+strconv.Itoa(i)) })
 	}
 	for deadline := time.Now().Add(30 * time.Second); auth.Waiting() < int64(queue); time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("only %d checks wait after 30 s, want %d", auth.Waiting(), queue)
 		}
 	}
-	resp, got, err := post(context.Background(), "198.51.100.66")
+	resp, got, err := post(context.Background(), "198.51.100.66", "wrong-over")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +76,7 @@ func TestBusySourceGetsTryAgainLater(t *testing.T) {
 		t.Fatalf("Busy() = %d, want 1", auth.Busy())
 	}
 	// Another source's wrong password is checked, and answered -16.
-	if _, got, err := post(context.Background(), "203.0.113.9"); err != nil || !strings.HasPrefix(got, "errorCode=-16") {
+	if _, got, err := post(context.Background(), "203.0.113.9", "wrong"); err != nil || !strings.HasPrefix(got, "errorCode=-16") {
 		t.Fatalf("another source got %q, %v; want -16", got, err)
 	}
 }
