@@ -56,9 +56,14 @@ func (f *fakeAccounts) AccountByLogin(_ context.Context, login string) (model.Ac
 	return f.acct, nil
 }
 
+// alice is the one account alice, whose password is password.
+func alice(password string) *fakeAccounts {
+	h, _ := HashPassword(password, rand.Reader)
+	return &fakeAccounts{acct: model.Account{ID: 1, Login: "alice", PasswordHash: h}}
+}
+
 func TestCacheAvoidsArgonAndNeverOutlivesAPasswordChange(t *testing.T) {
-	h, _ := HashPassword("old-pass", rand.Reader)
-	f := &fakeAccounts{acct: model.Account{ID: 1, Login: "alice", PasswordHash: h}}
+	f := alice("old-pass")
 	fake := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	a := NewAuthenticator(f, WithClock(fake))
 	ctx := context.Background()
@@ -126,8 +131,7 @@ func TestCacheAvoidsArgonAndNeverOutlivesAPasswordChange(t *testing.T) {
 // entry for another CacheTTL, and only an entry unused for CacheTTL is
 // verified anew.
 func TestCacheEntryLastsWhileUsed(t *testing.T) {
-	h, _ := HashPassword("pw", rand.Reader)
-	f := &fakeAccounts{acct: model.Account{ID: 1, Login: "alice", PasswordHash: h}}
+	f := alice("pw")
 	fake := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	a := NewAuthenticator(f, WithClock(fake))
 	ctx := context.Background()
@@ -160,8 +164,7 @@ func TestCacheEntryLastsWhileUsed(t *testing.T) {
 // passwords, on an account and on a name that is none, share alike and
 // are never refused busy either.
 func TestConcurrentAttemptsShareOneVerification(t *testing.T) {
-	h, _ := HashPassword("pw", rand.Reader)
-	f := &fakeAccounts{acct: model.Account{ID: 1, Login: "alice", PasswordHash: h}}
+	f := alice("pw")
 	a := NewAuthenticator(f)
 	a.busyPause = 0
 	src := netip.MustParseAddr("192.0.2.7")
@@ -203,8 +206,7 @@ func TestConcurrentAttemptsShareOneVerification(t *testing.T) {
 // started it: when that client leaves, the run is given up, and the
 // attempts still waiting start it again rather than fail.
 func TestSharedVerificationOutlivesTheClientThatStartedIt(t *testing.T) {
-	h, _ := HashPassword("pw", rand.Reader)
-	f := &fakeAccounts{acct: model.Account{ID: 1, Login: "alice", PasswordHash: h}}
+	f := alice("pw")
 	a := NewAuthenticator(f)
 	a.slots = newFairSlots(1)
 	src := netip.MustParseAddr("192.0.2.7")
@@ -245,8 +247,7 @@ func TestSharedVerificationOutlivesTheClientThatStartedIt(t *testing.T) {
 }
 
 func TestWithoutCacheKeepsNothing(t *testing.T) {
-	h, _ := HashPassword("pw", rand.Reader)
-	f := &fakeAccounts{acct: model.Account{ID: 1, Login: "alice", PasswordHash: h}}
+	f := alice("pw")
 	a := NewAuthenticator(f, WithoutCache())
 	for range 2 {
 		if _, err := a.Authenticate(context.Background(), "alice", "pw"); err != nil {
@@ -259,8 +260,7 @@ func TestWithoutCacheKeepsNothing(t *testing.T) {
 }
 
 func BenchmarkAuthenticateCacheHit(b *testing.B) {
-	h, _ := HashPassword("pw", rand.Reader)
-	f := &fakeAccounts{acct: model.Account{ID: 1, Login: "alice", PasswordHash: h}}
+	f := alice("pw")
 	a := NewAuthenticator(f)
 	ctx := context.Background()
 	a.Authenticate(ctx, "alice", "pw")
