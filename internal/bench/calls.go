@@ -429,12 +429,10 @@ func (b *run) callTable(bd *bed) error {
 // at a load the service keeps up with. nil without rounds or without the
 // call in the table.
 func (b *run) halfRate(bd *bed, t CallTable, specs []callSpec) *RateRuns {
-	best, _, _ := t.Best(callAddressList)
-	i := slices.IndexFunc(specs, func(sp callSpec) bool { return sp.name == callAddressList })
-	if best == 0 || i < 0 || b.o.RateRounds <= 0 {
+	sp, best, ok := addressList(t, specs)
+	if !ok || b.o.RateRounds <= 0 {
 		return nil
 	}
-	sp := specs[i]
 	h := &RateRuns{Share: b.o.RateShare, Best: best}
 	rate := b.o.RateShare * best
 	var p99s []float64
@@ -453,23 +451,28 @@ func (b *run) halfRate(bd *bed, t CallTable, specs []callSpec) *RateRuns {
 	return h
 }
 
+// addressList is how to call GetDCVEmailAddressList and its best
+// throughput in t, for the open-loop steps after the table; false when the
+// table did not measure it.
+func addressList(t CallTable, specs []callSpec) (callSpec, float64, bool) {
+	best, _, _ := t.Best(callAddressList)
+	i := slices.IndexFunc(specs, func(sp callSpec) bool { return sp.name == callAddressList })
+	if best == 0 || i < 0 {
+		return callSpec{}, 0, false
+	}
+	return specs[i], best, true
+}
+
 // overload runs GetDCVEmailAddressList in an open loop at --overload
 // times its best throughput in the table: more than the writer takes, so
 // that a queue forms, and with up to overloadOpen requests in flight, so
 // that it can outlast --write-backlog-limit. The answers are counted, and
 // of the rest the -14 refusals, each with its latency.
 func (b *run) overload(bd *bed, t CallTable, specs []callSpec) *OverloadStep {
-	var best float64
-	for _, s := range t.Steps {
-		if s.Call == callAddressList {
-			best = max(best, s.Throughput)
-		}
-	}
-	i := slices.IndexFunc(specs, func(sp callSpec) bool { return sp.name == callAddressList })
-	if best == 0 || i < 0 {
+	sp, best, ok := addressList(t, specs)
+	if !ok {
 		return nil
 	}
-	sp := specs[i]
 	rate := b.o.Overload * best
 	b.say("overload: %s at %.0f/s (%.1f × %.0f/s), up to %d in flight (%s)", sp.name, rate, b.o.Overload, best, overloadOpen, t.Backend)
 	s := bd.load.rateCall("overload", sp.target, sp.ok, rate, overloadOpen, b.o.Warm, b.o.Step)
