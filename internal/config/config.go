@@ -15,6 +15,7 @@ import (
 	"github.com/dcvmail/dcvmail/internal/admission"
 	"github.com/dcvmail/dcvmail/internal/api"
 	"github.com/dcvmail/dcvmail/internal/app"
+	"github.com/dcvmail/dcvmail/internal/connlimit"
 	"github.com/dcvmail/dcvmail/internal/contacts"
 	"github.com/dcvmail/dcvmail/internal/dcv"
 	"github.com/dcvmail/dcvmail/internal/delivery"
@@ -121,6 +122,13 @@ type Limits struct {
 	// sources that lock it for sources it has not logged in from.
 	GlobalLoginFailures int
 	KnownSourceAge      time.Duration // how long a successful login keeps its source known
+	// MaxConnections bounds the connections open on the public listeners
+	// together (connlimit); 0: three quarters of the open-file limit;
+	// negative: no bound.
+	MaxConnections int
+	// MaxConnectionsPerSource bounds one source's; 0: the default;
+	// negative: no bound.
+	MaxConnectionsPerSource int
 }
 
 // Mail is the delivery configuration of `dcvmail serve` (docs/mail.md).
@@ -184,6 +192,8 @@ func BindServe(fs *flag.FlagSet, c *Serve) {
 	fs.DurationVar(&l.LockoutDuration, "lockout-duration", accounts.DefaultLockoutPolicy.Duration, "how long a locked login name or source address is refused, even with the right password")
 	fs.Float64Var(&l.RequestRate, "request-rate", api.DefaultRequestRate, "API requests per second per account on each node, after a burst of --request-burst (negative: no limit)")
 	fs.IntVar(&l.RequestBurst, "request-burst", api.DefaultRequestBurst, "API requests an account may make at once on each node")
+	fs.IntVar(&l.MaxConnections, "max-connections", 0, "connections the public listeners hold open at once; past it, a source holding more than the newcomer's gives up one not serving a request, or the newcomer is closed (0: three quarters of the open-file limit; negative: no bound)")
+	fs.IntVar(&l.MaxConnectionsPerSource, "max-connections-per-source", connlimit.DefaultPerSource, "connections one source address (IPv4, or IPv6 /64) may hold open on the public listeners; more are closed as they arrive; --trusted-proxy addresses are exempt (negative: no bound)")
 	fs.DurationVar(&l.WriteBacklogLimit, "write-backlog-limit", admission.DefaultLimit, "refuse API calls that write, and page POSTs, at once (-14, Retry-After) while the oldest write waiting for the database has waited longer than this (0: never)")
 	o := &c.Ops
 	fs.DurationVar(&o.ReadyMaxOutboxAge, "ready-max-outbox-age", health.DefaultMaxOutboxAge, "/readyz answers 503 while the oldest undelivered message is older than this")

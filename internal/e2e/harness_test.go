@@ -129,9 +129,17 @@ type dcvmail struct {
 // and waits until it serves. It is killed when the test ends.
 func startDcvmail(t testing.TB, data string, args ...string) *dcvmail {
 	t.Helper()
+	return startDcvmailIn(t, nil, data, args...)
+}
+
+// startDcvmailIn is startDcvmail with the command run through wrap, a
+// command that runs its arguments (a shell that sets a limit, say).
+func startDcvmailIn(t testing.TB, wrap []string, data string, args ...string) *dcvmail {
+	t.Helper()
 	full := append([]string{"serve", "--data", data, "--listen", "127.0.0.1:0", "--log-format", "json",
 		"--mail-from", "dcv@dcvmail.test"}, args...)
-	cmd := exec.Command(dcvmailBin, full...)
+	argv := append(append(append([]string(nil), wrap...), dcvmailBin), full...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), "DCVMAIL_DNS_RESOLVER=127.0.0.1:9") // never the network
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

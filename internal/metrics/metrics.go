@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/dcvmail/dcvmail/internal/clock"
+	"github.com/dcvmail/dcvmail/internal/connlimit"
 	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
@@ -49,6 +50,7 @@ type Metrics struct {
 	loginRefused prometheus.Counter
 	codeRefused  prometheus.Counter
 	backlogged   prometheus.Counter
+	connLimited  *prometheus.CounterVec
 }
 
 // Config says where the scraped values come from.
@@ -100,6 +102,13 @@ func New(cfg Config) *Metrics {
 		Name: "dcvmail_write_backlog_refusals_total",
 		Help: "API calls that write and confirmation page POSTs refused (-14, or the page's busy state) because the oldest write waiting had waited longer than --write-backlog-limit.",
 	})
+	m.connLimited = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "dcvmail_connections_limited_total",
+		Help: "Connections the public listeners closed to stay within --max-connections and --max-connections-per-source, by reason: source (its source held its share as it arrived), total (the total was reached and no source held more than the newcomer's), evicted (a connection not serving a request, given up by the source holding the most for a newcomer).",
+	}, []string{"reason"})
+	for _, r := range []string{connlimit.ReasonSource, connlimit.ReasonTotal, connlimit.ReasonEvicted} {
+		m.connLimited.WithLabelValues(r)
+	}
 	for _, o := range deliveryOutcomes {
 		m.deliveries.WithLabelValues(string(o))
 	}
@@ -111,7 +120,7 @@ func New(cfg Config) *Metrics {
 	for _, k := range []string{"login", "source"} {
 		m.lockouts.WithLabelValues(k)
 	}
-	m.reg.MustRegister(m.apiRequests, m.apiDuration, m.pages, m.deliveries, m.lockouts, m.loginRefused, m.codeRefused, m.backlogged,
+	m.reg.MustRegister(m.apiRequests, m.apiDuration, m.pages, m.deliveries, m.lockouts, m.loginRefused, m.codeRefused, m.backlogged, m.connLimited,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewBuildInfoCollector(),
@@ -169,6 +178,19 @@ func (m *Metrics) Refused() { m.loginRefused.Inc() }
 // Backlogged counts a request refused because writes were backlogged
 // (admission.Gate).
 func (m *Metrics) Backlogged() { m.backlogged.Inc() }
+
+// ConnectionLimited counts a connection closed by the listeners' limiter
+// (connlimit), by its reason.
+func (m *Metrics) ConnectionLimited(reason string) { m.connLimited.WithLabelValues(reason).Inc() }
+
+// ConnectionsOpen exposes open(), the connections open on the public
+// listeners now, as dcvmail_connections_open.
+func (m *Metrics) ConnectionsOpen(open func() int) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "dcvmail_connections_open",
+		Help: "Connections open on the public listeners (HTTPS and plain HTTP), which --max-connections bounds.",
+	}, func() float64 { return float64(open()) }))
+}
 
 // storeCollector reads the outbox backlog and the group-commit counters at
 // each scrape.

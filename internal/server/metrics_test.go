@@ -113,6 +113,7 @@ func TestMetricsMove(t *testing.T) {
 		"dcvmail_ready", "dcvmail_ready_check",
 		"go_sql_open_connections", "go_sql_max_open_connections", "go_goroutines", "go_gc_duration_seconds", "go_build_info",
 		"process_cpu_seconds_total", "process_resident_memory_bytes", "dcvmail_tls_certificate_expiry_timestamp_seconds",
+		"dcvmail_connections_open", "dcvmail_connections_limited_total",
 	} {
 		if _, ok := before[fam]; !ok {
 			t.Errorf("/metrics lacks %s", fam)

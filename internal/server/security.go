@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/dcvmail/dcvmail/internal/accounts"
@@ -12,6 +13,8 @@ import (
 	"github.com/dcvmail/dcvmail/internal/api"
 	"github.com/dcvmail/dcvmail/internal/clock"
 	"github.com/dcvmail/dcvmail/internal/config"
+	"github.com/dcvmail/dcvmail/internal/connlimit"
+	"github.com/dcvmail/dcvmail/internal/metrics"
 	"github.com/dcvmail/dcvmail/internal/store"
 )
 
@@ -89,6 +92,30 @@ func admissionGate(l config.Limits, st *store.Store, refused func(), log *slog.L
 	}
 	log.Info("calls that write are refused while writes are backlogged", "limit", limit)
 	return admission.New(admission.Config{Backlog: st.WriteBacklog, Limit: limit, Log: log, Refused: refused})
+}
+
+// connLimiter bounds the connections the public listeners hold open
+// (--max-connections, --max-connections-per-source: 0 takes the default,
+// a negative value none). Trusted proxies carry many clients on their
+// connections, so only the total bounds theirs.
+func connLimiter(l config.Limits, proxies []netip.Prefix, m *metrics.Metrics, log *slog.Logger) *connlimit.Limiter {
+	total, per := l.MaxConnections, l.MaxConnectionsPerSource
+	if total == 0 {
+		total = connlimit.DefaultTotal()
+	}
+	if per == 0 {
+		per = connlimit.DefaultPerSource
+	}
+	lim := connlimit.New(connlimit.Config{Total: total, PerSource: per, Exempt: proxies, Log: log, Refused: m.ConnectionLimited})
+	m.ConnectionsOpen(lim.Open)
+	bound := func(n int) any {
+		if n <= 0 {
+			return "none"
+		}
+		return n
+	}
+	log.Info("open connections are limited", "max_connections", bound(total), "max_per_source", bound(per))
+	return lim
 }
 
 // withReadTimeouts replaces the listeners' ReadHeaderTimeout and

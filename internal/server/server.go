@@ -168,10 +168,15 @@ func New(ctx context.Context, cfg config.Serve, opts ...Option) (*Server, error)
 		return nil, err
 	}
 	s.caRoutes(handler.Handle) // orders.go
+	limiter := connLimiter(cfg.Limits, proxies, s.ops.metrics, so.log)
+	s.httpsLn = limiter.Listen(s.httpsLn)
 	s.https = newHTTPServer(handler, so.log)
 	s.https.TLSConfig = certs.tlsConfig()
+	s.https.ConnState = limiter.ConnState
 	if s.plainLn != nil {
+		s.plainLn = limiter.Listen(s.plainLn)
 		s.plain = newHTTPServer(handler, so.log)
+		s.plain.ConnState = limiter.ConnState
 	}
 	if s.adminLn != nil {
 		s.admin = newHTTPServer(guard(adminOpts, s.adminHandler(controls.admin(handler.Endpoints(), s.worker.Wake))), so.log)

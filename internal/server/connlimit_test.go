@@ -1,0 +1,113 @@
+package server_test
+
+import (
+	"crypto/tls"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/dcvmail/dcvmail/internal/config"
+)
+
+// A stranger who opens connections and sends nothing, from several
+// addresses, keeps at most --max-connections-per-source from each, and at
+// --max-connections gives its places back to newcomers: a reseller's
+// keep-alive connection stays, and a reseller's new connection gets in.
+// Without the bounds, such connections took every file descriptor of the
+// process and every client waited (BENCHMARKS.md, "Fourteenth round";
+// internal/e2e's TestConnectionFloodLeavesDescriptors runs that case).
+func TestStrangerHoardingConnectionsLocksNobodyOut(t *testing.T) {
+	t.Parallel()
+	const total, perSource, strangers, dials = 12, 4, 5, 8
+	s := startOps(t, func(c *config.Serve) {
+		c.Limits.MaxConnections, c.Limits.MaxConnectionsPerSource = total, perSource
+	})
+	s.addAccount(t, "reseller", "a long password")
+	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, MaxIdleConnsPerHost: 1}
+	t.Cleanup(tr.CloseIdleConnections)
+	call := func(tr *http.Transport) (reused bool) {
+		t.Helper()
+		trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused }}
+		form := url.Values{"loginName": {"reseller"}, "loginPassword": {"a long password"}, "domainName": {"example.com"}}
+		req, err := http.NewRequestWithContext(httptrace.WithClientTrace(t.Context(), trace), "POST",
+			s.URL()+"/products/!GetDCVEmailAddressList", strings.NewReader(form.Encode()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := (&http.Client{Transport: tr, Timeout: 30 * time.Second}).Do(req)
+		if err != nil {
+			t.Fatalf("a reseller's call: %v", err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if !strings.HasPrefix(string(b), "0\n") { // the text format: errorCode, then the addresses
+			t.Fatalf("a reseller's call: %s", b)
+		}
+		return reused
+	}
+	call(tr)
+
+	// The stranger: dials connections from 127.0.0.2, 127.0.0.3, ... that
+	// never send a byte (no TLS handshake, no request).
+	for i := range strangers {
+		from := &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(2+i))}
+		for range dials {
+			c, err := (&net.Dialer{LocalAddr: from, Timeout: 5 * time.Second}).Dial("tcp", strings.TrimPrefix(s.URL(), "https://"))
+			if err != nil {
+				t.Skipf("cannot dial from %s (loopback addresses besides 127.0.0.1 are needed): %v", from, err)
+			}
+			t.Cleanup(func() { c.Close() })
+		}
+	}
+	// Each dial is, in the end, closed on arrival (its source held its
+	// share, or the total was reached and no source held more), taken
+	// back for a later one, or open; the reseller holds the one other.
+	limited := func(fams map[string]*dto.MetricFamily, reason string) float64 {
+		n, _ := value(fams, "dcvmail_connections_limited_total", "reason="+reason)
+		return n
+	}
+	var fams map[string]*dto.MetricFamily
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		fams = scrape(t, s)
+		open, _ := value(fams, "dcvmail_connections_open", "")
+		decided := limited(fams, "source") + limited(fams, "total") + limited(fams, "evicted") + open - 1
+		if decided == strangers*dials {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("of the stranger's %d connections, %v were accounted for", strangers*dials, decided)
+		}
+	}
+	if n, _ := value(fams, "dcvmail_connections_open", ""); n != total {
+		t.Errorf("open connections: %v, want the bound, %d", n, total)
+	}
+	if limited(fams, "source") < dials-perSource {
+		t.Errorf("connections closed for their source: %v, want at least the first source's %d extra", limited(fams, "source"), dials-perSource)
+	}
+	if limited(fams, "evicted") < 1 {
+		t.Error("no stranger's connection was taken back at the total")
+	}
+
+	// The reseller's idle connection was kept, and serves the next call.
+	if !call(tr) {
+		t.Error("the reseller's keep-alive connection was taken back")
+	}
+	// A new connection of the reseller's takes a stranger's place.
+	fresh := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
+	t.Cleanup(fresh.CloseIdleConnections)
+	if call(fresh) {
+		t.Fatal("the fresh transport reused a connection")
+	}
+	after := scrape(t, s)
+	if b, a := limited(fams, "evicted"), limited(after, "evicted"); a != b+1 {
+		t.Errorf("evictions for the reseller's new connection: %v -> %v, want one more", b, a)
+	}
+}
