@@ -540,9 +540,6 @@ func startBed(ctx context.Context, name, data, db string, sk *sink) (*bed, error
 	// No per-account request limit: the bench's few accounts make thousands
 	// of requests a second by design.
 	cfg.Limits.RequestRate = -1
-	// All its connections come from one address, up to 4,096 at once in
-	// the overload step: no bound per source (the total stays).
-	cfg.Limits.MaxConnectionsPerSource = -1
 	cfg.Mail.SMTPCA = sk.caFile
 	// Sends held by the sink wait for it rather than time out and retry.
 	cfg.Mail.SMTPTimeout = 10 * time.Minute

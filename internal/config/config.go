@@ -129,6 +129,9 @@ type Limits struct {
 	// MaxConnectionsPerSource bounds one source's; 0: the default;
 	// negative: no bound.
 	MaxConnectionsPerSource int
+	// ConnectionRatePerSource bounds the connections one source opens a
+	// second; 0: the default; negative: no bound.
+	ConnectionRatePerSource float64
 }
 
 // Mail is the delivery configuration of `dcvmail serve` (docs/mail.md).
@@ -194,6 +197,7 @@ func BindServe(fs *flag.FlagSet, c *Serve) {
 	fs.IntVar(&l.RequestBurst, "request-burst", api.DefaultRequestBurst, "API requests an account may make at once on each node")
 	fs.IntVar(&l.MaxConnections, "max-connections", 0, "connections the public listeners hold open at once; past it, a source holding more than the newcomer's gives up one not serving a request, or the newcomer is closed (0: three quarters of the open-file limit; negative: no bound)")
 	fs.IntVar(&l.MaxConnectionsPerSource, "max-connections-per-source", connlimit.DefaultPerSource, "connections one source address (IPv4, or IPv6 /64) may hold open on the public listeners; more are closed as they arrive; --trusted-proxy addresses are exempt (negative: no bound)")
+	fs.Float64Var(&l.ConnectionRatePerSource, "connection-rate-per-source", connlimit.DefaultRate, "new connections one source address may open per second on the public listeners, after a burst of ten seconds' worth; more are closed as they arrive, before TLS; --trusted-proxy addresses are exempt (negative: no bound)")
 	fs.DurationVar(&l.WriteBacklogLimit, "write-backlog-limit", admission.DefaultLimit, "refuse API calls that write, and page POSTs, at once (-14, Retry-After) while the oldest write waiting for the database has waited longer than this (0: never)")
 	o := &c.Ops
 	fs.DurationVar(&o.ReadyMaxOutboxAge, "ready-max-outbox-age", health.DefaultMaxOutboxAge, "/readyz answers 503 while the oldest undelivered message is older than this")

@@ -8,9 +8,15 @@
 // "Fourteenth round").
 //
 //   - One source (an IPv4 address, or an IPv6 /64, as the lockout counts
-//     them) holds at most PerSource connections; more are closed as they
-//     arrive. Sources in Exempt (trusted proxies, which carry many clients
-//     on their connections) are bounded by the total alone.
+//     them) holds at most PerSource connections, and opens at most Rate a
+//     second after a burst of ten seconds' worth; more are closed as they
+//     arrive. Each new connection costs the server a TLS handshake (about
+//     380 µs of CPU here, eight times what a request on an open connection
+//     costs client and server together), so a source that reconnects as
+//     fast as it can would otherwise take the CPU from everyone's
+//     requests. Sources in Exempt (trusted proxies, which carry many
+//     clients on their connections, and this machine's own address) are
+//     bounded by the total alone.
 //   - All sources together hold at most Total. A connection that arrives
 //     at the total takes the place of one that is not serving a request
 //     (not yet sent one, or idle between two) from the source that holds
@@ -33,6 +39,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/time/rate"
+
+	"github.com/dcvmail/dcvmail/internal/clock"
 	"github.com/dcvmail/dcvmail/internal/origin"
 )
 
@@ -41,16 +50,29 @@ import (
 // some tens.
 const DefaultPerSource = 256
 
+// DefaultRate is serve's --connection-rate-per-source: twice the API's
+// per-account request rate (api.DefaultRequestRate), so that a client
+// that opens a connection for every call is never held back by it.
+const DefaultRate = 100.0
+
+// burstSeconds is the burst of the per-source rate, in seconds' worth.
+const burstSeconds = 10
+
 // Reasons a connection is closed by the limiter, as Config.Refused hears
 // them and the metrics label them.
 const (
 	ReasonSource  = "source"  // its source held PerSource connections already
+	ReasonRate    = "rate"    // its source opened connections faster than Rate
 	ReasonTotal   = "total"   // the total was reached, and no source held more than the newcomer's
 	ReasonEvicted = "evicted" // an open connection given up for a newcomer at the total
 )
 
 // logEvery is how often, at most, a run of refusals is logged.
 const logEvery = 10 * time.Second
+
+// sweepEvery is how often sources without connections are looked at for
+// forgetting.
+const sweepEvery = 10 * time.Second
 
 // Config is what a Limiter bounds.
 type Config struct {
@@ -59,13 +81,19 @@ type Config struct {
 	Total int
 	// PerSource bounds the connections of one source; 0 or less: no bound.
 	PerSource int
+	// Rate bounds the connections one source opens a second, after a
+	// burst of ten seconds' worth; 0 or less: no bound.
+	Rate float64
 	// Exempt are the sources the per-source bound leaves alone (trusted
 	// proxies).
 	Exempt []netip.Prefix
 	Log    *slog.Logger
 	// Refused, when set, hears of every connection the limiter closes,
-	// with its reason (ReasonSource, ReasonTotal or ReasonEvicted).
+	// with its reason (ReasonSource, ReasonRate, ReasonTotal or
+	// ReasonEvicted).
 	Refused func(reason string)
+
+	clock clock.Clock // the buckets' and the log's clock (tests); the system's when nil
 }
 
 // Limiter counts the open connections of the listeners it wraps. Its
@@ -75,18 +103,21 @@ type Limiter struct {
 
 	mu      sync.Mutex
 	open    int
-	sources map[string]*source
+	sources map[string]*source // with open connections, or a bucket not yet full
+	swept   time.Time          // when sources were last swept of the others
 	// What was refused since the last log line, and when that was.
 	unlogged map[string]int
 	lastLog  time.Time
 	lastFrom string
 }
 
-// source is one source's open connections.
+// source is one source's open connections, and its bucket of new ones
+// (nil without a rate, or for an exempt source).
 type source struct {
 	key    string
 	exempt bool
 	conns  map[*conn]struct{}
+	bucket *rate.Limiter
 }
 
 // New returns a Limiter. With neither bound set it still counts.
@@ -96,6 +127,9 @@ func New(cfg Config) *Limiter {
 	}
 	if cfg.Refused == nil {
 		cfg.Refused = func(string) {}
+	}
+	if cfg.clock == nil {
+		cfg.clock = clock.System
 	}
 	return &Limiter{cfg: cfg, sources: map[string]*source{}, unlogged: map[string]int{}}
 }
@@ -187,34 +221,33 @@ func (l *Limiter) sourceOf(a net.Addr) (string, bool) {
 // total, or closes it and returns nil.
 func (l *Limiter) admit(nc net.Conn) net.Conn {
 	key, exempt := l.sourceOf(nc.RemoteAddr())
+	now := l.cfg.clock.Now()
 	l.mu.Lock()
+	l.sweepLocked(now)
 	s := l.sources[key]
-	held := 0
-	if s != nil {
-		held = len(s.conns)
+	if s == nil {
+		s = &source{key: key, exempt: exempt, conns: map[*conn]struct{}{}}
+		if !exempt && l.cfg.Rate > 0 {
+			s.bucket = rate.NewLimiter(rate.Limit(l.cfg.Rate), max(1, int(l.cfg.Rate*burstSeconds)))
+		}
+		l.sources[key] = s
 	}
-	if !exempt && l.cfg.PerSource > 0 && held >= l.cfg.PerSource {
-		l.refusedLocked(ReasonSource, key)
-		l.mu.Unlock()
-		nc.Close()
-		return nil
+	held := len(s.conns)
+	switch {
+	case !exempt && l.cfg.PerSource > 0 && held >= l.cfg.PerSource:
+		return l.refuseLocked(nc, ReasonSource, key)
+	case s.bucket != nil && !s.bucket.AllowN(now, 1):
+		return l.refuseLocked(nc, ReasonRate, key)
 	}
 	var victim *conn
 	if l.cfg.Total > 0 && l.open >= l.cfg.Total {
 		if victim = l.victimLocked(held + 1); victim == nil {
-			l.refusedLocked(ReasonTotal, key)
-			l.mu.Unlock()
-			nc.Close()
-			return nil
+			return l.refuseLocked(nc, ReasonTotal, key)
 		}
 		// Its place is given back here, under the lock, so that the
 		// newcomer's is there when the lock is released.
 		victim.once.Do(func() { l.releaseLocked(victim) })
 		l.refusedLocked(ReasonEvicted, victim.src.key)
-	}
-	if s == nil {
-		s = &source{key: key, exempt: exempt, conns: map[*conn]struct{}{}}
-		l.sources[key] = s
 	}
 	c := &conn{Conn: nc, l: l, src: s}
 	s.conns[c] = struct{}{}
@@ -224,6 +257,30 @@ func (l *Limiter) admit(nc net.Conn) net.Conn {
 		victim.Conn.Close()
 	}
 	return c
+}
+
+// refuseLocked closes nc for reason, after releasing the lock.
+func (l *Limiter) refuseLocked(nc net.Conn, reason, key string) net.Conn {
+	l.refusedLocked(reason, key)
+	l.mu.Unlock()
+	nc.Close()
+	return nil
+}
+
+// sweepLocked forgets, every sweepEvery, the sources that hold no
+// connection and whose bucket is full again: they are as if new. A source
+// is kept while its bucket refills, so that one that closes each
+// connection before opening the next is still held to its rate.
+func (l *Limiter) sweepLocked(now time.Time) {
+	if now.Sub(l.swept) < sweepEvery {
+		return
+	}
+	l.swept = now
+	for key, s := range l.sources {
+		if len(s.conns) == 0 && (s.bucket == nil || s.bucket.TokensAt(now) >= float64(s.bucket.Burst())) {
+			delete(l.sources, key)
+		}
+	}
 }
 
 // victimLocked picks, from the source holding the most connections, and
@@ -254,7 +311,7 @@ func (l *Limiter) release(c *conn) {
 
 func (l *Limiter) releaseLocked(c *conn) {
 	delete(c.src.conns, c)
-	if len(c.src.conns) == 0 {
+	if len(c.src.conns) == 0 && c.src.bucket == nil {
 		delete(l.sources, c.src.key)
 	}
 	l.open--
@@ -267,13 +324,14 @@ func (l *Limiter) refusedLocked(reason, from string) {
 	l.cfg.Refused(reason)
 	l.unlogged[reason]++
 	l.lastFrom = from
-	now := time.Now()
+	now := l.cfg.clock.Now()
 	if now.Sub(l.lastLog) < logEvery {
 		return
 	}
 	l.cfg.Log.Warn("connections closed as they arrived: too many open",
-		"from_source", l.unlogged[ReasonSource], "at_total", l.unlogged[ReasonTotal], "taken_back", l.unlogged[ReasonEvicted],
-		"last_source", l.lastFrom, "open", l.open, "max_connections", l.cfg.Total, "max_per_source", l.cfg.PerSource)
+		"from_source", l.unlogged[ReasonSource], "too_fast", l.unlogged[ReasonRate], "at_total", l.unlogged[ReasonTotal],
+		"taken_back", l.unlogged[ReasonEvicted], "last_source", l.lastFrom, "open", l.open,
+		"max_connections", l.cfg.Total, "max_per_source", l.cfg.PerSource, "rate_per_source", l.cfg.Rate)
 	l.lastLog = now
 	clear(l.unlogged)
 }

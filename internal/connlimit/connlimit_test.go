@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/dcvmail/dcvmail/internal/clock"
 )
 
 // rig is a loopback listener behind a Limiter; its accepted connections
@@ -217,6 +219,55 @@ func TestExemptSourcesAreBoundedByTheTotalAlone(t *testing.T) {
 	r.closedOnArrival(r.dial("127.0.0.3"))
 	r.want(ReasonSource, 1)
 	r.want(ReasonEvicted, 1)
+}
+
+func TestOneSourceOpensAtMostItsRate(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewFake(time.Unix(1_800_000_000, 0))
+	r := newRig(t, Config{Rate: 2, Exempt: []netip.Prefix{netip.MustParsePrefix("127.0.0.3/32")}, clock: clk})
+	// A burst of ten seconds' worth, each closed before the next: closing
+	// does not give the source a new start.
+	for range 2 * burstSeconds {
+		c := r.dial("127.0.0.2")
+		r.admitted(c)
+		c.server.Close()
+	}
+	r.closedOnArrival(r.dial("127.0.0.2"))
+	r.want(ReasonRate, 1)
+	r.admitted(r.dial("127.0.0.4")) // another source has its own
+	for range 3 * burstSeconds {
+		r.admitted(r.dial("127.0.0.3")) // an exempt one has none
+	}
+
+	// Half a second later the source may open one more.
+	clk.Advance(500 * time.Millisecond)
+	c := r.dial("127.0.0.2")
+	r.admitted(c)
+	c.server.Close()
+	r.closedOnArrival(r.dial("127.0.0.2"))
+	r.want(ReasonRate, 2)
+
+	// A source without connections is forgotten once its bucket is full
+	// again, not before.
+	r.lim.mu.Lock()
+	_, kept := r.lim.sources["127.0.0.2"]
+	r.lim.mu.Unlock()
+	if !kept {
+		t.Fatal("the source was forgotten while its bucket was empty")
+	}
+	clk.Advance(burstSeconds*time.Second + sweepEvery)
+	r.admitted(r.dial("127.0.0.4")) // sweeps
+	r.lim.mu.Lock()
+	_, kept = r.lim.sources["127.0.0.2"]
+	r.lim.mu.Unlock()
+	if kept {
+		t.Error("a source with no connection and a full bucket is still remembered")
+	}
+	for range 2 * burstSeconds {
+		c := r.dial("127.0.0.2")
+		r.admitted(c)
+		c.server.Close()
+	}
 }
 
 func TestSourcesAreAddressesAndIPv6Slash64s(t *testing.T) {

@@ -104,9 +104,9 @@ func New(cfg Config) *Metrics {
 	})
 	m.connLimited = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "dcvmail_connections_limited_total",
-		Help: "Connections the public listeners closed to stay within --max-connections and --max-connections-per-source, by reason: source (its source held its share as it arrived), total (the total was reached and no source held more than the newcomer's), evicted (a connection not serving a request, given up by the source holding the most for a newcomer).",
+		Help: "Connections the public listeners closed to stay within --max-connections, --max-connections-per-source and --connection-rate-per-source, by reason: source (its source held its share as it arrived), rate (its source opened connections faster than its rate), total (the total was reached and no source held more than the newcomer's), evicted (a connection not serving a request, given up by the source holding the most for a newcomer).",
 	}, []string{"reason"})
-	for _, r := range []string{connlimit.ReasonSource, connlimit.ReasonTotal, connlimit.ReasonEvicted} {
+	for _, r := range []string{connlimit.ReasonSource, connlimit.ReasonRate, connlimit.ReasonTotal, connlimit.ReasonEvicted} {
 		m.connLimited.WithLabelValues(r)
 	}
 	for _, o := range deliveryOutcomes {

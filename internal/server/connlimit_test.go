@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"crypto/tls"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -109,5 +110,53 @@ func TestStrangerHoardingConnectionsLocksNobodyOut(t *testing.T) {
 	after := scrape(t, s)
 	if b, a := limited(fams, "evicted"), limited(after, "evicted"); a != b+1 {
 		t.Errorf("evictions for the reseller's new connection: %v -> %v, want one more", b, a)
+	}
+}
+
+// A stranger who reconnects as fast as it can, each time with a full TLS
+// handshake (about 380 µs of the server's CPU here), gets
+// --connection-rate-per-source handshakes a second after its burst; the
+// rest are closed before TLS.
+func TestStrangerReconnectingIsHeldToItsRate(t *testing.T) {
+	t.Parallel()
+	const rate, burst, tries = 1, 10, 40 // the burst is ten seconds' worth
+	s := startOps(t, func(c *config.Serve) { c.Limits.ConnectionRatePerSource = rate })
+	s.addAccount(t, "reseller", "a long password")
+	from := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}
+	start, handshakes := time.Now(), 0
+	for range tries {
+		c, err := tls.DialWithDialer(&net.Dialer{LocalAddr: from, Timeout: 5 * time.Second}, "tcp",
+			strings.TrimPrefix(s.URL(), "https://"), &tls.Config{InsecureSkipVerify: true})
+		if err != nil {
+			var op *net.OpError
+			if errors.As(err, &op) && op.Op == "dial" {
+				t.Skipf("cannot dial from %s (loopback addresses besides 127.0.0.1 are needed): %v", from, err)
+			}
+			continue // closed before the handshake
+		}
+		handshakes++
+		c.Close()
+	}
+	if most := burst + rate*int(time.Since(start).Seconds()+1); handshakes < burst || handshakes > most {
+		t.Errorf("%d handshakes of %d tries, want %d to %d", handshakes, tries, burst, most)
+	}
+	fams := scrape(t, s)
+	if n, _ := value(fams, "dcvmail_connections_limited_total", "reason=rate"); n != float64(tries-handshakes) {
+		t.Errorf("connections closed for their rate: %v, want %d", n, tries-handshakes)
+	}
+	// This machine's own clients (127.0.0.1) have no rate: a local proxy,
+	// or a test suite that opens a connection for every call.
+	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, DisableKeepAlives: true}
+	form := url.Values{"loginName": {"reseller"}, "loginPassword": {"a long password"}, "domainName": {"example.com"}}
+	for i := range 2 * burst {
+		resp, err := (&http.Client{Transport: tr, Timeout: 30 * time.Second}).PostForm(s.URL()+"/products/!GetDCVEmailAddressList", form)
+		if err != nil {
+			t.Fatalf("a local client's call %d, each on a new connection: %v", i+1, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.HasPrefix(string(b), "0\n") {
+			t.Fatalf("a local client's call %d: %s", i+1, b)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/dcvmail/dcvmail/internal/accounts"
@@ -94,29 +95,44 @@ func admissionGate(l config.Limits, st *store.Store, refused func(), log *slog.L
 	return admission.New(admission.Config{Backlog: st.WriteBacklog, Limit: limit, Log: log, Refused: refused})
 }
 
-// connLimiter bounds the connections the public listeners hold open
-// (--max-connections, --max-connections-per-source: 0 takes the default,
-// a negative value none). Trusted proxies carry many clients on their
-// connections, so only the total bounds theirs.
+// connLimiter bounds the connections the public listeners hold open and
+// how fast one source opens them (--max-connections,
+// --max-connections-per-source, --connection-rate-per-source: 0 takes the
+// default, a negative value none). Trusted proxies carry many clients on
+// their connections, so only the total bounds theirs; so does this
+// machine's own address (localOnly), from which come a local proxy, the
+// integrator's test suite against serve --demo (a client that opens a
+// connection per call exceeds the rate in seconds) and dcvmail bench, and
+// never a stranger.
 func connLimiter(l config.Limits, proxies []netip.Prefix, m *metrics.Metrics, log *slog.Logger) *connlimit.Limiter {
-	total, per := l.MaxConnections, l.MaxConnectionsPerSource
+	total, per, rate := l.MaxConnections, l.MaxConnectionsPerSource, l.ConnectionRatePerSource
 	if total == 0 {
 		total = connlimit.DefaultTotal()
 	}
 	if per == 0 {
 		per = connlimit.DefaultPerSource
 	}
-	lim := connlimit.New(connlimit.Config{Total: total, PerSource: per, Exempt: proxies, Log: log, Refused: m.ConnectionLimited})
+	if rate == 0 {
+		rate = connlimit.DefaultRate
+	}
+	lim := connlimit.New(connlimit.Config{Total: total, PerSource: per, Rate: rate, Exempt: slices.Concat(proxies, localOnly), Log: log,
+		Refused: m.ConnectionLimited})
 	m.ConnectionsOpen(lim.Open)
-	bound := func(n int) any {
+	bound := func(n float64) any {
 		if n <= 0 {
 			return "none"
 		}
 		return n
 	}
-	log.Info("open connections are limited", "max_connections", bound(total), "max_per_source", bound(per))
+	log.Info("open connections are limited", "max_connections", bound(float64(total)), "max_per_source", bound(float64(per)),
+		"new_per_second_per_source", bound(rate))
 	return lim
 }
+
+// localOnly are the addresses of this machine's own clients: 127.0.0.1
+// and ::1. The rest of 127.0.0.0/8 is not among them, so that tests can
+// play strangers from 127.0.0.2 and beyond.
+var localOnly = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("::1/128")}
 
 // withReadTimeouts replaces the listeners' ReadHeaderTimeout and
 // ReadTimeout, so that tests of slow clients need not wait for the real
