@@ -71,8 +71,12 @@ const (
 const logEvery = 10 * time.Second
 
 // sweepEvery is how often sources without connections are looked at for
-// forgetting.
-const sweepEvery = 10 * time.Second
+// forgetting, and sweepAbove the number of sources under which they are
+// looked at no sooner (sweepLocked).
+const (
+	sweepEvery = 10 * time.Second
+	sweepAbove = 4096
+)
 
 // Config is what a Limiter bounds.
 type Config struct {
@@ -105,6 +109,7 @@ type Limiter struct {
 	open    int
 	sources map[string]*source // with open connections, or a bucket not yet full
 	swept   time.Time          // when sources were last swept of the others
+	kept    int                // how many sources that sweep kept
 	// What was refused since the last log line, and when that was.
 	unlogged map[string]int
 	lastLog  time.Time
@@ -267,12 +272,17 @@ func (l *Limiter) refuseLocked(nc net.Conn, reason, key string) net.Conn {
 	return nil
 }
 
-// sweepLocked forgets, every sweepEvery, the sources that hold no
-// connection and whose bucket is full again: they are as if new. A source
-// is kept while its bucket refills, so that one that closes each
-// connection before opening the next is still held to its rate.
+// sweepLocked forgets the sources that hold no connection and whose
+// bucket is full again: they are as if new. A source is kept while its
+// bucket refills, so that one that closes each connection before opening
+// the next is still held to its rate. It sweeps every sweepEvery, and
+// sooner when the sources have doubled since the last sweep (and number
+// over sweepAbove), so that a flood from ever new addresses (an IPv6
+// attacker has many /64s) cannot grow the map for ten seconds at the
+// speed of accept; the sweeps' cost then stays in proportion to the
+// sources they find.
 func (l *Limiter) sweepLocked(now time.Time) {
-	if now.Sub(l.swept) < sweepEvery {
+	if now.Sub(l.swept) < sweepEvery && len(l.sources) <= max(2*l.kept, sweepAbove) {
 		return
 	}
 	l.swept = now
@@ -281,6 +291,7 @@ func (l *Limiter) sweepLocked(now time.Time) {
 			delete(l.sources, key)
 		}
 	}
+	l.kept = len(l.sources)
 }
 
 // victimLocked picks, from the source holding the most connections, and

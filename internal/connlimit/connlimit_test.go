@@ -270,6 +270,39 @@ func TestOneSourceOpensAtMostItsRate(t *testing.T) {
 	}
 }
 
+// A flood from ever new sources (IPv6 /64s cost an attacker nothing)
+// does not grow the sources remembered beyond twice those that must be,
+// or sweepAbove, even within sweepEvery.
+func TestNewSourcesAreForgottenAsFastAsTheyCome(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewFake(time.Unix(1_800_000_000, 0))
+	l := New(Config{Rate: 100, PerSource: 10, clock: clk})
+	for i := range 20 * sweepAbove {
+		clk.Advance(time.Millisecond) // 1,000 new sources a second
+		a := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, byte(i >> 16), byte(i >> 8), byte(i), 15: 1})
+		c := l.admit(stubConn{remote: net.TCPAddrFromAddrPort(netip.AddrPortFrom(a, 443))})
+		if c == nil {
+			t.Fatalf("source %d refused", i)
+		}
+		c.Close() // one connection each, closed at once
+		l.mu.Lock()
+		n := len(l.sources)
+		l.mu.Unlock()
+		if n > 2*sweepAbove+1 {
+			t.Fatalf("%d sources remembered after %d, each with its one connection closed", n, i+1)
+		}
+	}
+}
+
+// stubConn is a connection that is only ever closed.
+type stubConn struct {
+	net.Conn
+	remote net.Addr
+}
+
+func (c stubConn) RemoteAddr() net.Addr { return c.remote }
+func (c stubConn) Close() error         { return nil }
+
 func TestSourcesAreAddressesAndIPv6Slash64s(t *testing.T) {
 	t.Parallel()
 	l := New(Config{Exempt: []netip.Prefix{netip.MustParsePrefix("2001:db8:1::/48")}})
@@ -308,5 +341,15 @@ func TestDefaultTotalLeavesDescriptorsToTheRest(t *testing.T) {
 		if got := totalFor(c.files); got != c.want {
 			t.Errorf("open-file limit %d: total %d, want %d", c.files, got, c.want)
 		}
+	}
+}
+
+// BenchmarkAdmitAndClose is the limiter's cost for one connection: its
+// source, bucket and count on arrival, and its place given back on close.
+func BenchmarkAdmitAndClose(b *testing.B) {
+	l := New(Config{Total: 1 << 20, PerSource: DefaultPerSource, Rate: 1e9})
+	remote := net.TCPAddrFromAddrPort(netip.MustParseAddrPort("192.0.2.1:443"))
+	for b.Loop() {
+		l.admit(stubConn{remote: remote}).Close()
 	}
 }
