@@ -168,7 +168,7 @@ func BindServe(fs *flag.FlagSet, c *Serve) {
 	fs.StringVar(&c.DNSRequireAD, "dns-require-ad", app.DefaultDNSRequireAD, "accept only DNSSEC-validated (AD bit) answers for DNS contacts: true, false, or auto (true once the policy's dnssec-contacts rule is in force, 2026-03-15)")
 	fs.StringVar(&c.PolicyFile, "policy-file", "", "JSON file that moves or adds dated CA/Browser Forum rules (docs/policy.md)")
 	fs.DurationVar(&c.DNSTimeout, "dns-timeout", contacts.DefaultTimeout, "timeout of one DNS query")
-	fs.Var(&c.TrustedProxies, "trusted-proxy", "CIDR of a proxy whose X-Forwarded-Proto: https is believed; repeatable")
+	fs.Var(&c.TrustedProxies, "trusted-proxy", "CIDR of a proxy whose X-Forwarded-Proto and X-Forwarded-For are believed, and whose connections only --max-connections bounds; repeatable")
 	fs.BoolVar(&c.Demo, "demo", false, "seed the demo account and order on start (idempotent); implies --test-controls")
 	fs.BoolVar(&c.TestControls, "test-controls", false, "serve the test controls on --admin-listen: reset, clock, fault rules, marking domains validated (never in production)")
 	fs.DurationVar(&c.CodeValidity, "code-validity", dcv.DefaultPolicy.CodeValidity, "how long a random value confirms (at most 720h, BR 3.2.2.4)")
