@@ -3,8 +3,10 @@ package connlimit
 import (
 	"errors"
 	"io"
+	"log"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"sync"
 	"testing"
@@ -351,5 +353,45 @@ func BenchmarkAdmitAndClose(b *testing.B) {
 	remote := net.TCPAddrFromAddrPort(netip.MustParseAddrPort("192.0.2.1:443"))
 	for b.Loop() {
 		l.admit(stubConn{remote: remote}).Close()
+	}
+}
+
+// BenchmarkRequests is what the limiter costs a request on a kept-alive
+// HTTPS connection (the ConnState hook, and the wrapped connection's
+// reads and writes), against the same server on a bare listener, in one
+// run: a trivial handler, 32 clients.
+func BenchmarkRequests(b *testing.B) {
+	for _, limited := range []bool{false, true} {
+		name := "bare"
+		if limited {
+			name = "limited"
+		}
+		b.Run(name, func(b *testing.B) {
+			ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Write([]byte("errorCode=-2\n"))
+			}))
+			ts.Config.ErrorLog = log.New(io.Discard, "", 0) // handshakes cut by Close
+			if limited {
+				l := New(Config{Total: 1 << 20, PerSource: DefaultPerSource, Rate: DefaultRate})
+				ts.Listener = l.Listen(ts.Listener)
+				ts.Config.ConnState = l.ConnState
+			}
+			ts.StartTLS()
+			defer ts.Close()
+			client := ts.Client()
+			client.Transport.(*http.Transport).MaxIdleConnsPerHost = 32
+			b.SetParallelism(16) // 32 clients on two processors
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					resp, err := client.Get(ts.URL)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			})
+		})
 	}
 }
