@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dcvmail/dcvmail/internal/clock"
+	"github.com/dcvmail/dcvmail/internal/loopback"
 )
 
 // rig is a loopback listener behind a Limiter; its accepted connections
@@ -72,10 +73,10 @@ type client struct {
 // server either accepts the connection or closes it.
 func (r *rig) dial(from string) *client {
 	r.t.Helper()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second}
+	d := net.Dialer{LocalAddr: loopback.Source(r.t, int(net.ParseIP(from).To4()[3])), Timeout: 5 * time.Second}
 	c, err := d.Dial("tcp", r.addr)
 	if err != nil {
-		r.t.Skipf("cannot dial from %s (loopback addresses besides 127.0.0.1 are needed): %v", from, err)
+		r.t.Fatalf("dial from %s: %v", from, err)
 	}
 	r.t.Cleanup(func() { c.Close() })
 	closed, read := make(chan struct{}), make(chan struct{})

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dcvmail/dcvmail/internal/loopback"
 	"github.com/dcvmail/dcvmail/sps"
 )
 
@@ -25,11 +26,11 @@ func TestConnectionFloodLeavesDescriptors(t *testing.T) {
 	d := startDcvmailIn(t, []string{"sh", "-c", fmt.Sprintf(`ulimit -n %d && exec "$0" "$@"`, files)}, t.TempDir(), "--demo")
 	addr := strings.TrimPrefix(d.URL, "https://")
 	for i := range sources {
-		from := &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(2+i))}
+		from := loopback.Source(t, 2+i)
 		for range perSource {
 			c, err := (&net.Dialer{LocalAddr: from, Timeout: 5 * time.Second}).Dial("tcp", addr)
 			if err != nil {
-				t.Skipf("cannot dial from %s (loopback addresses besides 127.0.0.1 are needed): %v", from, err)
+				t.Fatalf("dial from %s: %v", from, err)
 			}
 			t.Cleanup(func() { c.Close() })
 		}

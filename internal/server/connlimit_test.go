@@ -15,6 +15,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/dcvmail/dcvmail/internal/config"
+	"github.com/dcvmail/dcvmail/internal/loopback"
 )
 
 // A stranger who opens connections and sends nothing, from several
@@ -59,11 +60,11 @@ func TestStrangerHoardingConnectionsLocksNobodyOut(t *testing.T) {
 	// The stranger: dials connections from 127.0.0.2, 127.0.0.3, ... that
 	// never send a byte (no TLS handshake, no request).
 	for i := range strangers {
-		from := &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(2+i))}
+		from := loopback.Source(t, 2+i)
 		for range dials {
 			c, err := (&net.Dialer{LocalAddr: from, Timeout: 5 * time.Second}).Dial("tcp", strings.TrimPrefix(s.URL(), "https://"))
 			if err != nil {
-				t.Skipf("cannot dial from %s (loopback addresses besides 127.0.0.1 are needed): %v", from, err)
+				t.Fatalf("dial from %s: %v", from, err)
 			}
 			t.Cleanup(func() { c.Close() })
 		}
@@ -122,7 +123,7 @@ func TestStrangerReconnectingIsHeldToItsRate(t *testing.T) {
 	const rate, burst, tries = 1, 10, 40 // the burst is ten seconds' worth
 	s := startOps(t, func(c *config.Serve) { c.Limits.ConnectionRatePerSource = rate })
 	s.addAccount(t, "reseller", "a long password")
-	from := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}
+	from := loopback.Source(t, 2)
 	start, handshakes := time.Now(), 0
 	for range tries {
 		c, err := tls.DialWithDialer(&net.Dialer{LocalAddr: from, Timeout: 5 * time.Second}, "tcp",
@@ -130,7 +131,7 @@ func TestStrangerReconnectingIsHeldToItsRate(t *testing.T) {
 		if err != nil {
 			var op *net.OpError
 			if errors.As(err, &op) && op.Op == "dial" {
-				t.Skipf("cannot dial from %s (loopback addresses besides 127.0.0.1 are needed): %v", from, err)
+				t.Fatalf("dial from %s: %v", from, err)
 			}
 			continue // closed before the handshake
 		}
