@@ -88,8 +88,8 @@ type Config struct {
 	// Rate bounds the connections one source opens a second, after a
 	// burst of ten seconds' worth; 0 or less: no bound.
 	Rate float64
-	// Exempt are the sources the per-source bound leaves alone (trusted
-	// proxies).
+	// Exempt are the sources the per-source bounds (PerSource, Rate)
+	// leave alone: trusted proxies, and this machine's own address.
 	Exempt []netip.Prefix
 	Log    *slog.Logger
 	// Refused, when set, hears of every connection the limiter closes,
@@ -120,7 +120,6 @@ type Limiter struct {
 // (nil without a rate, or for an exempt source).
 type source struct {
 	key    string
-	exempt bool
 	conns  map[*conn]struct{}
 	bucket *rate.Limiter
 }
@@ -203,23 +202,19 @@ func (c *conn) Close() error {
 }
 
 // sourceOf is the source a remote address counts as, and whether it is
-// exempt from the per-source bound.
+// exempt from the per-source bounds.
 func (l *Limiter) sourceOf(a net.Addr) (string, bool) {
-	ap, err := netip.ParseAddrPort(a.String())
-	if err != nil {
-		return a.String(), false
+	var addr netip.Addr
+	if ta, ok := a.(*net.TCPAddr); ok {
+		addr = ta.AddrPort().Addr()
+	} else if ap, err := netip.ParseAddrPort(a.String()); err == nil {
+		addr = ap.Addr()
 	}
-	key, ok := origin.Source(ap.Addr())
+	key, ok := origin.Source(addr)
 	if !ok {
 		return a.String(), false
 	}
-	addr := ap.Addr().Unmap()
-	for _, p := range l.cfg.Exempt {
-		if p.Contains(addr) {
-			return key, true
-		}
-	}
-	return key, false
+	return key, origin.Proxies(l.cfg.Exempt).Trusted(addr.Unmap())
 }
 
 // admit counts nc in, taking back another source's connection at the
@@ -231,7 +226,7 @@ func (l *Limiter) admit(nc net.Conn) net.Conn {
 	l.sweepLocked(now)
 	s := l.sources[key]
 	if s == nil {
-		s = &source{key: key, exempt: exempt, conns: map[*conn]struct{}{}}
+		s = &source{key: key, conns: map[*conn]struct{}{}}
 		if !exempt && l.cfg.Rate > 0 {
 			s.bucket = rate.NewLimiter(rate.Limit(l.cfg.Rate), max(1, int(l.cfg.Rate*burstSeconds)))
 		}
