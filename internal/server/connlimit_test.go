@@ -19,7 +19,8 @@ import (
 )
 
 // A stranger who opens connections and sends nothing, from several
-// addresses, keeps at most --max-connections-per-source from each, and at
+// addresses, to the HTTPS and plain-HTTP listeners alike, keeps at most
+// --max-connections-per-source from each, and at
 // --max-connections gives its places back to newcomers: a reseller's
 // keep-alive connection stays, and a reseller's new connection gets in.
 // Without the bounds, such connections took every file descriptor of the
@@ -30,6 +31,7 @@ func TestStrangerHoardingConnectionsLocksNobodyOut(t *testing.T) {
 	const total, perSource, strangers, dials = 12, 4, 5, 8
 	s := startOps(t, func(c *config.Serve) {
 		c.Limits.MaxConnections, c.Limits.MaxConnectionsPerSource = total, perSource
+		c.HTTPListen = "127.0.0.1:0"
 	})
 	s.addAccount(t, "reseller", "a long password")
 	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, MaxIdleConnsPerHost: 1}
@@ -58,11 +60,13 @@ func TestStrangerHoardingConnectionsLocksNobodyOut(t *testing.T) {
 	call(tr)
 
 	// The stranger: dials connections from 127.0.0.2, 127.0.0.3, ... that
-	// never send a byte (no TLS handshake, no request).
+	// never send a byte (no TLS handshake, no request), every other one to
+	// the plain-HTTP listener, which shares the bounds.
+	listeners := []string{strings.TrimPrefix(s.URL(), "https://"), strings.TrimPrefix(s.HTTPURL(), "http://")}
 	for i := range strangers {
 		from := loopback.Source(t, 2+i)
-		for range dials {
-			c, err := (&net.Dialer{LocalAddr: from, Timeout: 5 * time.Second}).Dial("tcp", strings.TrimPrefix(s.URL(), "https://"))
+		for j := range dials {
+			c, err := (&net.Dialer{LocalAddr: from, Timeout: 5 * time.Second}).Dial("tcp", listeners[j%2])
 			if err != nil {
 				t.Fatalf("dial from %s: %v", from, err)
 			}
