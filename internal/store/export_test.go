@@ -127,3 +127,15 @@ func (s *Store) RecordOffersTogether(ctx context.Context, calls [][]model.Offer)
 // LoginStateSQL is LoginStateOf's statement for n subjects (its plan is
 // tested).
 func (s *Store) LoginStateSQL(n int) string { return loginStateQuery(s.d, n) }
+
+// CountForever runs a read by the store's reads, watched or not
+// (Reads.watched), that would take hours, for a test to stop.
+func (s *Store) CountForever(ctx context.Context, watched bool) error {
+	q := s.Reads
+	if watched {
+		q = q.watched()
+	}
+	var n int64
+	return q.ex.QueryRowContext(ctx, `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000000000)
+		SELECT COUNT(*) FROM c`).Scan(&n)
+}

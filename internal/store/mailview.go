@@ -111,6 +111,7 @@ func escapeLike(s string) string {
 // MailboxPage returns the page of captured messages that mq selects, and
 // how many it selects in all (ignoring Start and Limit).
 func (q Reads) MailboxPage(ctx context.Context, mq MailQuery) ([]StoredMail, int, error) {
+	q = q.watched() // its count scans the mailbox
 	where, args := mq.where()
 	var total int
 	if err := q.ex.QueryRowContext(ctx, `SELECT COUNT(*) FROM mailbox`+where, args...).Scan(&total); err != nil {
@@ -157,7 +158,7 @@ func scanStoredMail(r interface{ Scan(...any) error }) (StoredMail, error) {
 // MailboxCounts returns how many messages the mailbox holds and how many of
 // them are unread.
 func (q Reads) MailboxCounts(ctx context.Context) (total, unread int, err error) {
-	err = q.ex.QueryRowContext(ctx,
+	err = q.watched().ex.QueryRowContext(ctx,
 		`SELECT COUNT(*), COALESCE(SUM(CASE WHEN read_flag = 0 THEN 1 ELSE 0 END), 0) FROM mailbox`).Scan(&total, &unread)
 	return total, unread, err
 }

@@ -67,6 +67,7 @@ type cachedDB struct {
 	*sql.DB
 	c     *stmtCache
 	group *groupCommit
+	watch bool // reads stop when their caller's context ends (Reads.watched)
 }
 
 func (d cachedDB) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
@@ -80,18 +81,20 @@ func (d cachedDB) ExecContext(ctx context.Context, query string, args ...any) (s
 }
 
 // Reads run without their caller's cancellation, once it is seen not to
-// have ended. For a context that can end, database/sql starts a goroutine
-// and a context of its own on every query to watch it, and the driver
-// watches it at every step: about 2.5 us of a login read's 9 us, and 8 %
-// of GetMDCDomainDetails' CPU, which makes two such reads (BENCHMARKS.md,
-// fifteenth round). What the watch could stop is a point read of a few
-// microseconds, or the wait for one of the pool's connections, which the
-// same short reads free.
+// have ended, but for those of Reads.watched. For a context that can end,
+// database/sql starts a goroutine and a context of its own on every query
+// to watch it, and the driver watches it at every step: about 2.5 us of a
+// login read's 9 us, and 8 % of GetMDCDomainDetails' CPU, which makes two
+// such reads (BENCHMARKS.md, fifteenth round). What the watch would stop
+// is a read by key of a few microseconds, or the wait for one of the
+// pool's connections, which the same short reads free.
 func (d cachedDB) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
+	if !d.watch {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		ctx = context.WithoutCancel(ctx)
 	}
-	ctx = context.WithoutCancel(ctx)
 	if st := d.c.get(ctx, query); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
@@ -99,14 +102,27 @@ func (d cachedDB) QueryContext(ctx context.Context, query string, args ...any) (
 }
 
 func (d cachedDB) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	if ctx.Err() != nil {
-		return d.DB.QueryRowContext(ctx, query, args...) // a Row holding the context's error
+	if !d.watch {
+		if ctx.Err() != nil {
+			return d.DB.QueryRowContext(ctx, query, args...) // a Row holding the context's error
+		}
+		ctx = context.WithoutCancel(ctx)
 	}
-	ctx = context.WithoutCancel(ctx)
 	if st := d.c.get(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
 	return d.DB.QueryRowContext(ctx, query, args...)
+}
+
+// watched is q with its reads stopped when their caller's context ends,
+// for the reads whose time grows with the data rather than with the
+// answer: a search of the built-in mailbox scans every message.
+func (q Reads) watched() Reads {
+	if d, ok := q.ex.(cachedDB); ok {
+		d.watch = true
+		q.ex = d
+	}
+	return q
 }
 
 // cachedTx runs them inside a transaction. The statement handle that

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/dcvmail/dcvmail/internal/store"
 )
@@ -41,5 +42,40 @@ func TestReadsDoNotWatchTheirContext(t *testing.T) {
 	}
 	if _, err := s.AccountByLogin(live, acct.Login); !errors.Is(err, context.Canceled) {
 		t.Errorf("a one-row query with an ended context: %v, want context.Canceled", err)
+	}
+}
+
+// TestWatchedReadsStopWithTheirContext: the reads whose time grows with
+// the data (a search of the built-in mailbox) are still stopped when their
+// caller gives up.
+func TestWatchedReadsStopWithTheirContext(t *testing.T) {
+	s := open(t, store.SQLiteURL(filepath.Join(t.TempDir(), "watched.db")))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.CountForever(ctx, true) }()
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("a read of a trillion rows answered")
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("a watched read went on after its context ended")
+	}
+
+	// The mailbox's search is one of them: it still makes the watch's
+	// allocations.
+	live, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	page := func(ctx context.Context) float64 {
+		return testing.AllocsPerRun(20, func() {
+			if _, _, err := s.MailboxPage(ctx, store.MailQuery{Limit: 10}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	if plain, watched := page(context.Background()), page(live); watched <= plain {
+		t.Errorf("a mailbox search makes %.0f allocations with a context that can end and %.0f with one that cannot: it is not watched", watched, plain)
 	}
 }

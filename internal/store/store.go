@@ -81,7 +81,7 @@ func Open(ctx context.Context, dbURL string) (*Store, error) {
 	if d == sqliteDialect {
 		s.stmts = &stmtCache{db: db}
 		s.group = &groupCommit{db: db, d: d, stmts: s.stmts, seal: s.seal}
-		s.ex = cachedDB{db, s.stmts, s.group}
+		s.ex = cachedDB{DB: db, c: s.stmts, group: s.group}
 	} else {
 		s.offers = &offerBatch{q: s.direct()}
 	}
