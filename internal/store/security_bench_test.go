@@ -14,7 +14,9 @@ import (
 //
 //	go test -run '^$' -bench LoginStateOf ./internal/store
 func BenchmarkLoginStateOf(b *testing.B) {
-	ctx := context.Background()
+	// A context that can end, as a request's can (stmtcache.go).
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	s, acct := benchStore(b)
 	if err := s.RecordLoginSource(ctx, acct.ID, "192.0.2.1", t0); err != nil {
 		b.Fatal(err)
