@@ -208,10 +208,10 @@ func TestConcurrentAttemptsShareOneVerification(t *testing.T) {
 func TestSharedVerificationOutlivesTheClientThatStartedIt(t *testing.T) {
 	f := alice("pw")
 	a := NewAuthenticator(f)
-	a.slots = newFairSlots(1)
+	a.slots = newVerifySlots(1)
 	src := netip.MustParseAddr("192.0.2.7")
 	held, _ := SourceOf(netip.MustParseAddr("192.0.2.99"))
-	if err := a.slots.acquire(context.Background(), held); err != nil { // every run must wait
+	if err := a.slots.Acquire(context.Background(), held); err != nil { // every run must wait
 		t.Fatal(err)
 	}
 	first, leave := context.WithCancel(context.Background())
@@ -220,7 +220,7 @@ func TestSharedVerificationOutlivesTheClientThatStartedIt(t *testing.T) {
 		_, err := a.AuthenticateFrom(first, "alice", "pw", src)
 		firstErr <- err
 	}()
-	waitQueued(t, a.slots, 1)
+	waitWaiting(t, a.slots, 1)
 	const others = 5
 	errs := make(chan error, others)
 	for range others {
@@ -234,8 +234,8 @@ func TestSharedVerificationOutlivesTheClientThatStartedIt(t *testing.T) {
 	if err := <-firstErr; !errors.Is(err, context.Canceled) {
 		t.Fatalf("the attempt whose client left: %v, want context.Canceled", err)
 	}
-	waitQueued(t, a.slots, 1) // the others' run, started again
-	a.slots.release(held)
+	waitWaiting(t, a.slots, 1) // the others' run, started again
+	a.slots.Release(held)
 	for range others {
 		if err := <-errs; err != nil {
 			t.Fatalf("an attempt still waiting when the first left: %v", err)

@@ -15,8 +15,26 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/dcvmail/dcvmail/internal/clock"
+	"github.com/dcvmail/dcvmail/internal/fairslots"
 	"github.com/dcvmail/dcvmail/internal/model"
 )
+
+// ErrBusy refuses a login attempt without judging it: its source already
+// has as many verifications waiting as one source may (fairslots). Callers
+// answer "try again later", never "bad login": the password was not
+// checked, and the attempt is not counted as a failure.
+var ErrBusy = errors.New("accounts: too many logins in progress from this source")
+
+// queuePerSlot is how many attempts one source may have waiting per
+// verification slot: with 2 slots, 64: an integrator's burst of concurrent
+// first calls (40 in TestRule7ConcurrentResendsKeepTheLimit) is still
+// checked, while a flood queues at most 64 argon2id runs (two seconds of
+// one core).
+const queuePerSlot = 32
+
+// newVerifySlots are n slots for argon2id runs (19 MiB each), fair across
+// sources.
+func newVerifySlots(n int) *fairslots.Slots { return fairslots.New(n, queuePerSlot*n) }
 
 // ErrBadLogin is every authentication failure: unknown login, wrong
 // password, disabled account. Callers answer them all alike.
@@ -51,9 +69,9 @@ type Authenticator struct {
 	clock    clock.Clock
 	key      []byte // per-process key of the cache's keyed hash
 	useCache bool
-	dummy    string     // hash verified for unknown logins, to spend the same time
-	slots    *fairSlots // bounds concurrent argon2id runs (19 MiB each), fair across sources
-	lockout  *Lockout   // nil: failed logins are not counted
+	dummy    string           // hash verified for unknown logins, to spend the same time
+	slots    *fairslots.Slots // bounds concurrent argon2id runs (19 MiB each), fair across sources
+	lockout  *Lockout         // nil: failed logins are not counted
 
 	mu    sync.Mutex
 	cache map[[32]byte]time.Time
@@ -81,7 +99,7 @@ func (a *Authenticator) Waiting() int64 { return a.waiting.Load() }
 
 // Slots is how many argon2id verifications may run at once; each holds
 // 19 MiB while it runs.
-func (a *Authenticator) Slots() int { return a.slots.size }
+func (a *Authenticator) Slots() int { return a.slots.Size() }
 
 // Option configures an Authenticator.
 type Option func(*Authenticator)
@@ -108,7 +126,7 @@ func NewAuthenticator(accounts Lookup, opts ...Option) *Authenticator {
 		key:       key,
 		useCache:  true,
 		dummy:     dummyHash(),
-		slots:     newFairSlots(max(2, runtime.GOMAXPROCS(0))),
+		slots:     newVerifySlots(max(2, runtime.GOMAXPROCS(0))),
 		busyPause: BusyPause,
 		refusals:  newRefusalPacer(),
 		cache:     map[[32]byte]time.Time{},
@@ -150,7 +168,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, login, password string
 // a flood from it cannot slow anyone else's login.
 //
 // An attempt from a source that already has as many verifications waiting
-// as one source may (fairSlots) gets ErrBusy after BusyPause, unjudged and
+// as one source may (fairslots) gets ErrBusy after BusyPause, unjudged and
 // uncounted, before any database read.
 //
 // Every other attempt that is not a cache hit costs one argon2id run,
@@ -161,7 +179,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, login, password string
 func (a *Authenticator) AuthenticateFrom(ctx context.Context, login, password string, source netip.Addr) (model.Account, error) {
 	now := a.clock.Now()
 	src, _ := SourceOf(source)
-	if a.slots.full(src) {
+	if a.slots.Full(src) {
 		return model.Account{}, a.refuseBusy(ctx) // before any database read
 	}
 	var (
@@ -295,15 +313,15 @@ func (a *Authenticator) verifyOnce(ctx context.Context, key [32]byte, source, ha
 
 func (a *Authenticator) verify(ctx context.Context, source, hash, password string) (bool, error) {
 	a.waiting.Add(1)
-	err := a.slots.acquire(ctx, source)
+	err := a.slots.Acquire(ctx, source)
 	a.waiting.Add(-1)
-	if errors.Is(err, ErrBusy) {
+	if errors.Is(err, fairslots.ErrBusy) {
 		return false, a.refuseBusy(ctx)
 	}
 	if err != nil {
 		return false, err
 	}
-	defer a.slots.release(source)
+	defer a.slots.Release(source)
 	a.verifications.Add(1)
 	return VerifyPassword(hash, password)
 }

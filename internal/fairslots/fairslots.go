@@ -1,4 +1,11 @@
-package accounts
+// Package fairslots bounds an expensive kind of work in progress, and
+// shares it between the sources (IPv4 addresses, IPv6 /64s) that want it,
+// so that a flood from one source does not take it from everyone else.
+// Its users: the argon2id runs of logins (internal/accounts; issue 16: a
+// flood of wrong passwords from one source slowed every first login to
+// seconds) and the signatures of the test CA's CRLs and OCSP answers, which
+// anyone may ask for (internal/server).
+package fairslots
 
 import (
 	"context"
@@ -7,28 +14,25 @@ import (
 	"sync"
 )
 
-// ErrBusy refuses a login attempt without judging it: its source already
-// has as many verifications waiting as one source may (fairSlots). Callers
-// answer "try again later", never "bad login": the password was not
-// checked, and the attempt is not counted as a failure.
-var ErrBusy = errors.New("accounts: too many logins in progress from this source")
+// ErrBusy refuses work without doing it: its source already has as many
+// waiting as one source may. Callers answer "try again later".
+var ErrBusy = errors.New("fairslots: too much work waiting from this source")
 
-// fairSlots bounds the argon2id runs in progress, and shares them between
-// the sources that want them (issue 16: a flood of wrong passwords from one
-// source slowed every first login to seconds). Three rules:
+// Slots bounds the work in progress with three rules:
 //
 //   - one source holds at most share slots at once (size-1, at least 1), so
 //     that with two slots or more one is always left for the others: a
-//     first login from a clean source finds a slot at once instead of
-//     waiting for a flood's run to end;
+//     clean source finds a slot at once instead of waiting for a flood's
+//     work to end;
 //   - a freed slot goes to the waiting sources in turn (round robin), not in
-//     arrival order, so a source with many attempts queued waits behind its
+//     arrival order, so a source with much work queued waits behind its
 //     own;
-//   - one source has at most queueMax attempts waiting; more are refused at
-//     once with ErrBusy, so that a flood queues a bounded amount of hashing.
+//   - one source has at most queueMax pieces of work waiting; more are
+//     refused at once with ErrBusy, so that a flood queues a bounded
+//     amount of work.
 //
-// Waiters hold no argon2id memory.
-type fairSlots struct {
+// Waiters hold nothing but their place.
+type Slots struct {
 	mu       sync.Mutex
 	size     int
 	share    int // slots one source may hold at once
@@ -44,21 +48,20 @@ type slotWaiter struct {
 	granted bool // under mu: the slot is the waiter's, even if it gave up
 }
 
-// queuePerSlot is how many attempts one source may have waiting per slot:
-// with 2 slots, 64: an integrator's burst of concurrent first calls (40 in
-// TestRule7ConcurrentResendsKeepTheLimit) is still checked, while a flood
-// queues at most 64 argon2id runs (two seconds of one core).
-const queuePerSlot = 32
-
-func newFairSlots(n int) *fairSlots {
-	return &fairSlots{size: n, share: max(1, n-1), queueMax: queuePerSlot * n, free: n,
+// New returns n slots, of which one source may have queueMax pieces of
+// work waiting.
+func New(n, queueMax int) *Slots {
+	return &Slots{size: n, share: max(1, n-1), queueMax: queueMax, free: n,
 		running: map[string]int{}, queues: map[string][]*slotWaiter{}}
 }
 
-// acquire takes a slot for source, waiting for its turn; it gives up when
-// ctx ends, and refuses with ErrBusy when source has queueMax attempts
-// waiting already.
-func (f *fairSlots) acquire(ctx context.Context, source string) error {
+// Size is the number of slots.
+func (f *Slots) Size() int { return f.size }
+
+// Acquire takes a slot for source, waiting for its turn; it gives up when
+// ctx ends, and refuses with ErrBusy when source has queueMax pieces of
+// work waiting already.
+func (f *Slots) Acquire(ctx context.Context, source string) error {
 	f.mu.Lock()
 	q := f.queues[source]
 	if len(q) >= f.queueMax {
@@ -84,7 +87,7 @@ func (f *fairSlots) acquire(ctx context.Context, source string) error {
 	f.mu.Lock()
 	if w.granted {
 		f.mu.Unlock()
-		f.release(source)
+		f.Release(source)
 		return ctx.Err()
 	}
 	q = slices.DeleteFunc(f.queues[source], func(x *slotWaiter) bool { return x == w })
@@ -98,16 +101,16 @@ func (f *fairSlots) acquire(ctx context.Context, source string) error {
 	return ctx.Err()
 }
 
-// full reports whether source has queueMax attempts waiting: a cheap look
-// before any other work for the attempt (acquire still decides).
-func (f *fairSlots) full(source string) bool {
+// Full reports whether source has queueMax pieces of work waiting: a cheap
+// look before anything else is done for it (Acquire still decides).
+func (f *Slots) Full(source string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return len(f.queues[source]) >= f.queueMax
 }
 
-// release gives back a slot that source held.
-func (f *fairSlots) release(source string) {
+// Release gives back a slot that source held.
+func (f *Slots) Release(source string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.free++
@@ -119,7 +122,7 @@ func (f *fairSlots) release(source string) {
 
 // dispatch hands the free slots, under mu, to the waiting sources in turn,
 // skipping those that hold their share.
-func (f *fairSlots) dispatch() {
+func (f *Slots) dispatch() {
 	for i := 0; f.free > 0 && i < len(f.ring); {
 		src := f.ring[i]
 		if f.running[src] >= f.share {
@@ -140,4 +143,15 @@ func (f *fairSlots) dispatch() {
 		w.granted = true
 		close(w.ready)
 	}
+}
+
+// Waiting is how many pieces of work wait for a slot, from all sources.
+func (f *Slots) Waiting() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, q := range f.queues {
+		n += len(q)
+	}
+	return n
 }
