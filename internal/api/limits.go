@@ -5,13 +5,11 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 
 	"github.com/dcvmail/dcvmail/internal/admission"
 	"github.com/dcvmail/dcvmail/internal/clock"
+	"github.com/dcvmail/dcvmail/internal/keyrate"
 	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/wire"
 )
@@ -36,34 +34,20 @@ const (
 	DefaultRequestBurst = 1000
 )
 
-// limiterSweep is the number of accounts above which the limiters of
-// accounts that are back to a full bucket are forgotten.
-const limiterSweep = 10_000
-
 // accountLimiter holds one token bucket per account.
 type accountLimiter struct {
-	limit RequestLimit
-
-	mu       sync.Mutex
-	accounts map[int64]*accountBucket
-}
-
-type accountBucket struct {
-	lim     *rate.Limiter
-	limited bool // the last request was refused: log only the first refusal of a run
+	limit   RequestLimit
+	buckets *keyrate.Limiter[int64]
 }
 
 func newAccountLimiter(l RequestLimit) *accountLimiter {
 	if l.Rate <= 0 {
 		return nil
 	}
-	if l.Burst <= 0 {
-		l.Burst = 1
-	}
 	if l.Clock == nil {
 		l.Clock = clock.System
 	}
-	return &accountLimiter{limit: l, accounts: map[int64]*accountBucket{}}
+	return &accountLimiter{limit: l, buckets: keyrate.New[int64](l.Rate, l.Burst)}
 }
 
 // allow takes a token of acct's bucket. When there is none it returns when
@@ -73,35 +57,7 @@ func (l *accountLimiter) allow(acct model.Account) (ok bool, next time.Time, fir
 	if l == nil {
 		return true, time.Time{}, false
 	}
-	now := l.limit.Clock.Now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b := l.accounts[acct.ID]
-	if b == nil {
-		if len(l.accounts) >= limiterSweep {
-			for id, other := range l.accounts {
-				if other.lim.TokensAt(now) >= float64(l.limit.Burst) {
-					delete(l.accounts, id)
-				}
-			}
-		}
-		b = &accountBucket{lim: rate.NewLimiter(rate.Limit(l.limit.Rate), l.limit.Burst)}
-		l.accounts[acct.ID] = b
-	}
-	if b.lim.AllowN(now, 1) {
-		b.limited = false
-		return true, time.Time{}, false
-	}
-	// The next whole second at or after the token's arrival: the answer
-	// names a time to the second.
-	missing := 1 - b.lim.TokensAt(now)
-	next = now.Add(time.Duration(missing / l.limit.Rate * float64(time.Second)))
-	if whole := next.Truncate(time.Second); !whole.Equal(next) {
-		next = whole.Add(time.Second)
-	}
-	first = !b.limited
-	b.limited = true
-	return false, next, first
+	return l.buckets.Allow(acct.ID, l.limit.Clock.Now())
 }
 
 // limitRequest refuses a request of acct over its account's limit: -14,
@@ -115,7 +71,7 @@ func (h *Handler) limitRequest(w http.ResponseWriter, c *call, acct model.Accoun
 	}
 	if first {
 		h.log.Warn("account over its request limit", "request", c.id, "login", acct.Login,
-			"rate", h.limiter.limit.Rate, "burst", h.limiter.limit.Burst, "next", next)
+			"rate", h.limiter.buckets.Rate(), "burst", h.limiter.buckets.Burst(), "next", next)
 	}
 	wait := next.Sub(h.limiter.limit.Clock.Now())
 	w.Header().Set("Retry-After", strconv.Itoa(max(1, int((wait+time.Second-1)/time.Second))))
