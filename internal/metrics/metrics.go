@@ -51,6 +51,7 @@ type Metrics struct {
 	codeRefused  prometheus.Counter
 	backlogged   prometheus.Counter
 	connLimited  *prometheus.CounterVec
+	signBusy     prometheus.Counter
 }
 
 // Config says where the scraped values come from.
@@ -109,6 +110,10 @@ func New(cfg Config) *Metrics {
 	for _, r := range []string{connlimit.ReasonSource, connlimit.ReasonRate, connlimit.ReasonTotal, connlimit.ReasonEvicted} {
 		m.connLimited.WithLabelValues(r)
 	}
+	m.signBusy = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "dcvmail_ca_signing_refused_total",
+		Help: "Requests for the test CA's CRLs and OCSP answers refused (HTTP 503) because their source already had as many waiting for a signature as one source may.",
+	})
 	for _, o := range deliveryOutcomes {
 		m.deliveries.WithLabelValues(string(o))
 	}
@@ -120,7 +125,7 @@ func New(cfg Config) *Metrics {
 	for _, k := range []string{"login", "source"} {
 		m.lockouts.WithLabelValues(k)
 	}
-	m.reg.MustRegister(m.apiRequests, m.apiDuration, m.pages, m.deliveries, m.lockouts, m.loginRefused, m.codeRefused, m.backlogged, m.connLimited,
+	m.reg.MustRegister(m.apiRequests, m.apiDuration, m.pages, m.deliveries, m.lockouts, m.loginRefused, m.codeRefused, m.backlogged, m.connLimited, m.signBusy,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewBuildInfoCollector(),
@@ -182,6 +187,10 @@ func (m *Metrics) Backlogged() { m.backlogged.Inc() }
 // ConnectionLimited counts a connection closed by the listeners' limiter
 // (connlimit), by its reason.
 func (m *Metrics) ConnectionLimited(reason string) { m.connLimited.WithLabelValues(reason).Inc() }
+
+// SigningRefused counts a request for a signed CRL or OCSP answer refused
+// because its source had as many waiting as one may.
+func (m *Metrics) SigningRefused() { m.signBusy.Inc() }
 
 // ConnectionsOpen exposes open(), the connections open on the public
 // listeners now, as dcvmail_connections_open.

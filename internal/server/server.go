@@ -167,7 +167,7 @@ func New(ctx context.Context, cfg config.Serve, opts ...Option) (*Server, error)
 		s.Close()
 		return nil, err
 	}
-	s.caRoutes(handler.Handle) // orders.go
+	s.caRoutes(handler.Handle, proxies) // orders.go
 	limiter := connLimiter(cfg.Limits, proxies, s.ops.metrics, so.log)
 	s.httpsLn = limiter.Listen(s.httpsLn)
 	s.https = newHTTPServer(handler, so.log)

@@ -1,0 +1,134 @@
+package server_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/x509"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ocsp"
+
+	"github.com/dcvmail/dcvmail/internal/config"
+	"github.com/dcvmail/dcvmail/internal/loopback"
+)
+
+// The test CA's CRLs and OCSP answers are signed for every request, and
+// anyone may ask for them: each costs a P-384 signature (about 850 us of
+// CPU here), so a stranger asking without pause took both cores from
+// everyone (BENCHMARKS.md, "Sixteenth round"). One source gets its burst
+// of signatures, then its rate, and is refused with 503 and Retry-After
+// beyond; another source is not held back by it, and neither is this
+// machine's own address. Each part fails without the bound.
+func TestStrangerAskingForSignaturesIsHeldToItsRate(t *testing.T) {
+	t.Parallel()
+	s := startOps(t, func(c *config.Serve) { c.HTTPListen = "127.0.0.1:0" })
+	base := s.HTTPURL()
+	client := func(from net.Addr) *http.Client {
+		d := &net.Dialer{LocalAddr: from, Timeout: 5 * time.Second}
+		return &http.Client{Transport: &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 8}, Timeout: 30 * time.Second}
+	}
+	get := func(c *http.Client, path string) (*http.Response, []byte) {
+		t.Helper()
+		resp, err := c.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, b
+	}
+	_, der := get(client(nil), "/ca/issuing.der")
+	issuer, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ocspOf := func(c *http.Client) *http.Response {
+		t.Helper()
+		n, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64))
+		req, err := ocsp.CreateRequest(&x509.Certificate{SerialNumber: n}, issuer, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := c.Post(base+"/ocsp", "application/ocsp-request", bytes.NewReader(req))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+
+	// A stranger on 127.0.0.2 asks for OCSP answers and CRLs from eight
+	// connections at once, twice its burst in all (the server's clock
+	// stands still, so nothing refills).
+	stranger := client(loopback.Source(t, 2))
+	const burst, asks = 100, 200
+	var mu sync.Mutex
+	codes := map[int]int{}
+	retryAfter := ""
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := range asks / 8 {
+				var resp *http.Response
+				if (w+i)%2 == 0 {
+					resp = ocspOf(stranger)
+				} else {
+					resp, _ = get(stranger, "/crl/issuing.crl")
+				}
+				mu.Lock()
+				codes[resp.StatusCode]++
+				if resp.StatusCode == http.StatusServiceUnavailable {
+					retryAfter = resp.Header.Get("Retry-After")
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if codes[http.StatusOK] != burst || codes[http.StatusServiceUnavailable] != asks-burst {
+		t.Fatalf("the stranger's %d requests for signatures: %v, want %d answered and the rest refused with 503", asks, codes, burst)
+	}
+	if retryAfter != "1" {
+		t.Errorf("a refusal's Retry-After: %q, want 1 (the next token, a twentieth of a second away)", retryAfter)
+	}
+	fams := scrape(t, s)
+	if n, _ := value(fams, "dcvmail_ca_signing_refused_total", ""); n != asks-burst {
+		t.Errorf("dcvmail_ca_signing_refused_total = %v, want %d", n, asks-burst)
+	}
+
+	// A second later it has its rate's worth again, no more.
+	s.clock.Advance(time.Second)
+	ok := 0
+	for range 2 * 20 {
+		if ocspOf(stranger).StatusCode == http.StatusOK {
+			ok++
+		}
+	}
+	if ok != 20 {
+		t.Errorf("a second later the stranger got %d signatures, want 20", ok)
+	}
+
+	// A relying party on 127.0.0.3 has a burst of its own, and this
+	// machine's own address (a test suite against serve --demo) no rate.
+	for _, c := range []struct {
+		name string
+		*http.Client
+		asks int
+	}{{"a relying party on 127.0.0.3", client(loopback.Source(t, 3)), burst - 1}, {"127.0.0.1", client(nil), 2 * burst}} {
+		for i := range c.asks {
+			if resp := ocspOf(c.Client); resp.StatusCode != http.StatusOK {
+				t.Fatalf("%s: OCSP request %d: HTTP %d", c.name, i+1, resp.StatusCode)
+			}
+		}
+		if resp, b := get(c.Client, "/crl/issuing.crl"); resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: CRL: HTTP %d %s", c.name, resp.StatusCode, b)
+		}
+	}
+}
