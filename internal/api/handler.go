@@ -21,6 +21,7 @@ import (
 
 	"github.com/dcvmail/dcvmail/internal/accounts"
 	"github.com/dcvmail/dcvmail/internal/admission"
+	"github.com/dcvmail/dcvmail/internal/costly"
 	"github.com/dcvmail/dcvmail/internal/dcv"
 	"github.com/dcvmail/dcvmail/internal/faults"
 	"github.com/dcvmail/dcvmail/internal/model"
@@ -38,8 +39,9 @@ type Handler struct {
 	limiter *accountLimiter // nil: no per-account request limit
 	gate    *admission.Gate // nil: writes are never refused
 	observe func(endpoint string, errorCode int, elapsed time.Duration)
-	faults  *faults.Set // nil without --test-controls
-	names   []string    // the endpoints' names, for fault rules
+	faults  *faults.Set   // nil without --test-controls
+	costly  *costly.Guard // nil: DecodeCSR is not bounded
+	names   []string      // the endpoints' names, for fault rules
 }
 
 // Config wires a Handler.
@@ -63,13 +65,17 @@ type Config struct {
 	// Faults are the test controls' fault rules (docs/control.md); nil
 	// without --test-controls.
 	Faults *faults.Set
+	// Costly bounds DecodeCSR's key checks, which anyone may ask for, per
+	// source and in all (internal/costly); nil bounds nothing.
+	Costly *costly.Guard
 }
 
 // New returns the API handler. Its routes are the paths of docs/api.md section
 // 1; the `!` of each may arrive percent-encoded.
 func New(cfg Config) *Handler {
 	h := &Handler{dcv: cfg.DCV, auth: cfg.Auth, proxies: cfg.TrustedProxies, log: cfg.Log, mux: http.NewServeMux(),
-		limiter: newAccountLimiter(cfg.RequestLimit), gate: cfg.Admission, observe: cfg.Observe, faults: cfg.Faults}
+		limiter: newAccountLimiter(cfg.RequestLimit), gate: cfg.Admission, observe: cfg.Observe, faults: cfg.Faults,
+		costly: cfg.Costly}
 	if h.log == nil {
 		h.log = slog.Default()
 	}

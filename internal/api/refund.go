@@ -1,10 +1,13 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/dcvmail/dcvmail/internal/costly"
 	"github.com/dcvmail/dcvmail/internal/csr"
 	"github.com/dcvmail/dcvmail/internal/wire"
 )
@@ -79,6 +82,23 @@ func (h *Handler) decodeCSR(w http.ResponseWriter, r *http.Request, c *call) {
 	if werr != nil {
 		h.writeError(w, c, werr)
 		return
+	}
+	// Anyone may ask, and checking a large RSA key costs milliseconds:
+	// costly work, bounded per source and in all (-14 beyond, as over the
+	// request limit).
+	if h.costly != nil {
+		release, retry, err := h.costly.Enter(r.Context(), h.proxies.Of(r).IP)
+		if errors.Is(err, costly.ErrBusy) {
+			next := time.Now().UTC().Add(retry).Truncate(time.Second)
+			w.Header().Set("Retry-After", strconv.Itoa(int(retry/time.Second)))
+			h.writeError(w, c, &wire.Error{Code: wire.Internal,
+				Detail: "too many CSRs to decode from this source; retry after " + next.Format(time.RFC3339)})
+			return
+		}
+		if err != nil {
+			return // the client has gone
+		}
+		defer release()
 	}
 	d := csr.Decode(a.str("csr"), h.dcvBlocklist())
 	if c.format == wire.FormatJSON {

@@ -112,7 +112,7 @@ func New(cfg Config) *Metrics {
 	}
 	m.signBusy = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "dcvmail_ca_signing_refused_total",
-		Help: "Requests for the test CA's CRLs and OCSP answers refused (HTTP 503) because their source already had as many waiting for a signature as one source may.",
+		Help: "Requests for the test CA's CRLs and OCSP answers refused (HTTP 503) because their source was over its rate of costly work or had as many waiting as one source may (internal/costly).",
 	})
 	for _, o := range deliveryOutcomes {
 		m.deliveries.WithLabelValues(string(o))

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"runtime"
 	"strconv"
 	"time"
 
@@ -18,10 +17,9 @@ import (
 	"github.com/dcvmail/dcvmail/internal/clock"
 	"github.com/dcvmail/dcvmail/internal/config"
 	"github.com/dcvmail/dcvmail/internal/contacts"
+	"github.com/dcvmail/dcvmail/internal/costly"
 	"github.com/dcvmail/dcvmail/internal/csr"
 	"github.com/dcvmail/dcvmail/internal/dcv"
-	"github.com/dcvmail/dcvmail/internal/fairslots"
-	"github.com/dcvmail/dcvmail/internal/keyrate"
 	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/origin"
 )
@@ -143,20 +141,14 @@ func operatorCA(o config.Orders, cfg ca.Config) (*ca.CA, error) {
 // caRoutes serves what certificates point at: the OCSP responder, the
 // CRLs (made afresh on every request, so a revocation shows at once) and
 // the CA certificates as DER. The OCSP answers and the CRLs are signed for
-// each request, and anyone may ask for them: they take turns for signing
-// slots (signed).
-func (s *Server) caRoutes(mount func(string, http.Handler), proxies origin.Proxies) {
+// each request, and anyone may ask for them: they are costly work
+// (signed).
+func (s *Server) caRoutes(mount func(string, http.Handler), proxies origin.Proxies, guard *costly.Guard) {
 	o := s.App.DCV.Orders()
 	if o == nil {
 		return
 	}
-	sg := &signing{
-		slots:   fairslots.New(signingSlots(), signingQueuePerSlot*signingSlots()),
-		rates:   keyrate.New[string](signingRate, signingBurst),
-		proxies: proxies,
-		exempt:  localOnly,
-	}
-	signed := func(h http.Handler) http.Handler { return s.signed(sg, h) }
+	signed := func(h http.Handler) http.Handler { return s.signed(guard, proxies, h) }
 	mount("/ocsp", signed(o.CA.OCSPHandler(s.App.DCV)))
 	mount("/ocsp/", signed(o.CA.OCSPHandler(s.App.DCV)))
 	mount("GET /crl/issuing.crl", signed(s.der("application/pkix-crl", func(r *http.Request) ([]byte, error) { return s.App.DCV.CRL(r.Context()) })))
@@ -177,65 +169,23 @@ func (s *Server) mountRootPEM(mux *http.ServeMux) {
 	})
 }
 
-// Each OCSP answer and CRL costs a P-384 signature, about 850 us of CPU
-// here: a stranger asking for them without pause on a few connections took
-// both cores (a reseller's median call went from 1.1 to 30 ms; BENCHMARKS.md,
-// sixteenth round). So one source gets at most signingRate signatures a
-// second after a burst of signingBurst, and all of them together are
-// signed in at most signingSlots at once, which leaves the other half of
-// the processors to everything else; in those slots one source holds at
-// most all but one, and a freed slot goes to the waiting sources in turn
-// (fairslots). A relying party asks for a certificate's status now and
-// then: 20 a second is far above it. This machine's own address (a test
-// suite against serve --demo, never a stranger) has no rate, as in the
-// connection limits (security.go), but shares the slots.
-const (
-	signingRate  = 20
-	signingBurst = 100
-	// signingQueuePerSlot is how many requests one source may have waiting
-	// for a slot, per slot; more are refused at once.
-	signingQueuePerSlot = 16
-)
-
-func signingSlots() int { return max(1, runtime.GOMAXPROCS(0)/2) }
-
-// signing holds what signed shares between the CA's endpoints.
-type signing struct {
-	slots   *fairslots.Slots
-	rates   *keyrate.Limiter[string]
-	proxies origin.Proxies
-	exempt  origin.Proxies // sources without a rate
-}
-
-// signed makes h, which signs what it answers, keep to its source's rate
-// and wait for a signing slot. A request over either gets HTTP 503 with
-// Retry-After at once, before anything is read or signed.
-func (s *Server) signed(sg *signing, h http.Handler) http.Handler {
+// signed makes h, which signs what it answers, costly work (internal/costly):
+// a request over its source's rate, or while its source has as many waiting
+// as it may, gets HTTP 503 with Retry-After at once, before anything is read
+// or signed.
+func (s *Server) signed(guard *costly.Guard, proxies origin.Proxies, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ip := sg.proxies.Of(r).IP
-		src, ok := origin.Source(ip)
-		if !ok {
-			src = "unknown"
-		}
-		busy := func(retry int) {
+		release, retry, err := guard.Enter(r.Context(), proxies.Of(r).IP)
+		if errors.Is(err, costly.ErrBusy) {
 			s.ops.metrics.SigningRefused()
-			w.Header().Set("Retry-After", strconv.Itoa(retry))
+			w.Header().Set("Retry-After", strconv.Itoa(int(retry/time.Second)))
 			http.Error(w, "busy: too many requests for signatures from this source", http.StatusServiceUnavailable)
+			return
 		}
-		if !sg.exempt.Trusted(ip) {
-			now := s.clock.Now()
-			if ok, next, _ := sg.rates.Allow(src, now); !ok {
-				busy(max(1, int(next.Sub(now).Round(time.Second)/time.Second)))
-				return
-			}
+		if err != nil {
+			return // the client has gone
 		}
-		if err := sg.slots.Acquire(r.Context(), src); err != nil {
-			if errors.Is(err, fairslots.ErrBusy) {
-				busy(1)
-			}
-			return // otherwise the client has gone
-		}
-		defer sg.slots.Release(src)
+		defer release()
 		h.ServeHTTP(w, r)
 	})
 }

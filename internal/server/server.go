@@ -29,6 +29,7 @@ import (
 	"github.com/dcvmail/dcvmail/internal/clock"
 	"github.com/dcvmail/dcvmail/internal/config"
 	"github.com/dcvmail/dcvmail/internal/contacts"
+	"github.com/dcvmail/dcvmail/internal/costly"
 	"github.com/dcvmail/dcvmail/internal/dcv"
 	"github.com/dcvmail/dcvmail/internal/delivery"
 	"github.com/dcvmail/dcvmail/internal/mail"
@@ -162,12 +163,15 @@ func New(ctx context.Context, cfg config.Serve, opts ...Option) (*Server, error)
 		s.Close()
 		return nil, err
 	}
-	handler, err := s.newHandler(ctx, proxies, so, controls)
+	// The work anyone may ask for that costs far more than answering: the
+	// test CA's signatures and DecodeCSR's key checks (internal/costly).
+	costlyWork := costly.New(localOnly, s.clock)
+	handler, err := s.newHandler(ctx, proxies, so, controls, costlyWork)
 	if err != nil {
 		s.Close()
 		return nil, err
 	}
-	s.caRoutes(handler.Handle, proxies) // orders.go
+	s.caRoutes(handler.Handle, proxies, costlyWork) // orders.go
 	limiter := connLimiter(cfg.Limits, proxies, s.ops.metrics, so.log)
 	s.httpsLn = limiter.Listen(s.httpsLn)
 	s.https = newHTTPServer(handler, so.log)
@@ -332,7 +336,7 @@ func (s *Server) newWorker() error {
 
 // newHandler is the public mux: the API, with the login lockout and the
 // per-account request limit, and the confirmation page beside it.
-func (s *Server) newHandler(ctx context.Context, proxies []netip.Prefix, so serverOptions, controls *controls) (*api.Handler, error) {
+func (s *Server) newHandler(ctx context.Context, proxies []netip.Prefix, so serverOptions, controls *controls, costlyWork *costly.Guard) (*api.Handler, error) {
 	a, log := s.App, so.log
 	lockout, err := newLockout(ctx, a.Store, s.cfg.Limits, log)
 	if err != nil {
@@ -343,7 +347,7 @@ func (s *Server) newHandler(ctx context.Context, proxies []netip.Prefix, so serv
 	gate := admissionGate(s.cfg.Limits, a.Store, s.ops.metrics.Backlogged, log)
 	handler := api.New(api.Config{DCV: a.DCV, Auth: auth, TrustedProxies: proxies, Log: log,
 		RequestLimit: requestLimit(s.cfg.Limits, s.clock, log), Admission: gate,
-		Observe: s.ops.metrics.APIRequest, Faults: controls.faultSet()})
+		Observe: s.ops.metrics.APIRequest, Faults: controls.faultSet(), Costly: costlyWork})
 	// The confirmation page rides on the API's mux, so both listeners serve it.
 	handler.Handle(web.Path, controls.page(web.New(web.Config{DCV: a.DCV, TrustedProxies: proxies, Log: log,
 		Observe: s.ops.metrics.Page, Admission: gate})))

@@ -2,12 +2,19 @@ package server_test
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"io"
 	"math/big"
 	"net"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,19 +26,21 @@ import (
 )
 
 // The test CA's CRLs and OCSP answers are signed for every request, and
-// anyone may ask for them: each costs a P-384 signature (about 850 us of
-// CPU here), so a stranger asking without pause took both cores from
-// everyone (BENCHMARKS.md, "Sixteenth round"). One source gets its burst
-// of signatures, then its rate, and is refused with 503 and Retry-After
-// beyond; another source is not held back by it, and neither is this
+// DecodeCSR checks a key of up to 8,192 bits: anyone may ask for either,
+// and a stranger asking without pause took both cores from everyone
+// (BENCHMARKS.md, "Sixteenth round"). One source gets its burst of such
+// costly work, then its rate, and is refused beyond (the CA's endpoints
+// with 503 and Retry-After, DecodeCSR with -14 and Retry-After), whichever
+// it asks for; another source is not held back by it, and neither is this
 // machine's own address. Each part fails without the bound.
-func TestStrangerAskingForSignaturesIsHeldToItsRate(t *testing.T) {
+func TestStrangerAskingForCostlyWorkIsHeldToItsRate(t *testing.T) {
 	t.Parallel()
 	s := startOps(t, func(c *config.Serve) { c.HTTPListen = "127.0.0.1:0" })
 	base := s.HTTPURL()
 	client := func(from net.Addr) *http.Client {
 		d := &net.Dialer{LocalAddr: from, Timeout: 5 * time.Second}
-		return &http.Client{Transport: &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 8}, Timeout: 30 * time.Second}
+		return &http.Client{Transport: &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 8,
+			TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, Timeout: 30 * time.Second}
 	}
 	get := func(c *http.Client, path string) (*http.Response, []byte) {
 		t.Helper()
@@ -103,6 +112,30 @@ func TestStrangerAskingForSignaturesIsHeldToItsRate(t *testing.T) {
 		t.Errorf("dcvmail_ca_signing_refused_total = %v, want %d", n, asks-burst)
 	}
 
+	// DecodeCSR draws on the same bucket.
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csrDER, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "example.com"}, DNSNames: []string{"example.com"}}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	decode := func(c *http.Client) (*http.Response, string) {
+		t.Helper()
+		form := url.Values{"csr": {string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csrDER}))}}
+		resp, err := c.PostForm(s.URL()+"/products/!DecodeCSR", form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	if resp, b := decode(stranger); !strings.HasPrefix(b, "-14\n") || resp.Header.Get("Retry-After") != "1" {
+		t.Errorf("DecodeCSR from the stranger over its rate: Retry-After %q, %q; want -14 and 1", resp.Header.Get("Retry-After"), b)
+	}
+
 	// A second later it has its rate's worth again, no more.
 	s.clock.Advance(time.Second)
 	ok := 0
@@ -121,7 +154,7 @@ func TestStrangerAskingForSignaturesIsHeldToItsRate(t *testing.T) {
 		name string
 		*http.Client
 		asks int
-	}{{"a relying party on 127.0.0.3", client(loopback.Source(t, 3)), burst - 1}, {"127.0.0.1", client(nil), 2 * burst}} {
+	}{{"a relying party on 127.0.0.3", client(loopback.Source(t, 3)), burst - 2}, {"127.0.0.1", client(nil), 2 * burst}} {
 		for i := range c.asks {
 			if resp := ocspOf(c.Client); resp.StatusCode != http.StatusOK {
 				t.Fatalf("%s: OCSP request %d: HTTP %d", c.name, i+1, resp.StatusCode)
@@ -129,6 +162,9 @@ func TestStrangerAskingForSignaturesIsHeldToItsRate(t *testing.T) {
 		}
 		if resp, b := get(c.Client, "/crl/issuing.crl"); resp.StatusCode != http.StatusOK {
 			t.Fatalf("%s: CRL: HTTP %d %s", c.name, resp.StatusCode, b)
+		}
+		if _, b := decode(c.Client); !strings.HasPrefix(b, "0\n") {
+			t.Fatalf("%s: DecodeCSR: %q", c.name, b)
 		}
 	}
 }
