@@ -59,9 +59,36 @@ func TestStrangerHoardingConnectionsLocksNobodyOut(t *testing.T) {
 	}
 	call(tr)
 
+	// Each dial is, in the end, closed on arrival (its source held its
+	// share, or the total was reached and no source held more), taken
+	// back for a later one, or open; the reseller holds the one other.
+	limited := func(fams map[string]*dto.MetricFamily, reason string) float64 {
+		n, _ := value(fams, "dcvmail_connections_limited_total", "reason="+reason)
+		return n
+	}
+	var fams map[string]*dto.MetricFamily
+	settle := func(dialed int) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			fams = scrape(t, s)
+			open, _ := value(fams, "dcvmail_connections_open", "")
+			decided := limited(fams, "source") + limited(fams, "total") + limited(fams, "evicted") + open - 1
+			if decided == float64(dialed) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("of the stranger's %d connections, %v were accounted for", dialed, decided)
+			}
+		}
+	}
+
 	// The stranger: dials connections from 127.0.0.2, 127.0.0.3, ... that
 	// never send a byte (no TLS handshake, no request), every other one to
-	// the plain-HTTP listener, which shares the bounds.
+	// the plain-HTTP listener, which shares the bounds. The two listeners
+	// accept in goroutines of their own, so each address's connections are
+	// left to be accounted for before the next address dials: otherwise
+	// the order in which they reach the limiter, and so which bound closes
+	// each, would depend on the scheduler.
 	listeners := []string{strings.TrimPrefix(s.URL(), "https://"), strings.TrimPrefix(s.HTTPURL(), "http://")}
 	for i := range strangers {
 		from := loopback.Source(t, 2+i)
@@ -72,25 +99,7 @@ func TestStrangerHoardingConnectionsLocksNobodyOut(t *testing.T) {
 			}
 			t.Cleanup(func() { c.Close() })
 		}
-	}
-	// Each dial is, in the end, closed on arrival (its source held its
-	// share, or the total was reached and no source held more), taken
-	// back for a later one, or open; the reseller holds the one other.
-	limited := func(fams map[string]*dto.MetricFamily, reason string) float64 {
-		n, _ := value(fams, "dcvmail_connections_limited_total", "reason="+reason)
-		return n
-	}
-	var fams map[string]*dto.MetricFamily
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		fams = scrape(t, s)
-		open, _ := value(fams, "dcvmail_connections_open", "")
-		decided := limited(fams, "source") + limited(fams, "total") + limited(fams, "evicted") + open - 1
-		if decided == strangers*dials {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("of the stranger's %d connections, %v were accounted for", strangers*dials, decided)
-		}
+		settle((i + 1) * dials)
 	}
 	if n, _ := value(fams, "dcvmail_connections_open", ""); n != total {
 		t.Errorf("open connections: %v, want the bound, %d", n, total)
