@@ -32,7 +32,10 @@ func TestReadsDoNotWatchTheirContext(t *testing.T) {
 			}
 		})
 	}
-	if plain, watched := allocs(context.Background()), allocs(live); watched > plain {
+	// Watched, the two reads make 17 more (database/sql's goroutine and
+	// context, the driver's watch); a margin of 4 leaves room for whatever
+	// else the process allocates meanwhile.
+	if plain, watched := allocs(context.Background()), allocs(live); watched >= plain+4 {
 		t.Errorf("two reads with a context that can end make %.0f allocations, %.0f more than with one that cannot: the context is watched", watched, watched-plain)
 	}
 
@@ -75,7 +78,7 @@ func TestWatchedReadsStopWithTheirContext(t *testing.T) {
 			}
 		})
 	}
-	if plain, watched := page(context.Background()), page(live); watched <= plain {
+	if plain, watched := page(context.Background()), page(live); watched < plain+4 {
 		t.Errorf("a mailbox search makes %.0f allocations with a context that can end and %.0f with one that cannot: it is not watched", watched, plain)
 	}
 }
