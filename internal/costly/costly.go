@@ -1,7 +1,8 @@
 // Package costly bounds the work that anyone may ask for without logging
 // in and that costs far more than answering: the test CA's signatures (a
-// CRL or an OCSP answer, about 850 us of CPU each here) and DecodeCSR's
-// checks of a key (up to 2.4 ms for an RSA key of 8,192 bits). One stranger
+// CRL about 700-850 us of CPU here, an OCSP answer about 260 us) and
+// DecodeCSR's checks of a key (up to 2.4 ms for an RSA key of 8,192 bits),
+// where a plain answer costs tens of microseconds. One stranger
 // asking for either without pause took both cores from everyone
 // (BENCHMARKS.md, "Sixteenth round").
 //
