@@ -73,8 +73,8 @@ func (h *Handler) limitRequest(w http.ResponseWriter, c *call, acct model.Accoun
 		h.log.Warn("account over its request limit", "request", c.id, "login", acct.Login,
 			"rate", h.limiter.buckets.Rate(), "burst", h.limiter.buckets.Burst(), "next", next)
 	}
-	wait := next.Sub(h.limiter.limit.Clock.Now())
-	w.Header().Set("Retry-After", strconv.Itoa(max(1, int((wait+time.Second-1)/time.Second))))
+	wait := keyrate.RetryAfter(h.limiter.limit.Clock.Now(), next)
+	w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)))
 	h.writeError(w, c, &wire.Error{Code: wire.Internal,
 		Detail: "request limit reached; retry after " + next.UTC().Format(time.RFC3339)})
 	return false

@@ -75,7 +75,7 @@ func (g *Guard) Enter(ctx context.Context, addr netip.Addr) (release func(), ret
 	if !g.exempt.Trusted(addr) {
 		now := g.clock.Now()
 		if ok, next, _ := g.rates.Allow(src, now); !ok {
-			return nil, max(time.Second, next.Sub(now).Round(time.Second)), ErrBusy
+			return nil, keyrate.RetryAfter(now, next), ErrBusy
 		}
 	}
 	if err := g.slots.Acquire(ctx, src); err != nil {

@@ -3,8 +3,8 @@
 // so that a flood from one source does not take it from everyone else.
 // Its users: the argon2id runs of logins (internal/accounts; issue 16: a
 // flood of wrong passwords from one source slowed every first login to
-// seconds) and the signatures of the test CA's CRLs and OCSP answers, which
-// anyone may ask for (internal/server).
+// seconds) and the costly work anyone may ask for without logging in, the
+// test CA's signatures and DecodeCSR's key checks (internal/costly).
 package fairslots
 
 import (

@@ -1,6 +1,6 @@
 // Package keyrate keeps one token bucket per key, in memory: the requests
-// of each account of the API (internal/api), and the signatures one source
-// may ask of the test CA (internal/server).
+// of each account of the API (internal/api), and the costly work one
+// source may ask for without logging in (internal/costly).
 package keyrate
 
 import (
@@ -81,6 +81,13 @@ func (l *Limiter[K]) Allow(key K, now time.Time) (ok bool, next time.Time, first
 	first = !b.limited
 	b.limited = true
 	return false, next, first
+}
+
+// RetryAfter is how long a refusal at now tells its client to wait for the
+// token that comes at next: whole seconds (HTTP's Retry-After), rounded up
+// so that the client does not come back before it, and at least one.
+func RetryAfter(now, next time.Time) time.Duration {
+	return max(time.Second, (next.Sub(now) + time.Second - 1).Truncate(time.Second))
 }
 
 // Keys is how many keys the limiter remembers.

@@ -66,3 +66,17 @@ func TestNewKeysAreForgottenAsFastAsTheyCome(t *testing.T) {
 		t.Error("a key whose bucket was empty got a token after the sweeps")
 	}
 }
+
+// A refusal's wait is rounded up to whole seconds, never down: a client
+// that waits as told finds its token.
+func TestRetryAfterRoundsUp(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ wait, want time.Duration }{
+		{0, time.Second}, {300 * time.Millisecond, time.Second}, {time.Second, time.Second},
+		{1200 * time.Millisecond, 2 * time.Second}, {1700 * time.Millisecond, 2 * time.Second},
+	} {
+		if got := RetryAfter(t0, t0.Add(c.wait)); got != c.want {
+			t.Errorf("RetryAfter for a token %v away: %v, want %v", c.wait, got, c.want)
+		}
+	}
+}

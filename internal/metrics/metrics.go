@@ -189,7 +189,8 @@ func (m *Metrics) Backlogged() { m.backlogged.Inc() }
 func (m *Metrics) ConnectionLimited(reason string) { m.connLimited.WithLabelValues(reason).Inc() }
 
 // SigningRefused counts a request for a signed CRL or OCSP answer refused
-// because its source had as many waiting as one may.
+// as costly work (internal/costly): its source was over its rate, or had
+// as many waiting as one may.
 func (m *Metrics) SigningRefused() { m.signBusy.Inc() }
 
 // ConnectionsOpen exposes open(), the connections open on the public
