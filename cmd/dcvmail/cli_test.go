@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -16,53 +17,101 @@ import (
 	"github.com/dcvmail/dcvmail/internal/pgtest"
 )
 
-// startServe starts `dcvmail serve` without waiting for it; ready waits.
-func startServe(t *testing.T, bin, data string, args ...string) (ready func() error, logs *bytes.Buffer) {
+// startServe starts `dcvmail serve` without waiting for it; ready waits
+// until /healthz answers and returns the API's base URL. serve binds port 0
+// and names its addresses in its log: a port picked free beforehand may be
+// taken by another test's process before serve binds it.
+func startServe(t *testing.T, bin, data string, args ...string) (proc *serveProc, ready func() (string, error), logs *syncLog) {
 	t.Helper()
-	listen, admin := freeAddr(t), freeAddr(t)
-	cmd := exec.Command(bin, append([]string{"serve", "--listen", listen, "--admin-listen", admin, "--dns-resolver", "none"}, args...)...)
+	// Never the system's resolver: tests talk only to loopback.
+	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--dns-resolver", "none"}, args...)...)
 	cmd.Env = append(os.Environ(), "DCVMAIL_DATA="+data)
-	logs = &bytes.Buffer{}
-	var mu sync.Mutex
-	cmd.Stderr = writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return logs.Write(p) })
+	logs = &syncLog{}
+	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
+	proc = &serveProc{Cmd: cmd, exited: exited}
 	t.Cleanup(func() {
 		cmd.Process.Kill()
-		<-exited
+		proc.Wait()
+		if t.Failed() {
+			t.Logf("serve log:\n%s", logs.String())
+		}
 	})
-	return func() error {
+	return proc, func() (string, error) {
 		deadline := time.Now().Add(30 * time.Second)
 		for {
 			select {
 			case err := <-exited:
 				exited <- err
-				mu.Lock()
-				defer mu.Unlock()
-				return fmt.Errorf("serve exited: %v\n%s", err, logs.String())
+				return "", fmt.Errorf("serve exited: %v\n%s", err, logs.String())
 			default:
 			}
-			resp, err := http.Get("http://" + admin + "/healthz")
-			if err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == 200 {
-					return nil
+			var err error
+			if base, admin, ok := servingURLs(logs.String()); ok {
+				var resp *http.Response
+				if resp, err = http.Get(admin + "/healthz"); err == nil {
+					resp.Body.Close()
+					if resp.StatusCode == 200 {
+						return base, nil
+					}
 				}
 			}
 			if time.Now().After(deadline) {
-				return fmt.Errorf("serve did not become ready: %v", err)
+				return "", fmt.Errorf("serve did not become ready: %v\n%s", err, logs.String())
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
 	}, logs
 }
 
-type writerFunc func([]byte) (int, error)
+// serveProc is a started serve; its Wait may be called any number of times.
+type serveProc struct {
+	*exec.Cmd
+	exited chan error
+}
 
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+func (p *serveProc) Wait() error {
+	err := <-p.exited
+	p.exited <- err
+	return err
+}
+
+// servingRE finds the API's and the admin listener's URLs in serve's
+// "dcvmail serving" log line, in the text or the JSON format.
+var servingRE = regexp.MustCompile(`"?https"?[=:]"?(https://[^"\s]+)"?.*"?admin"?[=:]"?(http://[^"\s]+)`)
+
+func servingURLs(log string) (base, admin string, ok bool) {
+	for line := range strings.Lines(log) {
+		if strings.Contains(line, "dcvmail serving") {
+			if m := servingRE.FindStringSubmatch(line); m != nil {
+				return m[1], m[2], true
+			}
+		}
+	}
+	return "", "", false
+}
+
+// syncLog collects a process's output while the test reads it.
+type syncLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *syncLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
 
 // issue 13: two `serve --demo` nodes started at the same moment on one
 // PostgreSQL database both start (one used to exit with a duplicate key of
@@ -82,8 +131,8 @@ func TestTwoDemoNodesStartTogether(t *testing.T) {
 		for range 2 {
 			// Each node its own --data: they would otherwise race to write
 			// one self-signed certificate, which is not what this tests.
-			ready, _ := startServe(t, bin, t.TempDir(), "--db", db, "--demo", "--message-key-file", key)
-			readies = append(readies, ready)
+			_, ready, _ := startServe(t, bin, t.TempDir(), "--db", db, "--demo", "--message-key-file", key)
+			readies = append(readies, func() error { _, err := ready(); return err })
 		}
 		var wg sync.WaitGroup
 		errs := make([]error, len(readies))

@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -33,16 +32,6 @@ func binary(t *testing.T) string {
 	return bin
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // run runs a dcvmail command and returns its stdout; it fails the test on a
 // non-zero exit.
 func run(t *testing.T, bin, data string, stdin string, args ...string) string {
@@ -59,38 +48,14 @@ func run(t *testing.T, bin, data string, stdin string, args ...string) string {
 }
 
 // serveProcess starts `dcvmail serve` and waits until /healthz answers.
-func serveProcess(t *testing.T, bin, data string, args ...string) (*exec.Cmd, string) {
+func serveProcess(t *testing.T, bin, data string, args ...string) (*serveProc, string) {
 	t.Helper()
-	listen, admin := freeAddr(t), freeAddr(t)
-	// Never the system's resolver: tests talk only to loopback.
-	cmd := exec.Command(bin, append([]string{"serve", "--listen", listen, "--admin-listen", admin, "--dns-resolver", "none"}, args...)...)
-	cmd.Env = append(os.Environ(), "DCVMAIL_DATA="+data)
-	var logs bytes.Buffer
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
+	proc, ready, _ := startServe(t, bin, data, args...)
+	base, err := ready()
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("serve log:\n%s", logs.String())
-		}
-	})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get("http://" + admin + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return cmd, "https://" + listen
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve did not become ready: %v\n%s", err, logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return proc, base
 }
 
 // client trusts the certificate that serve generated in data.

@@ -2,8 +2,11 @@ package bench
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -47,7 +50,7 @@ func measureStart(ctx context.Context, exe string, sa serveArgs, hc *http.Client
 	var st Start
 	for i := range starts {
 		last := i == starts-1
-		err := func() error {
+		start := func() error {
 			port, err := freePort()
 			if err != nil {
 				return err
@@ -63,6 +66,7 @@ func measureStart(ctx context.Context, exe string, sa serveArgs, hc *http.Client
 				return err
 			}
 			defer logf.Close()
+			logStart, _ := logf.Seek(0, io.SeekEnd)
 			cmd := exec.CommandContext(ctx, exe, args...)
 			cmd.Env = childEnv()
 			cmd.Stdout, cmd.Stderr = logf, logf
@@ -82,6 +86,9 @@ func measureStart(ctx context.Context, exe string, sa serveArgs, hc *http.Client
 				}
 			}()
 			if err := waitReady(hc, base, exited, 30*time.Second); err != nil {
+				if portTaken(logf.Name(), logStart) {
+					return errPortTaken
+				}
 				return fmt.Errorf("serve child: %w (see serve-child.log in %s)", err, sa.data)
 			}
 			st.ReadyMS = append(st.ReadyMS, ms(time.Since(t0)))
@@ -101,7 +108,13 @@ func measureStart(ctx context.Context, exe string, sa serveArgs, hc *http.Client
 			st.AfterLoadRSSMB = procStatusMB(pid, "VmRSS")
 			st.PeakRSSMB = procStatusMB(pid, "VmHWM")
 			return nil
-		}()
+		}
+		// The port was free a moment before the child bound it; another
+		// process may have taken it in between.
+		err := start()
+		for attempt := 2; err == errPortTaken && attempt <= 3; attempt++ {
+			err = start()
+		}
 		if err != nil {
 			return st, err
 		}
@@ -161,6 +174,15 @@ func childEnv() []string {
 		}
 	}
 	return env
+}
+
+var errPortTaken = errors.New("serve child: its port was taken before it could listen")
+
+// portTaken tells whether the child's log, from offset on, says its port
+// was in use.
+func portTaken(log string, offset int64) bool {
+	b, err := os.ReadFile(log)
+	return err == nil && int64(len(b)) >= offset && bytes.Contains(b[offset:], []byte("address already in use"))
 }
 
 func freePort() (string, error) {

@@ -119,6 +119,7 @@ type dcvmail struct {
 	t      testing.TB
 	cmd    *exec.Cmd
 	URL    string // https://127.0.0.1:port
+	Admin  string // 127.0.0.1:port of --admin-listen, when it was given
 	Data   string
 	log    *syncBuffer
 	done   chan struct{}
@@ -149,7 +150,7 @@ func startDcvmailIn(t testing.TB, wrap []string, data string, args ...string) *d
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	urls := make(chan string, 1)
+	urls := make(chan [2]string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -159,9 +160,10 @@ func startDcvmailIn(t testing.TB, wrap []string, data string, args ...string) *d
 			var rec struct {
 				Msg   string `json:"msg"`
 				HTTPS string `json:"https"`
+				Admin string `json:"admin"`
 			}
 			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "dcvmail serving" {
-				urls <- rec.HTTPS
+				urls <- [2]string{rec.HTTPS, strings.TrimPrefix(rec.Admin, "http://")}
 			}
 		}
 		io.Copy(io.Discard, stderr)
@@ -177,7 +179,8 @@ func startDcvmailIn(t testing.TB, wrap []string, data string, args ...string) *d
 		}
 	})
 	select {
-	case d.URL = <-urls:
+	case u := <-urls:
+		d.URL, d.Admin = u[0], u[1]
 	case <-d.done:
 		t.Fatalf("dcvmail serve exited: %s", d.log.String())
 	case <-time.After(30 * time.Second):
@@ -397,20 +400,37 @@ func startMailpit(t testing.TB, extra ...string) *mailpit {
 		}
 		t.Cleanup(func() { os.RemoveAll(dir) })
 	}
-	m := &mailpit{t: t, bin: mailpitBinary(t), dir: dir, SMTPAddr: freePort(t), API: "http://" + freePort(t), extra: extra, log: &syncBuffer{}}
-	m.start()
+	m := &mailpit{t: t, bin: mailpitBinary(t), dir: dir, extra: extra}
 	t.Cleanup(func() {
 		m.stop()
 		if t.Failed() {
 			t.Logf("Mailpit log (last 2 KiB):\n%s", tail(m.log.String(), 2048))
 		}
 	})
-	return m
+	// Mailpit cannot bind port 0 and say where it listens, and it must
+	// come back on the same ports after a restart: its ports are picked
+	// free here, and picked again if another process took one first.
+	for attempt := 1; ; attempt++ {
+		m.SMTPAddr, m.API, m.log = freePort(t), "http://"+freePort(t), &syncBuffer{}
+		err := m.tryStart()
+		if err == nil {
+			return m
+		}
+		if attempt == 3 || !strings.Contains(m.log.String(), "address already in use") {
+			t.Fatal(err)
+		}
+	}
 }
 
-// start starts Mailpit (again) on its ports and waits until its API answers.
+// start starts Mailpit again on its ports and waits until its API answers.
 func (m *mailpit) start() {
 	m.t.Helper()
+	if err := m.tryStart(); err != nil {
+		m.t.Fatal(err)
+	}
+}
+
+func (m *mailpit) tryStart() error {
 	args := append([]string{
 		"--smtp", m.SMTPAddr,
 		"--listen", strings.TrimPrefix(m.API, "http://"),
@@ -423,7 +443,7 @@ func (m *mailpit) start() {
 	m.cmd = exec.Command(m.bin, args...)
 	m.cmd.Stdout, m.cmd.Stderr = m.log, m.log
 	if err := m.cmd.Start(); err != nil {
-		m.t.Fatal(err)
+		return err
 	}
 	done := make(chan struct{})
 	m.done = done
@@ -435,16 +455,17 @@ func (m *mailpit) start() {
 			resp.Body.Close()
 			if c, err := net.DialTimeout("tcp", m.SMTPAddr, time.Second); err == nil {
 				c.Close()
-				return
+				return nil
 			}
 		}
 		select {
 		case <-done:
-			m.t.Fatalf("Mailpit exited: %s", m.log.String())
+			m.cmd = nil
+			return fmt.Errorf("Mailpit exited: %s", m.log.String())
 		default:
 		}
 		if time.Now().After(deadline) {
-			m.t.Fatalf("Mailpit did not start: %s", m.log.String())
+			return fmt.Errorf("Mailpit did not start: %s", m.log.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -159,8 +159,8 @@ func TestBackupUnderLoadAndRestore(t *testing.T) {
 	t.Parallel()
 	data := t.TempDir()
 	orders := seed(t, data, "reseller", "a long password", 200)
-	admin := freePort(t)
-	d := startDcvmail(t, data, "--admin-listen", admin, "--resend-burst", "1000", "--resend-interval", "1ms")
+	d := startDcvmail(t, data, "--admin-listen", "127.0.0.1:0", "--resend-burst", "1000", "--resend-interval", "1ms")
+	admin := d.Admin
 
 	out, err := runCLIErr("", "status", "--admin-listen", admin)
 	if err != nil || !strings.HasPrefix(out, "ready\n") || !strings.Contains(out, "database") {
@@ -270,9 +270,8 @@ func TestStatusNotReady(t *testing.T) {
 	t.Parallel()
 	data := t.TempDir()
 	seed(t, data, "reseller", "a long password", 1) // one message waiting
-	admin := freePort(t)
-	closed := freePort(t) // nothing listens there
-	startDcvmail(t, data, "--admin-listen", admin, "--smtp", "smtp://"+closed+"?tls=none")
+	closed := freePort(t)                           // nothing listens there
+	admin := startDcvmail(t, data, "--admin-listen", "127.0.0.1:0", "--smtp", "smtp://"+closed+"?tls=none").Admin
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		out, err := runCLIErr("", "status", "--admin-listen", admin)

@@ -24,8 +24,8 @@ func TestReadmeCurlWalk(t *testing.T) {
 	}
 	block := readmeBlock(t, string(readme), "**From any language**")
 
-	admin := freePort(t)
-	d := startDcvmail(t, t.TempDir(), "--demo", "--admin-listen", admin)
+	d := startDcvmail(t, t.TempDir(), "--demo", "--admin-listen", "127.0.0.1:0")
+	admin := d.Admin
 	script := strings.NewReplacer(
 		"https://127.0.0.1:8443", d.URL,
 		"http://127.0.0.1:8025", "http://"+admin,
