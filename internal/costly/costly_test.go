@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"sync"
 	"testing"
 	"time"
 
@@ -67,9 +68,42 @@ func TestGuard(t *testing.T) {
 			t.Fatalf("this machine's request with every slot taken: %v, want its context's end", err)
 		}
 	}
+	// With every slot taken, this machine's requests wait beyond the queue
+	// a stranger is held to, and each gets its turn; a stranger's beyond
+	// that queue are refused at once.
+	queue := queuePerSlot * g.slots.Size()
+	var wg sync.WaitGroup
+	for range queue + 8 {
+		wg.Go(func() {
+			release, _, err := g.Enter(ctx, local)
+			if err != nil {
+				t.Errorf("this machine's request waiting beyond the queue: %v", err)
+				return
+			}
+			release()
+		})
+	}
+	other := netip.MustParseAddr("192.0.2.44")
+	for range queue {
+		wg.Go(func() {
+			if release, _, err := g.Enter(ctx, other); err == nil {
+				release()
+			}
+		})
+	}
+	for deadline := time.Now().Add(10 * time.Second); g.slots.Waiting() < 2*queue+8; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d waiting, want %d", g.slots.Waiting(), 2*queue+8)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if _, retry, err := g.Enter(ctx, other); !errors.Is(err, ErrBusy) || retry != time.Second {
+		t.Fatalf("a stranger's request beyond its queue: %v, retry in %v; want ErrBusy and 1s", err, retry)
+	}
 	for _, r := range held {
 		r()
 	}
+	wg.Wait()
 	release, _, err = g.Enter(ctx, local)
 	if err != nil {
 		t.Fatalf("this machine's request with a slot free: %v", err)

@@ -62,9 +62,20 @@ func (f *Slots) Size() int { return f.size }
 // ctx ends, and refuses with ErrBusy when source has queueMax pieces of
 // work waiting already.
 func (f *Slots) Acquire(ctx context.Context, source string) error {
+	return f.acquire(ctx, source, true)
+}
+
+// AcquireTrusted is Acquire for a source whose work is never refused, only
+// made to wait its turn: this machine's own, whose waiting is bounded by
+// what it sends.
+func (f *Slots) AcquireTrusted(ctx context.Context, source string) error {
+	return f.acquire(ctx, source, false)
+}
+
+func (f *Slots) acquire(ctx context.Context, source string, capped bool) error {
 	f.mu.Lock()
 	q := f.queues[source]
-	if len(q) >= f.queueMax {
+	if capped && len(q) >= f.queueMax {
 		f.mu.Unlock()
 		return ErrBusy
 	}
