@@ -129,7 +129,7 @@ func TestSmallRun(t *testing.T) {
 // allCalls are the rows of a per-call table at each concurrency.
 var allCalls = []string{"ceiling", "ResendDCVEmail", "GetDCVEmailAddressList", "GetMDCDomainDetails", "AutoUpdateDCV",
 	"confirmation page GET", "confirmation page POST, right code", "AutoApplySSL", "CollectSSL",
-	"AutoReplaceSSL", "AutoRevokeSSL", "AutoRefund", "DecodeCSR"}
+	"AutoReplaceSSL", "AutoRevokeSSL", "AutoRefund", "DecodeCSR", "test CA OCSP", "test CA CRL"}
 
 // checkCalls checks that every call of the table answered, every time,
 // what its success is (errorCode=0, the page's form, the confirmation;

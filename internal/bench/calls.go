@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/dcvmail/dcvmail/internal/dcv"
 	"github.com/dcvmail/dcvmail/internal/model"
+	"golang.org/x/crypto/ocsp"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -35,6 +37,8 @@ const (
 	revokePath      = "/products/!AutoRevokeSSL"
 	refundPath      = "/products/!AutoRefund"
 	decodePath      = "/products/!DecodeCSR"
+	ocspPath        = "/ocsp/"
+	crlPath         = "/crl/issuing.crl"
 	pagePath        = dcv.PagePath
 )
 
@@ -53,6 +57,8 @@ const (
 	callRevoke      = "AutoRevokeSSL"
 	callRefund      = "AutoRefund"
 	callDecode      = "DecodeCSR"
+	callOCSP        = "test CA OCSP"
+	callCRL         = "test CA CRL"
 )
 
 // CallTable is the per-call closed loop on one database: at each
@@ -153,6 +159,10 @@ type orderCalls struct {
 	collect        string
 	replace        []int64
 	revoke, refund *pool
+	// ocsp is the GET path of an OCSP request for the collected order's
+	// certificate, whose serial number a good answer holds.
+	ocsp   string
+	serial []byte
 }
 
 // callSpecs are the calls measured on bd, in the order of the table. The
@@ -241,8 +251,32 @@ func (b *run) callSpecs(bd *bed, page *fixture, oc *orderCalls) []callSpec {
 		callSpec{name: callDecode, ok: prefixed("0\n"), target: func() hit {
 			return postHit(decodePath, "csr="+csrs[int(decoded.Add(1)-1)%len(csrs)])
 		}},
+		// What a relying party asks: the status of an issued certificate
+		// (a GET, as browsers ask, RFC 5019), and the CRL, which lists the
+		// orders the AutoRevokeSSL steps revoked.
+		callSpec{name: callOCSP, ok: ocspAbout(oc.serial), target: func() hit { return hit{method: http.MethodGet, path: oc.ocsp} }},
+		callSpec{name: callCRL, ok: isCRL, target: func() hit { return hit{method: http.MethodGet, path: crlPath} }},
 	)
 }
+
+// ocspAbout is a successful OCSP answer (responseStatus 0, RFC 6960 4.2.1)
+// that names serial, told without parsing, which would cost the load
+// generator's CPU a large share of what the server spends.
+func ocspAbout(serial []byte) answered {
+	return func(body []byte) bool {
+		if len(body) < 8 || body[0] != 0x30 {
+			return false
+		}
+		n := 2 // the outer SEQUENCE's tag and length
+		if body[1] > 0x80 {
+			n += int(body[1] &^ 0x80)
+		}
+		return len(body) > n+3 && bytes.Equal(body[n:n+3], []byte{0x0a, 0x01, 0x00}) && bytes.Contains(body, serial)
+	}
+}
+
+// isCRL is a DER SEQUENCE of a CRL's size at least.
+func isCRL(body []byte) bool { return len(body) > 100 && body[0] == 0x30 }
 
 func prefixed(p string) answered {
 	return func(body []byte) bool { return bytes.HasPrefix(body, []byte(p)) }
@@ -372,7 +406,7 @@ func (b *run) callTable(bd *bed) error {
 	}
 	t := CallTable{Backend: bd.srv.App.Store.Dialect(), Orders: bd.fix.orders, Codes: o.Codes}
 	if oc == nil {
-		b.r.Notes = append(b.r.Notes, "the order calls (AutoApplySSL, CollectSSL, AutoReplaceSSL, AutoRevokeSSL, AutoRefund, DecodeCSR) not measured: they are off")
+		b.r.Notes = append(b.r.Notes, "the order calls (AutoApplySSL, CollectSSL, AutoReplaceSSL, AutoRevokeSSL, AutoRefund, DecodeCSR) and the test CA's OCSP and CRL not measured: they are off")
 	}
 	specs := b.callSpecs(bd, page, oc)
 	for ci, c := range o.CallConcurrency {
@@ -500,12 +534,26 @@ func (b *run) orderCalls(bd *bed) (*orderCalls, error) {
 	if err != nil {
 		return nil, err
 	}
+	acct, err := bd.srv.App.Store.AccountByLogin(b.ctx, f.logins[0])
+	if err != nil {
+		return nil, err
+	}
+	c, err := bd.srv.App.DCV.Collect(b.ctx, acct, collect[0], 0, 0)
+	if err != nil || c.Leaf == nil || len(c.Chain) == 0 {
+		return nil, fmt.Errorf("bench: collect the certificate for OCSP: %v", err)
+	}
+	req, err := ocsp.CreateRequest(c.Leaf, c.Chain[len(c.Chain)-1], nil)
+	if err != nil {
+		return nil, err
+	}
 	return &orderCalls{
 		collect: "loginName=" + f.logins[0] + "&loginPassword=" + f.passwords[0] +
 			"&orderNumber=" + strconv.FormatInt(collect[0], 10) + "&queryType=1&responseFormat=1",
 		replace: replace,
 		revoke:  &pool{label: "revoke"},
 		refund:  &pool{label: "refund"},
+		ocsp:    ocspPath + url.PathEscape(base64.StdEncoding.EncodeToString(req)),
+		serial:  c.Leaf.SerialNumber.Bytes(),
 	}, nil
 }
 
