@@ -47,6 +47,9 @@ func (s *Store) TxExec(ctx context.Context, query string) error {
 	})
 }
 
+// RevokedSQL is RevokedCertificates' statement (its plan is tested).
+const RevokedSQL = revokedSQL
+
 // CodeLookupSQL is CodeLookup's statement (its plan is tested).
 const CodeLookupSQL = codeLookupSQL
 
