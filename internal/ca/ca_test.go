@@ -1,6 +1,7 @@
 package ca
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -13,6 +14,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -285,6 +287,56 @@ func TestLintCatchesProfileMistakes(t *testing.T) {
 	tmpl.ExtKeyUsage = tmpl.ExtKeyUsage[:1]
 	if _, err := c.lint.sign(tmpl, c.Issuer(), ecKey().Public(), signer); err != nil || signer.n != 1 {
 		t.Fatalf("the fixed template: %v, %d signatures", err, signer.n)
+	}
+}
+
+// The copy the linter reads is the certificate the CA then signs, byte for
+// byte but for the signature: the same TBSCertificate, signature algorithm
+// included, though a P-256 throwaway key signs the copy of a P-384 CA's
+// certificates (and one of the CA's own curve a self-signed root's).
+func TestLintedCopyIsTheCertificate(t *testing.T) {
+	t.Parallel()
+	c := testCA(t)
+	if bits := c.Issuer().PublicKey.(*ecdsa.PublicKey).Curve.Params().BitSize; bits != 384 {
+		t.Fatalf("the built-in CA is on a %d-bit curve; this test is about P-384", bits)
+	}
+	for _, pub := range []crypto.PublicKey{ecKey().Public(), rsaKey().Public()} {
+		tmpl, err := c.leafTemplate(IssueRequest{PublicKey: pub, Names: []string{"example.com", "www.example.com"}, Validation: DV})
+		if err != nil {
+			t.Fatal(err)
+		}
+		copyDER, err := c.lint.copyOf(tmpl, c.Issuer(), pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		realDER, err := c.lint.sign(tmpl, c.Issuer(), pub, c.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		linted, _ := x509.ParseCertificate(copyDER)
+		issued, err := x509.ParseCertificate(realDER)
+		if err != nil || linted == nil {
+			t.Fatalf("parse: %v", err)
+		}
+		if !bytes.Equal(linted.RawTBSCertificate, issued.RawTBSCertificate) || linted.SignatureAlgorithm != x509.ECDSAWithSHA384 || issued.SignatureAlgorithm != x509.ECDSAWithSHA384 {
+			t.Fatalf("%T: the linted copy (%v) differs from the certificate issued (%v)", pub, linted.SignatureAlgorithm, issued.SignatureAlgorithm)
+		}
+		if err := issued.CheckSignatureFrom(c.Issuer()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The one zlint lint that reads a certificate's signature guesses the
+	// issuer's curve from its length, and would fail every copy signed
+	// with P-256 under ECDSA with SHA-384. It is Mozilla's policy, which
+	// LintSources leaves out; were it run, the fast key would have to go.
+	for _, internal := range []bool{false, true} {
+		r, err := registry(internal)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.Contains(r.Names(), "e_mp_ecdsa_signature_encoding_correct") {
+			t.Fatal("e_mp_ecdsa_signature_encoding_correct is run: the linted copy must then be signed on the CA's own curve")
+		}
 	}
 }
 
