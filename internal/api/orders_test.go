@@ -166,6 +166,13 @@ func TestOrderLife(t *testing.T) {
 		t.Fatalf("/ca/root.pem is not the root")
 	}
 
+	// The CRL before: nothing revoked. It is kept for an unchanged list
+	// (ca.CRLReuse); the revocation below must show in it at once all the
+	// same.
+	if before, err := x509.ParseRevocationList(fetch(t, f, leaf.CRLDistributionPoints[0])); err != nil || len(before.RevokedCertificateEntries) != 0 {
+		t.Fatalf("CRL before revocation: %v, %+v", err, before)
+	}
+
 	// test=Y changes nothing.
 	wantBody(t, f.Post(revokePath, f.as("orderNumber", n(order), "test", "Y", "responseFormat", "1")), "errorCode=0")
 	if st := ocspStatus(t, f, leaf, chain[1]); st != ocsp.Good {

@@ -114,6 +114,8 @@ type CA struct {
 	cfg     Config
 	clk     clock.Clock
 	lint    *linter
+	// The last CRLs made (CRLReuse).
+	issuingCRL, rootCRL lastCRL
 }
 
 // Names of the generated CA: they say what it is to anyone who finds its

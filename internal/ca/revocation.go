@@ -1,8 +1,10 @@
 package ca
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/base64"
@@ -13,6 +15,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/ocsp"
@@ -35,48 +38,103 @@ type Revoked struct {
 }
 
 // CRLValidity is how long a CRL is current (nextUpdate - thisUpdate): BR
-// 4.9.7 allows at most 10 days for a CRL of subscriber certificates. The
-// caller makes a new CRL on every revocation and well before this runs out.
+// 4.9.7 allows at most 10 days for a CRL of subscriber certificates. A CRL
+// is made anew whenever the revoked list changed, and at least every
+// CRLReuse, well before this runs out.
 const CRLValidity = 7 * 24 * time.Hour
 
-// CRL makes the issuing CA's CRL listing revoked, signed by the issuing
-// CA. Its CRL number is the time in nanoseconds, so CRLs made later, on
-// any node whose clock agrees, have larger numbers (RFC 5280 5.2.3).
+// CRLReuse is how long a CRL is served again while the list it revokes is
+// unchanged. Making one costs a P-384 signature, and its verification, and
+// a few microseconds per entry (5 ms of CPU for 1,000 entries here,
+// BENCHMARKS.md "Seventeenth round"), and relying parties may ask for it
+// as often as they like; the same CRL, with the same number, is what
+// RFC 5280 expects them to get until something changes.
+const CRLReuse = time.Hour
+
+// CRL signs, as the issuing CA, a CRL of the revoked certificates, current
+// for CRLValidity. While the same list is asked for within CRLReuse of the
+// last CRL's thisUpdate, that CRL is answered again.
 func (c *CA) CRL(revoked []Revoked) ([]byte, error) {
-	now := c.clk.Now().Truncate(time.Second)
 	entries := make([]x509.RevocationListEntry, len(revoked))
+	h := sha256.New()
+	var b []byte
 	for i, r := range revoked {
 		if r.Serial == nil {
 			return nil, errors.New("ca: a revoked entry without a serial")
 		}
-		entries[i] = x509.RevocationListEntry{SerialNumber: r.Serial, RevocationTime: r.At.UTC().Truncate(time.Second), ReasonCode: r.Reason}
+		at := r.At.UTC().Truncate(time.Second)
+		entries[i] = x509.RevocationListEntry{SerialNumber: r.Serial, RevocationTime: at, ReasonCode: r.Reason}
+		b = r.Serial.Append(b[:0], 16)
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, at.Unix(), 10)
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, int64(r.Reason), 10)
+		b = append(b, '\n')
+		h.Write(b)
 	}
-	tmpl := &x509.RevocationList{
-		RevokedCertificateEntries: entries,
-		Number:                    big.NewInt(c.clk.Now().UnixNano()),
-		ThisUpdate:                now,
-		NextUpdate:                now.Add(CRLValidity),
-	}
-	return x509.CreateRevocationList(rand.Reader, tmpl, c.Issuer(), c.key)
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return c.issuingCRL.get(c.clk.Now(), sum, func(now time.Time, number *big.Int) ([]byte, error) {
+		return x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
+			RevokedCertificateEntries: entries,
+			Number:                    number,
+			ThisUpdate:                now,
+			NextUpdate:                now.Add(CRLValidity),
+		}, c.Issuer(), c.key)
+	})
 }
 
 // RootCRL is the root's CRL, which revokes nothing: the intermediate's CRL
 // distribution point. It is current for CRLValidity too (BR 4.9.7 would
 // allow 12 months for a CA's CRL, but a CRL does not say which
-// certificates it covers and zlint holds it to the subscriber limit); the
-// caller makes it afresh. Not available for an operator's CA, whose root
+// certificates it covers and zlint holds it to the subscriber limit), and
+// made anew every CRLReuse. Not available for an operator's CA, whose root
 // key dcvmail never holds.
 func (c *CA) RootCRL() ([]byte, error) {
 	if c.rootKey == nil {
 		return nil, errors.New("ca: the root's CRL is the operator's to serve: dcvmail does not hold that key")
 	}
-	now := c.clk.Now().Truncate(time.Second)
-	tmpl := &x509.RevocationList{
-		Number:     big.NewInt(c.clk.Now().UnixNano()),
-		ThisUpdate: now,
-		NextUpdate: now.Add(CRLValidity),
+	return c.rootCRL.get(c.clk.Now(), [sha256.Size]byte{}, func(now time.Time, number *big.Int) ([]byte, error) {
+		return x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
+			Number:     number,
+			ThisUpdate: now,
+			NextUpdate: now.Add(CRLValidity),
+		}, c.Root(), c.rootKey)
+	})
+}
+
+// lastCRL is the last CRL made, and the fingerprint of the list it
+// revokes.
+type lastCRL struct {
+	mu     sync.Mutex
+	sum    [sha256.Size]byte
+	this   time.Time // its thisUpdate
+	number int64     // its CRL number
+	der    []byte
+}
+
+// get answers the last CRL again when it revokes the list whose
+// fingerprint is sum and its thisUpdate is less than CRLReuse before now
+// (and not after it: a clock set back makes a new one); otherwise it makes
+// one with build, whose thisUpdate is now to the second, and keeps it. One
+// CRL is made at a time. Its number is the time in nanoseconds, or one
+// more than the last one's if that is not more (RFC 5280 5.2.3: numbers
+// only grow, though a test's clock may stand still or go back).
+func (l *lastCRL) get(now time.Time, sum [sha256.Size]byte, build func(now time.Time, number *big.Int) ([]byte, error)) ([]byte, error) {
+	number := now.UnixNano()
+	now = now.Truncate(time.Second)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.der != nil && sum == l.sum && !now.Before(l.this) && now.Sub(l.this) < CRLReuse {
+		return bytes.Clone(l.der), nil
 	}
-	return x509.CreateRevocationList(rand.Reader, tmpl, c.Root(), c.rootKey)
+	number = max(number, l.number+1)
+	der, err := build(now, big.NewInt(number))
+	if err != nil {
+		return nil, err
+	}
+	l.sum, l.this, l.number, l.der = sum, now, number, der
+	return bytes.Clone(der), nil
 }
 
 // Status is what OCSP says of a serial number.

@@ -12,6 +12,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -102,6 +103,77 @@ func TestCRL(t *testing.T) {
 	}
 	if _, err := c.CRL([]Revoked{{}}); err == nil {
 		t.Fatal("an entry without a serial is accepted")
+	}
+}
+
+// A CRL is made anew when its list changes, and at least every CRLReuse;
+// in between the last one is answered again, unchanged.
+func TestCRLIsMadeAnewWhenItsListChanges(t *testing.T) {
+	t.Parallel()
+	c, clk := caAt(t, time.Date(2026, 12, 8, 12, 0, 0, 0, time.UTC))
+	a, b := issueDV(t, c, "a.example.com"), issueDV(t, c, "b.example.com")
+	at := clk.Now().Add(-time.Minute)
+	one := []Revoked{{Serial: a.SerialNumber, At: at, Reason: ReasonKeyCompromise}}
+	crl := func(revoked []Revoked) *x509.RevocationList {
+		t.Helper()
+		der, err := c.CRL(revoked)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := x509.ParseRevocationList(der)
+		if err != nil || l.CheckSignatureFrom(c.Issuer()) != nil {
+			t.Fatalf("CRL: %v", err)
+		}
+		return l
+	}
+	first := crl(one)
+	clk.Advance(CRLReuse - time.Second)
+	if again := crl(slices.Clone(one)); !bytes.Equal(again.Raw, first.Raw) {
+		t.Fatalf("the same list %v later: a new CRL (number %v, was %v)", CRLReuse-time.Second, again.Number, first.Number)
+	}
+	// Any change to the list is a new CRL, in the same second too.
+	// Their numbers grow though the clock stands still.
+	last := first.Number
+	for _, tc := range []struct {
+		name string
+		list []Revoked
+	}{
+		{"another certificate", append(slices.Clone(one), Revoked{Serial: b.SerialNumber, At: at})},
+		{"another reason", []Revoked{{Serial: a.SerialNumber, At: at, Reason: ReasonSuperseded}}},
+		{"another time", []Revoked{{Serial: a.SerialNumber, At: at.Add(time.Second), Reason: ReasonKeyCompromise}}},
+		{"none", nil},
+	} {
+		l := crl(tc.list)
+		if l.Number.Cmp(last) <= 0 || len(l.RevokedCertificateEntries) != len(tc.list) {
+			t.Errorf("%s: number %v (the last %v), %d entries, want a new CRL of %d", tc.name, l.Number, last, len(l.RevokedCertificateEntries), len(tc.list))
+		}
+		last = l.Number
+	}
+	// Back to the first list: the last CRL was of another, so a new one.
+	back := crl(one)
+	if back.Number.Cmp(first.Number) <= 0 || !back.ThisUpdate.Equal(clk.Now().Truncate(time.Second)) {
+		t.Fatalf("the first list again: number %v, thisUpdate %v", back.Number, back.ThisUpdate)
+	}
+	// CRLReuse after its thisUpdate, the same list gets a new CRL.
+	clk.Advance(CRLReuse)
+	if l := crl(one); l.Number.Cmp(back.Number) <= 0 || !l.ThisUpdate.Equal(clk.Now().Truncate(time.Second)) {
+		t.Fatalf("%v later: number %v (was %v), thisUpdate %v", CRLReuse, l.Number, back.Number, l.ThisUpdate)
+	}
+	// A clock set back gets one whose thisUpdate is not in its future,
+	// with a larger number still.
+	later := crl(one)
+	clk.Advance(-time.Hour)
+	if l := crl(one); l.ThisUpdate.After(clk.Now()) || l.Number.Cmp(later.Number) <= 0 {
+		t.Fatalf("clock set back to %v: thisUpdate %v, number %v (was %v)", clk.Now(), l.ThisUpdate, l.Number, later.Number)
+	}
+	// The root's CRL likewise.
+	r1, _ := c.RootCRL()
+	clk.Advance(time.Minute)
+	r2, _ := c.RootCRL()
+	clk.Advance(CRLReuse)
+	r3, _ := c.RootCRL()
+	if !bytes.Equal(r1, r2) || bytes.Equal(r2, r3) {
+		t.Fatal("the root's CRL is not answered again within CRLReuse, or not made anew after it")
 	}
 }
 

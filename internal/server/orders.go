@@ -139,9 +139,10 @@ func operatorCA(o config.Orders, cfg ca.Config) (*ca.CA, error) {
 }
 
 // caRoutes serves what certificates point at: the OCSP responder, the
-// CRLs (made afresh on every request, so a revocation shows at once) and
-// the CA certificates as DER. The OCSP answers and the CRLs are signed for
-// each request, and anyone may ask for them: they are costly work
+// CRLs (signed anew whenever the revoked list in the store changed, so a
+// revocation shows at once; ca.CRLReuse) and the CA certificates as DER.
+// The OCSP answers are signed for each request, a CRL costs reading the
+// revoked list at least, and anyone may ask for them: they are costly work
 // (signed).
 func (s *Server) caRoutes(mount func(string, http.Handler), proxies origin.Proxies, guard *costly.Guard) {
 	o := s.App.DCV.Orders()
