@@ -10,7 +10,8 @@
 // token bucket (keyrate), and runs the work of all sources together in
 // half the processors' worth of slots at most, in which one source holds at
 // most all but one and a freed slot goes to the waiting sources in turn
-// (fairslots). Work over either is refused at once, before it is begun.
+// (fairslots). Work over either is refused at once, before it is begun;
+// this machine's own has no rate and waits its turn instead.
 package costly
 
 import (
