@@ -15,18 +15,19 @@ import (
 	"time"
 
 	"github.com/dcvmail/dcvmail/internal/pgtest"
+	"github.com/dcvmail/dcvmail/internal/syncbuf"
 )
 
 // startServe starts `dcvmail serve` without waiting for it; ready waits
 // until /healthz answers and returns the API's base URL. serve binds port 0
 // and names its addresses in its log: a port picked free beforehand may be
 // taken by another test's process before serve binds it.
-func startServe(t *testing.T, bin, data string, args ...string) (proc *serveProc, ready func() (string, error), logs *syncLog) {
+func startServe(t *testing.T, bin, data string, args ...string) (proc *serveProc, ready func() (string, error), logs *syncbuf.Buffer) {
 	t.Helper()
 	// Never the system's resolver: tests talk only to loopback.
 	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--dns-resolver", "none"}, args...)...)
 	cmd.Env = append(os.Environ(), "DCVMAIL_DATA="+data)
-	logs = &syncLog{}
+	logs = &syncbuf.Buffer{}
 	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -93,24 +94,6 @@ func servingURLs(log string) (base, admin string, ok bool) {
 		}
 	}
 	return "", "", false
-}
-
-// syncLog collects a process's output while the test reads it.
-type syncLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *syncLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *syncLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }
 
 // issue 13: two `serve --demo` nodes started at the same moment on one

@@ -1,7 +1,6 @@
 package accounts
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -11,7 +10,6 @@ import (
 	"net/netip"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +17,7 @@ import (
 	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/pgtest"
 	"github.com/dcvmail/dcvmail/internal/store"
+	"github.com/dcvmail/dcvmail/internal/syncbuf"
 	"golang.org/x/crypto/argon2"
 )
 
@@ -34,31 +33,13 @@ func cheapHash(password string) string {
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-// syncBuffer is a log sink that tests read while handlers write.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // lockoutFixture is an Authenticator with a Lockout over a real store, a
 // fake clock and a captured log; alice and bob have accounts.
 type lockoutFixture struct {
 	st    *store.Store
 	auth  *Authenticator
 	clock *clock.Fake
-	log   *syncBuffer
+	log   *syncbuf.Buffer
 }
 
 var (
@@ -77,7 +58,7 @@ func newLockoutFixture(t *testing.T, dbURL string, policy LockoutPolicy) *lockou
 	if err := st.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	f := &lockoutFixture{st: st, clock: clock.NewFake(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)), log: &syncBuffer{}}
+	f := &lockoutFixture{st: st, clock: clock.NewFake(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)), log: &syncbuf.Buffer{}}
 	for _, login := range []string{"alice", "bob"} {
 		if _, err := st.Direct().CreateAccount(ctx, model.Account{Login: login, PasswordHash: cheapHash(login + "-right"), Created: f.clock.Now()}); err != nil {
 			t.Fatal(err)

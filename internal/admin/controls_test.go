@@ -1,14 +1,12 @@
 package admin_test
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +14,7 @@ import (
 	"github.com/dcvmail/dcvmail/internal/dcvtest"
 	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/server"
+	"github.com/dcvmail/dcvmail/internal/syncbuf"
 	"github.com/dcvmail/dcvmail/internal/web"
 )
 
@@ -48,7 +47,7 @@ func TestControlsOffByDefault(t *testing.T) {
 // A server with test controls says so in its start log line and /readyz.
 func TestControlsAnnounced(t *testing.T) {
 	t.Parallel()
-	var log syncBuffer
+	var log syncbuf.Buffer
 	c := start(t, dcvtest.Options{TestControls: true, Log: &log})
 	var ready struct {
 		Ready  bool
@@ -73,23 +72,6 @@ func TestControlsAnnounced(t *testing.T) {
 	if !status.TestControls {
 		t.Fatal("/status does not say testControls")
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 type clockState struct {

@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -28,6 +27,7 @@ import (
 	"github.com/dcvmail/dcvmail/internal/dcvtest"
 	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/store"
+	"github.com/dcvmail/dcvmail/internal/syncbuf"
 )
 
 // The tests of SECURITY.md's defences that live at the API.
@@ -38,30 +38,12 @@ var noDNS = []string{"127.0.0.1:9"}
 
 const badLogin = "errorCode=-16&errorMessage=Incorrect+login+details%2C+account+is+locked%2C+password+has+expired%2C+or+your+source+IP+is+blocked%21"
 
-// logBuffer is a log sink that a test may read while the server writes.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // issue 7: 20 wrong passwords within 15 minutes lock the account; then even
 // the right password gets the one -16, on every endpoint, until the lock
 // ends 15 minutes later (the server's clock is the fake one). A success
 // in between does not wipe the count. The lock and its end are logged.
 func TestTwentyWrongPasswordsLockTheAccount(t *testing.T) {
-	log := &logBuffer{}
+	log := &syncbuf.Buffer{}
 	f := newFixture(t, dcvtest.Options{Log: log, Resolvers: noDNS})
 	guess := func(i int) string {
 		return f.Post(resendPath, form("loginName", alice, "loginPassword", fmt.Sprintf("guess-%02d", i), "orderNumber", n(f.order)))
@@ -182,7 +164,7 @@ func (f *handlerFixture) post(t *testing.T, path, body string) *httptest.Respons
 // authentication cost nothing, other accounts are not affected, and the
 // bucket refills with the clock.
 func TestRequestLimitOnEveryEndpoint(t *testing.T) {
-	log := &logBuffer{}
+	log := &syncbuf.Buffer{}
 	f := newHandlerFixture(t, api.RequestLimit{Rate: 1, Burst: 4}, log)
 	as := func(login, pw string) string { return "loginName=" + login + "&loginPassword=" + pw }
 	calls := []struct{ path, body, limited string }{
@@ -372,7 +354,7 @@ func (m memoryAccounts) AccountByLogin(_ context.Context, login string) (model.A
 // code. Then the captured log must hold none of the passwords used and none
 // of the random values the mailbox received.
 func TestLogHoldsNoSecrets(t *testing.T) {
-	log := &logBuffer{}
+	log := &syncbuf.Buffer{}
 	f := newFixture(t, dcvtest.Options{Log: log, Resolvers: noDNS})
 	const readerPass, malloryPass, typedAsLogin = "reader-pw-5UKQ", "mallory-pw-Z3R8", "typed-into-login-W4XJ"
 	f.AddAccount("reader", readerPass, true)
@@ -476,7 +458,7 @@ func TestPanicLogHoldsNoPassword(t *testing.T) {
 	if _, err := st.Direct().CreateAccount(ctx, model.Account{Login: alice, PasswordHash: hash, Created: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	log := &logBuffer{}
+	log := &syncbuf.Buffer{}
 	h := api.New(api.Config{Auth: accounts.NewAuthenticator(st), Log: slog.New(slog.NewTextHandler(log, nil))})
 	req := httptest.NewRequest(http.MethodPost, resendPath, strings.NewReader("loginName=alice&loginPassword="+alicePass+"&orderNumber=5"))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")

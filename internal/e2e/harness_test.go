@@ -30,6 +30,7 @@ import (
 	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/server"
 	"github.com/dcvmail/dcvmail/internal/store"
+	"github.com/dcvmail/dcvmail/internal/syncbuf"
 	"github.com/dcvmail/dcvmail/sps"
 )
 
@@ -75,24 +76,6 @@ func freePort(t testing.TB) string {
 	return ln.Addr().String()
 }
 
-// syncBuffer collects a process's output for the failure report.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // runCLI runs a dcvmail admin command and returns its stdout.
 func runCLI(t testing.TB, stdin string, args ...string) string {
 	t.Helper()
@@ -121,7 +104,7 @@ type dcvmail struct {
 	URL    string // https://127.0.0.1:port
 	Admin  string // 127.0.0.1:port of --admin-listen, when it was given
 	Data   string
-	log    *syncBuffer
+	log    *syncbuf.Buffer
 	done   chan struct{}
 	client *http.Client
 }
@@ -146,7 +129,7 @@ func startDcvmailIn(t testing.TB, wrap []string, data string, args ...string) *d
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &dcvmail{t: t, cmd: cmd, Data: data, log: &syncBuffer{}, done: make(chan struct{})}
+	d := &dcvmail{t: t, cmd: cmd, Data: data, log: &syncbuf.Buffer{}, done: make(chan struct{})}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -385,7 +368,7 @@ type mailpit struct {
 	extra    []string
 	cmd      *exec.Cmd
 	done     chan struct{}
-	log      *syncBuffer
+	log      *syncbuf.Buffer
 }
 
 func startMailpit(t testing.TB, extra ...string) *mailpit {
@@ -411,7 +394,7 @@ func startMailpit(t testing.TB, extra ...string) *mailpit {
 	// come back on the same ports after a restart: its ports are picked
 	// free here, and picked again if another process took one first.
 	for attempt := 1; ; attempt++ {
-		m.SMTPAddr, m.API, m.log = freePort(t), "http://"+freePort(t), &syncBuffer{}
+		m.SMTPAddr, m.API, m.log = freePort(t), "http://"+freePort(t), &syncbuf.Buffer{}
 		err := m.tryStart()
 		if err == nil {
 			return m

@@ -13,6 +13,7 @@ import (
 
 	"github.com/dcvmail/dcvmail/internal/config"
 	"github.com/dcvmail/dcvmail/internal/dcv"
+	"github.com/dcvmail/dcvmail/internal/syncbuf"
 )
 
 const badLoginAnswer = "errorCode=-16&errorMessage=Incorrect+login+details%2C+account+is+locked%2C+password+has+expired%2C+or+your+source+IP+is+blocked%21"
@@ -177,7 +178,7 @@ func demoConfig(dir string, demo bool) config.Serve {
 func TestDemoIsLoudAndNotSticky(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	var log logBuffer
+	var log syncbuf.Buffer
 	srv, err := New(ctx, demoConfig(dir, true), WithLogger(slog.New(slog.NewTextHandler(&log, nil))))
 	if err != nil {
 		t.Fatal(err)

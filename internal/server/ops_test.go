@@ -30,6 +30,7 @@ import (
 	"github.com/dcvmail/dcvmail/internal/model"
 	"github.com/dcvmail/dcvmail/internal/pgtest"
 	"github.com/dcvmail/dcvmail/internal/server"
+	"github.com/dcvmail/dcvmail/internal/syncbuf"
 )
 
 // relay is a real SMTP server on loopback that accepts every message; it
@@ -326,24 +327,6 @@ func TestReadyzDatabaseDown(t *testing.T) {
 	}
 }
 
-// syncWriter is a log destination the test reads while the server writes.
-type syncWriter struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
-
 // issue 17, the operator's report: with the relay down, messages were
 // given up at WARN, the pending count went back to 0 and nothing said
 // anything was wrong. Now the give-up is an ERROR, counted as failed, and
@@ -352,7 +335,7 @@ func TestGivenUpDeliveryIsAnError(t *testing.T) {
 	t.Parallel()
 	r := startRelay(t)
 	r.stop()
-	logs := &syncWriter{}
+	logs := &syncbuf.Buffer{}
 	s := startOpsLog(t, logs, func(c *config.Serve) {
 		c.SMTP = "smtp://" + r.addr + "?tls=none"
 		c.Mail = config.Mail{SMTPConnections: 1, SMTPTimeout: 2 * time.Second, MaxAge: time.Hour,

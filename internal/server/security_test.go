@@ -26,6 +26,7 @@ import (
 	"github.com/dcvmail/dcvmail/internal/delivery"
 	"github.com/dcvmail/dcvmail/internal/mail"
 	"github.com/dcvmail/dcvmail/internal/model"
+	"github.com/dcvmail/dcvmail/internal/syncbuf"
 )
 
 // The tests of SECURITY.md's defences that need the server itself: TLS,
@@ -34,29 +35,11 @@ import (
 // of the read timeouts (dcvtest, which imports this package, cannot be
 // used from here).
 
-// logBuffer is a log sink that a test may read while the server writes.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // testServer is a running server with what the tests here need.
 type testServer struct {
 	*Server
 	roots *x509.CertPool
-	log   *logBuffer
+	log   *syncbuf.Buffer
 	clock *clock.Fake
 }
 
@@ -80,7 +63,7 @@ func startServer(t *testing.T, adjust func(*config.Serve), opts ...Option) *test
 	if adjust != nil {
 		adjust(&cfg)
 	}
-	ts := &testServer{log: &logBuffer{}, clock: clock.NewFake(epoch)}
+	ts := &testServer{log: &syncbuf.Buffer{}, clock: clock.NewFake(epoch)}
 	opts = append([]Option{WithClock(ts.clock), WithLogger(slog.New(slog.NewTextHandler(ts.log, nil)))}, opts...)
 	srv, err := New(context.Background(), cfg, opts...)
 	if err != nil {
