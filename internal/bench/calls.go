@@ -160,7 +160,7 @@ type orderCalls struct {
 	replace        []int64
 	revoke, refund *pool
 	// ocsp is the GET path of an OCSP request for the collected order's
-	// certificate, whose serial number a good answer holds.
+	// certificate, whose serial number a successful answer names.
 	ocsp   string
 	serial []byte
 }
@@ -253,7 +253,7 @@ func (b *run) callSpecs(bd *bed, page *fixture, oc *orderCalls) []callSpec {
 		}},
 		// What a relying party asks: the status of an issued certificate
 		// (a GET, as browsers ask, RFC 5019), and the CRL, which lists the
-		// orders the AutoRevokeSSL steps revoked.
+		// certificates the AutoRevokeSSL and AutoRefund steps revoked.
 		callSpec{name: callOCSP, ok: ocspAbout(oc.serial), target: func() hit { return hit{method: http.MethodGet, path: oc.ocsp} }},
 		callSpec{name: callCRL, ok: isCRL, target: func() hit { return hit{method: http.MethodGet, path: crlPath} }},
 	)
