@@ -1,13 +1,13 @@
 package ca
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"io"
 	"math/big"
@@ -53,28 +53,36 @@ const CRLReuse = time.Hour
 
 // CRL signs, as the issuing CA, a CRL of the revoked certificates, current
 // for CRLValidity. While the same list is asked for within CRLReuse of the
-// last CRL's thisUpdate, that CRL is answered again.
+// last CRL's thisUpdate, that CRL is answered again: the same bytes, which
+// callers must not modify.
 func (c *CA) CRL(revoked []Revoked) ([]byte, error) {
-	entries := make([]x509.RevocationListEntry, len(revoked))
 	h := sha256.New()
 	var b []byte
-	for i, r := range revoked {
+	for _, r := range revoked {
 		if r.Serial == nil {
 			return nil, errors.New("ca: a revoked entry without a serial")
 		}
-		at := r.At.UTC().Truncate(time.Second)
-		entries[i] = x509.RevocationListEntry{SerialNumber: r.Serial, RevocationTime: at, ReasonCode: r.Reason}
-		b = r.Serial.Append(b[:0], 16)
-		b = append(b, ' ')
-		b = strconv.AppendInt(b, at.Unix(), 10)
-		b = append(b, ' ')
-		b = strconv.AppendInt(b, int64(r.Reason), 10)
-		b = append(b, '\n')
+		// The serial's words (its sign and length too), then the time to
+		// the second and the reason: what the CRL says of the entry.
+		words, negative := r.Serial.Bits(), uint64(0)
+		if r.Serial.Sign() < 0 {
+			negative = 1
+		}
+		b = binary.LittleEndian.AppendUint64(b[:0], uint64(len(words))<<1|negative)
+		for _, w := range words {
+			b = binary.LittleEndian.AppendUint64(b, uint64(w))
+		}
+		b = binary.LittleEndian.AppendUint64(b, uint64(r.At.Unix()))
+		b = binary.LittleEndian.AppendUint64(b, uint64(r.Reason))
 		h.Write(b)
 	}
 	var sum [sha256.Size]byte
 	h.Sum(sum[:0])
 	return c.issuingCRL.get(c.clk.Now(), sum, func(now time.Time, number *big.Int) ([]byte, error) {
+		entries := make([]x509.RevocationListEntry, len(revoked))
+		for i, r := range revoked {
+			entries[i] = x509.RevocationListEntry{SerialNumber: r.Serial, RevocationTime: r.At.UTC().Truncate(time.Second), ReasonCode: r.Reason}
+		}
 		return x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
 			RevokedCertificateEntries: entries,
 			Number:                    number,
@@ -126,7 +134,7 @@ func (l *lastCRL) get(now time.Time, sum [sha256.Size]byte, build func(now time.
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.der != nil && sum == l.sum && !now.Before(l.this) && now.Sub(l.this) < CRLReuse {
-		return bytes.Clone(l.der), nil
+		return l.der, nil
 	}
 	number = max(number, l.number+1)
 	der, err := build(now, big.NewInt(number))
@@ -134,7 +142,7 @@ func (l *lastCRL) get(now time.Time, sum [sha256.Size]byte, build func(now time.
 		return nil, err
 	}
 	l.sum, l.this, l.number, l.der = sum, now, number, der
-	return bytes.Clone(der), nil
+	return der, nil
 }
 
 // Status is what OCSP says of a serial number.
