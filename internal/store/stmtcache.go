@@ -116,7 +116,8 @@ func (d cachedDB) QueryRowContext(ctx context.Context, query string, args ...any
 
 // watched is q with its reads stopped when their caller's context ends,
 // for the reads whose time grows with the data rather than with the
-// answer: a search of the built-in mailbox scans every message.
+// answer: a search of the built-in mailbox scans every message, and the
+// CRL lists every revoked certificate.
 func (q Reads) watched() Reads {
 	if d, ok := q.ex.(cachedDB); ok {
 		d.watch = true

@@ -49,7 +49,7 @@ func TestReadsDoNotWatchTheirContext(t *testing.T) {
 }
 
 // TestWatchedReadsStopWithTheirContext: the reads whose time grows with
-// the data (a search of the built-in mailbox) are still stopped when their
+// the data (a search of the built-in mailbox, the CRL's list) are still stopped when their
 // caller gives up.
 func TestWatchedReadsStopWithTheirContext(t *testing.T) {
 	s := open(t, store.SQLiteURL(filepath.Join(t.TempDir(), "watched.db")))
@@ -67,18 +67,29 @@ func TestWatchedReadsStopWithTheirContext(t *testing.T) {
 		t.Fatal("a watched read went on after its context ended")
 	}
 
-	// The mailbox's search is one of them: it still makes the watch's
-	// allocations.
+	// The mailbox's search and the CRL's list are of them: they still make
+	// the watch's allocations.
 	live, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	page := func(ctx context.Context) float64 {
-		return testing.AllocsPerRun(20, func() {
-			if _, _, err := s.MailboxPage(ctx, store.MailQuery{Limit: 10}); err != nil {
-				t.Fatal(err)
-			}
-		})
-	}
-	if plain, watched := page(context.Background()), page(live); watched < plain+4 {
-		t.Errorf("a mailbox search makes %.0f allocations with a context that can end and %.0f with one that cannot: it is not watched", watched, plain)
+	for name, read := range map[string]func(context.Context) error{
+		"a mailbox search": func(ctx context.Context) error {
+			_, _, err := s.MailboxPage(ctx, store.MailQuery{Limit: 10})
+			return err
+		},
+		"the revoked certificates": func(ctx context.Context) error {
+			_, err := s.RevokedCertificates(ctx)
+			return err
+		},
+	} {
+		allocs := func(ctx context.Context) float64 {
+			return testing.AllocsPerRun(20, func() {
+				if err := read(ctx); err != nil {
+					t.Fatal(err)
+				}
+			})
+		}
+		if plain, watched := allocs(context.Background()), allocs(live); watched < plain+4 {
+			t.Errorf("%s makes %.0f allocations with a context that can end and %.0f with one that cannot: it is not watched", name, watched, plain)
+		}
 	}
 }
